@@ -1,0 +1,192 @@
+// The WebAssembly boundary: the one adapter that instantiates the module (through
+// @assemblyscript/loader) and the hand-typed interface of its raw exports.
+//
+// ABI conventions (every kernel): BLAS argument order — sizes, then scalars, then pointers.
+// Pointers are byte offsets into `memory`, 16-byte aligned when they come from `alloc`.
+// Matrices are row-major; "k×m" means k rows (members) of m contiguous values.
+// f32 for forward passes, f64 for ensemble-space algebra and θ (method.md §5).
+import { instantiate } from '@assemblyscript/loader';
+import { KernelError } from './errors.js';
+
+type Ptr = number;
+
+/** The raw exports of enkf.wasm (and of the scalar fallback, which has the same exports). */
+export interface RawExports {
+  readonly memory: WebAssembly.Memory;
+
+  // memory.ts
+  /** A zero-filled, 16-byte aligned block of `bytes` bytes. */
+  alloc(bytes: number): Ptr;
+  free(ptr: Ptr): void;
+  memoryBytes(): number;
+  simdEnabled(): number;
+
+  // gemm.ts — C(M×N) = alpha·op(A)·op(B) + beta·C, row-major; op(A) M×K, op(B) K×N, f32.
+  sgemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number,
+    A: Ptr, lda: number, B: Ptr, ldb: number, beta: number, C: Ptr, ldc: number, work: Ptr): void;
+  /** Bytes of scratch `work` that sgemm needs for these sizes (B panel packing). */
+  sgemmWorkBytes(M: number, N: number, K: number): number;
+
+  // dense.ts — fused layers for a whole ensemble; act: 0 identity, 1 relu, 2 tanh, 3 sigmoid.
+  /** Y_j(rows×outDim) = act(X_j(rows×inDim)·W_j(inDim×outDim) + b_j) for j < members.
+   *  Strides are in floats between members; xStride = 0 shares one X across members. */
+  denseEnsemble(members: number, rows: number, inDim: number, outDim: number, act: number,
+    X: Ptr, xStride: number, W: Ptr, b: Ptr, pStride: number, Y: Ptr, yStride: number, work: Ptr): void;
+  /** Whole MLP forward for all members in one call. dims: i32[layers+1]; P: members×pStride f32,
+   *  per layer W (d_l×d_{l+1}) then b (d_{l+1}); hidden layers use `act`, the last `outAct`.
+   *  X: rows×d_0 shared; out: members×rows×d_L; bufA, bufB: members×rows×max(d_1..d_{L-1}). */
+  mlpForward(members: number, rows: number, layers: number, act: number, outAct: number,
+    dims: Ptr, X: Ptr, P: Ptr, pStride: number, out: Ptr, bufA: Ptr, bufB: Ptr, work: Ptr): void;
+  /** Bytes of scratch `work` that mlpForward / denseEnsemble need. */
+  mlpWorkBytes(rows: number, layers: number, dims: Ptr): number;
+
+  // rng.ts — counter-based N(0,1): value (seed, iter, member, index) is a pure function.
+  /** out[j] = N(seed, iter, member, offset + j), j < n (f64). */
+  randn(n: number, seed: number, iter: number, member: number, offset: number, out: Ptr): void;
+  /** Row r (global member i = member0 + r) = θ + σ·s_i·ξ_{q_i}; q_i = i, s_i = 1, or with
+   *  antithetic pairs q_i = ⌊i/2⌋, s_i = (−1)^i. theta: f64 n; out: f64 k×n. */
+  perturb64(k: number, n: number, sigma: number, seed: number, iter: number, member0: number,
+    antithetic: number, theta: Ptr, out: Ptr): void;
+  /** As perturb64 with f32 output rows of stride `outStride` floats (network parameters). */
+  perturb32(k: number, n: number, sigma: number, seed: number, iter: number, member0: number,
+    antithetic: number, outStride: number, theta: Ptr, out: Ptr): void;
+  /** θ += coef·Σ_i z_i·s_i·ξ_{q_i} over members i = member0..member0+k−1, regenerating ξ
+   *  (E is never stored; method.md §2 step 2). z: f64 k; theta: f64 n. */
+  nlbUpdate(k: number, n: number, coef: number, seed: number, iter: number, member0: number,
+    antithetic: number, z: Ptr, theta: Ptr): void;
+
+  // ensemble.ts — f64 accumulation; ΔF_i = F_i − c; W = diag(w) if w ≠ 0 else wScalar·I.
+  meanRows(k: number, m: number, F: Ptr, out: Ptr): void;
+  /** A(k×k) = ΔFᵀWΔF, r(k) = ΔFᵀW(y − c); returns ½(y − c)ᵀW(y − c). */
+  lsSystem(k: number, m: number, wScalar: number, F: Ptr, c: Ptr, w: Ptr, y: Ptr, A: Ptr, r: Ptr): number;
+  /** Softmax cross-entropy, m = B·C logits, H and g at c (mean over B samples):
+   *  A = ΔFᵀHΔF, r = −ΔFᵀg; returns the loss at c. labels: i32 B. */
+  ceSystem(k: number, B: number, C: number, F: Ptr, c: Ptr, labels: Ptr, A: Ptr, r: Ptr): number;
+  /** R(k×p): R_iq = ΔF_iᵀ W V_q, V: p×m. */
+  projectRows(k: number, m: number, p: number, wScalar: number, F: Ptr, c: Ptr, w: Ptr, V: Ptr, R: Ptr): void;
+  /** out(m) = Σ_i z_i ΔF_i; returns max |out|. */
+  combineRows(k: number, m: number, F: Ptr, c: Ptr, z: Ptr, out: Ptr): number;
+  /** out_i = ½(F_i − y)ᵀW(F_i − y). */
+  lsLoss(k: number, m: number, wScalar: number, F: Ptr, w: Ptr, y: Ptr, out: Ptr): void;
+  /** out_i = mean cross-entropy of member i; correct_i = #argmax hits (correct may be 0). */
+  ceLoss(k: number, B: number, C: number, F: Ptr, labels: Ptr, out: Ptr, correct: Ptr): void;
+  /** G_i (B·C) = ∇ of the mean cross-entropy at F_i = (softmax(F_ib) − e_label)/B. */
+  ceGrad(k: number, B: number, C: number, F: Ptr, labels: Ptr, G: Ptr): void;
+  /** Θ_j += Σ_l Z_lj (Θ_l − θ̄) for the persistent EKI ensemble Θ (J×n), Z: J×J;
+   *  work: f64 n + J·256. */
+  ekiUpdate(J: number, n: number, Theta: Ptr, Z: Ptr, work: Ptr): void;
+  /** dst(f64 n) = src(f32 n). */
+  widen(n: number, src: Ptr, dst: Ptr): void;
+
+  // cholesky.ts — f64, row-major.
+  /** L = chol(A + shift·I), lower triangle, upper zeroed (A and L may alias). Returns 0, or
+   *  p + 1 when pivot p is not positive. */
+  cholesky(n: number, shift: number, A: Ptr, L: Ptr): number;
+  /** B(n×nrhs) ← (L·Lᵀ)⁻¹·B in place. */
+  cholSolve(n: number, nrhs: number, L: Ptr, B: Ptr): void;
+}
+
+/** Where the module's bytes come from. */
+export type WasmSource =
+  | URL | string | ArrayBuffer | ArrayBufferView | WebAssembly.Module | Response | Promise<Response>;
+
+export interface LoadOptions {
+  /** 'auto' (default) picks SIMD when `WebAssembly.validate` accepts a SIMD instruction. */
+  simd?: boolean | 'auto';
+  /** Override the module source (a URL, a path in Node, bytes, a compiled module or a Response). */
+  source?: WasmSource;
+}
+
+/** One instantiated module. */
+export interface EnkfModule {
+  readonly exports: RawExports;
+  readonly memory: WebAssembly.Memory;
+  readonly simd: boolean;
+}
+
+// A minimal module whose only function returns v128.const 0: valid iff the host has SIMD.
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00, 0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b,
+]);
+
+/** True when this host validates WebAssembly SIMD (128-bit) instructions. */
+export function hostHasSimd(): boolean {
+  return WebAssembly.validate(SIMD_PROBE);
+}
+
+let inlined: { simd: Uint8Array; scalar: Uint8Array } | undefined;
+
+/** Used by the esbuild bundle that inlines both modules' bytes (bindings/inline.ts). */
+export function setInlinedModules(simd: Uint8Array, scalar: Uint8Array): void {
+  inlined = { simd, scalar };
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
+/** The default location of the built module next to this package. */
+export function defaultModuleUrl(simd: boolean): URL {
+  return new URL(simd ? '../build/enkf.wasm' : '../build/enkf-scalar.wasm', import.meta.url);
+}
+
+async function compile(source: WasmSource): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    return WebAssembly.compile(source as BufferSource);
+  }
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = source instanceof URL ? source : (isNode && !/^[a-z]+:\/\//i.test(source) ? undefined : new URL(source, globalThis.location?.href));
+    if (isNode && (!url || url.protocol === 'file:')) {
+      const { readFile } = await import('node:fs/promises');
+      return WebAssembly.compile(await readFile(url ?? (source as string)));
+    }
+    return compile(fetch(url!));
+  }
+  const response = await source;
+  if (!response.ok) throw new Error(`Could not fetch the enkf-wasm module: HTTP ${response.status} ${response.statusText}.`);
+  // compileStreaming needs the application/wasm MIME type; fall back to bytes when a server lacks it.
+  const fallback = response.clone();
+  try {
+    return await WebAssembly.compileStreaming(response);
+  } catch {
+    return WebAssembly.compile(await fallback.arrayBuffer());
+  }
+}
+
+// Decodes an AssemblyScript string (UTF-16, byte length stored at ptr − 4).
+function readString(memory: WebAssembly.Memory, ptr: number): string {
+  if (!ptr) return '';
+  const bytes = new Uint32Array(memory.buffer)[(ptr - 4) >>> 2];
+  const units = new Uint16Array(memory.buffer, ptr, bytes >>> 1);
+  let s = '';
+  for (let i = 0; i < units.length; i += 4096) s += String.fromCharCode(...units.subarray(i, i + 4096));
+  return s;
+}
+
+/** Instantiates enkf.wasm (SIMD when the host has it, else the scalar build). */
+export async function loadModule(options: LoadOptions = {}): Promise<EnkfModule> {
+  const wantSimd = options.simd ?? 'auto';
+  if (wantSimd !== 'auto' && typeof wantSimd !== 'boolean') {
+    throw new TypeError(`options.simd must be true, false or 'auto'; got ${String(wantSimd)}.`);
+  }
+  const simd = wantSimd === 'auto' ? hostHasSimd() : wantSimd;
+  if (simd && !hostHasSimd()) {
+    throw new Error('options.simd is true but this host does not support WebAssembly SIMD. Use simd: \'auto\'.');
+  }
+  const source = options.source ?? (inlined ? (simd ? inlined.simd : inlined.scalar) : defaultModuleUrl(simd));
+  const module = await compile(source);
+  let memory: WebAssembly.Memory | undefined;
+  const imports = {
+    env: {
+      abort(msg: number, file: number, line: number, column: number): never {
+        const m = memory!;
+        throw new KernelError(readString(m, msg), readString(m, file), line, column);
+      },
+    },
+  };
+  const result = await instantiate<RawExports & Record<string, unknown>>(module, imports);
+  const exports = result.exports as unknown as RawExports;
+  memory = exports.memory;
+  return { exports, memory, simd: exports.simdEnabled() === 1 };
+}
