@@ -1,0 +1,1 @@
+// cholesky kernel family (in progress).

@@ -1,0 +1,1 @@
+// dense kernel family (in progress).

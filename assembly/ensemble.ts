@@ -1,0 +1,1 @@
+// ensemble kernel family (in progress).

@@ -1,0 +1,1 @@
+// gemm kernel family (in progress).

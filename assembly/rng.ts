@@ -1,0 +1,1 @@
+// rng kernel family (in progress).
