@@ -77,6 +77,8 @@ export interface RawExports {
   ekiUpdate(J: number, n: number, Theta: Ptr, Z: Ptr, work: Ptr): void;
   /** dst(f64 n) = src(f32 n). */
   widen(n: number, src: Ptr, dst: Ptr): void;
+  /** dst(f32 n) = src(f64 n), rounded to nearest. */
+  narrow(n: number, src: Ptr, dst: Ptr): void;
 
   // cholesky.ts — f64, row-major.
   /** L = chol(A + shift·I), lower triangle, upper zeroed (A and L may alias). Returns 0, or
