@@ -1,8 +1,12 @@
-// Runs every uvu suite under test/ (TypeScript through tsx) and ends with one line
-// "N passed, N failed" — the totals CI reads.
-import { spawn } from 'node:child_process';
+// Builds, runs every uvu suite under test/ (TypeScript through tsx) and ends with one line
+// "N passed, N failed" — the totals CI reads. `node scripts/test.mjs [pattern] [--no-build]`.
+import { spawn, execFileSync } from 'node:child_process';
 
-const args = ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', '\\.test\\.ts$', ...process.argv.slice(2)];
+// Tests run against freshly built modules and bundles (the browser tests load dist/).
+const flags = process.argv.slice(2);
+if (!flags.includes('--no-build')) execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+const pattern = flags.find((f) => !f.startsWith('--')) ?? '\\.test\\.ts$';
+const args = ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', pattern];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 let out = '';
 child.stdout.on('data', (chunk) => {
