@@ -1,0 +1,280 @@
+// Multilayer perceptrons as functions of one flat parameter vector θ (method.md §4).
+//
+// Parameter layout (the contract shared with the forward kernels, the optimizers and the saved
+// format): for each layer l = 0..L−1 with fan-in d_l and fan-out d_{l+1}, first the weights W_l
+// (d_l × d_{l+1}, row-major: W_l[i·d_{l+1} + j] connects input i to output j), then the bias b_l
+// (d_{l+1}). Hidden layers apply `activation`; the last layer is linear (logits), and class
+// probabilities are softmax(logits) — the loss is softmax cross-entropy (method.md §1).
+// θ is kept in f64 (the optimizers update it in f64); forward passes narrow it to f32 (method.md §5).
+import type { EnkfModule } from '../wasm.js';
+import { Workspace } from '../workspace.js';
+import { checkInt, describe } from '../errors.js';
+import { SeededRandom, hash32 } from './random.js';
+import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
+
+export type Activation = 'tanh' | 'relu' | 'sigmoid';
+/** Weight initialization (biases start at 0), normal with standard deviation:
+ *  'he' √(2/fan-in), 'glorot' √(2/(fan-in + fan-out)), 'lecun' √(1/fan-in). */
+export type InitScheme = 'he' | 'glorot' | 'lecun';
+
+/** Activation codes of the dense kernels (bindings/wasm.ts: 0 identity, 1 relu, 2 tanh, 3 sigmoid). */
+export const ACTIVATION_CODE: Readonly<Record<Activation | 'identity', number>> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
+
+export interface MlpOptions {
+  /** Hidden-layer activation (default 'tanh'). */
+  activation?: Activation;
+  /** Seed of the initialization (default 0). */
+  seed?: number;
+  /** Initialization (default 'he' for relu, 'glorot' otherwise). */
+  init?: InitScheme;
+  /** A loaded module for predict/evaluate (fit() attaches one if none is set). */
+  module?: EnkfModule;
+}
+
+/** Where layer l's weights and bias start in θ. */
+export interface LayerSlice {
+  readonly fanIn: number;
+  readonly fanOut: number;
+  readonly weights: number;
+  readonly bias: number;
+}
+
+/** The offsets of every layer's W and b in θ for the layer sizes `layers`. */
+export function parameterLayout(layers: readonly number[]): LayerSlice[] {
+  const out: LayerSlice[] = [];
+  let at = 0;
+  for (let l = 0; l + 1 < layers.length; l++) {
+    const fanIn = layers[l];
+    const fanOut = layers[l + 1];
+    out.push({ fanIn, fanOut, weights: at, bias: at + fanIn * fanOut });
+    at += fanIn * fanOut + fanOut;
+  }
+  return out;
+}
+
+/** Number of parameters of an MLP with these layer sizes. */
+export function parameterCount(layers: readonly number[]): number {
+  let n = 0;
+  for (let l = 0; l + 1 < layers.length; l++) n += layers[l] * layers[l + 1] + layers[l + 1];
+  return n;
+}
+
+const ACTIVATIONS: readonly Activation[] = ['tanh', 'relu', 'sigmoid'];
+const INITS: readonly InitScheme[] = ['he', 'glorot', 'lecun'];
+
+/** Checks layer sizes: at least [inputs, outputs], positive integers, ≥ 2 outputs (classes). */
+export function checkLayers(layers: unknown): number[] {
+  if (!Array.isArray(layers) || layers.length < 2) {
+    throw new RangeError(`layers must be an array of at least two sizes [inputs, …hidden, classes], e.g. [784, 64, 10]; got ${describe(layers)}.`);
+  }
+  layers.forEach((d, l) => checkInt(`layers[${l}]`, d, 1, 1 << 20));
+  if (layers[layers.length - 1] < 2) {
+    throw new RangeError(`The last layer has ${layers[layers.length - 1]} output; a classifier needs at least 2 (one per class).`);
+  }
+  return layers.slice() as number[];
+}
+
+export function checkActivation(activation: unknown): Activation {
+  if (!ACTIVATIONS.includes(activation as Activation)) {
+    throw new RangeError(`activation must be one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}; got ${describe(activation)}.`);
+  }
+  return activation as Activation;
+}
+
+export function checkInit(init: unknown): InitScheme {
+  if (!INITS.includes(init as InitScheme)) {
+    throw new RangeError(`init must be one of ${INITS.map((a) => `'${a}'`).join(', ')}; got ${describe(init)}.`);
+  }
+  return init as InitScheme;
+}
+
+/** Fills θ with the seeded initialization: layer l draws from its own stream (seed, l), so a
+ *  layer's weights do not depend on the other layers' sizes. */
+export function initialParameters(layers: readonly number[], init: InitScheme, seed: number): Float64Array {
+  const theta = new Float64Array(parameterCount(layers));
+  parameterLayout(layers).forEach((s, l) => {
+    const std = init === 'he' ? Math.sqrt(2 / s.fanIn)
+      : init === 'glorot' ? Math.sqrt(2 / (s.fanIn + s.fanOut))
+        : Math.sqrt(1 / s.fanIn);
+    const rng = new SeededRandom(hash32(seed, 0x1a17, l));
+    for (let i = 0; i < s.fanIn * s.fanOut; i++) theta[s.weights + i] = std * rng.normal();
+  });
+  return theta;
+}
+
+/** Loss and accuracy of a classifier on labelled data. */
+export interface Evaluation {
+  /** Mean softmax cross-entropy. */
+  loss: number;
+  /** Fraction of rows whose arg-max class is the label. */
+  accuracy: number;
+}
+
+/** Rows per forward call in predict/evaluate (bounds the workspace for large inputs). */
+const PREDICT_CHUNK = 1024;
+
+/** A multilayer perceptron classifier whose parameters are one flat vector θ (see the layout above). */
+export class MLP {
+  readonly layers: readonly number[];
+  readonly activation: Activation;
+  readonly init: InitScheme;
+  readonly seed: number;
+  /** θ (f64), in the documented layout. Replace it with `setParameters` to keep the length checked. */
+  readonly params: Float64Array;
+  /** The module predict/evaluate run on. */
+  module: EnkfModule | undefined;
+  /** Optimizer state and counters of the last fit(), saved with the model so training can resume. */
+  trainingState: unknown;
+
+  constructor(layers: readonly number[], options: MlpOptions & { params?: Float64Array } = {}) {
+    this.layers = Object.freeze(checkLayers(layers));
+    this.activation = checkActivation(options.activation ?? 'tanh');
+    this.init = checkInit(options.init ?? (this.activation === 'relu' ? 'he' : 'glorot'));
+    this.seed = checkInt('seed', options.seed ?? 0, 0, 0xffffffff);
+    this.module = options.module;
+    this.params = options.params ? this.checkedParams(options.params) : initialParameters(this.layers, this.init, this.seed);
+  }
+
+  get inputSize(): number {
+    return this.layers[0];
+  }
+
+  get classes(): number {
+    return this.layers[this.layers.length - 1];
+  }
+
+  get parameterCount(): number {
+    return this.params.length;
+  }
+
+  /** The offsets of each layer's W and b in θ. */
+  get layout(): LayerSlice[] {
+    return parameterLayout(this.layers);
+  }
+
+  private checkedParams(p: ArrayLike<number>): Float64Array {
+    const n = parameterCount(this.layers);
+    if (p.length !== n) {
+      throw new RangeError(`Parameter vector has ${p.length} values; layers [${this.layers.join(', ')}] need ${n}.`);
+    }
+    const out = Float64Array.from(p);
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(out[i])) throw new RangeError(`Parameter ${i} is ${out[i]}; parameters must be finite.`);
+    }
+    return out;
+  }
+
+  /** Copies `p` into θ (length and finiteness checked). */
+  setParameters(p: ArrayLike<number>): void {
+    this.params.set(this.checkedParams(p));
+  }
+
+  /** The logits (rows × classes, row-major) of `x`, computed in WebAssembly. */
+  logits(x: MatrixInput): Float32Array {
+    const m = toMatrix('X', x, this.inputSize);
+    return this.forwardRows(m.data, m.rows);
+  }
+
+  /** Class probabilities softmax(logits), rows × classes, row-major. */
+  predict(x: MatrixInput): Float32Array {
+    const z = this.logits(x);
+    const C = this.classes;
+    for (let r = 0; r < z.length; r += C) {
+      let max = -Infinity;
+      for (let c = 0; c < C; c++) max = Math.max(max, z[r + c]);
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += (z[r + c] = Math.exp(z[r + c] - max));
+      for (let c = 0; c < C; c++) z[r + c] /= sum;
+    }
+    return z;
+  }
+
+  /** The arg-max class of each row. */
+  predictClasses(x: MatrixInput): Int32Array {
+    return argmaxRows(this.logits(x), this.classes);
+  }
+
+  /** Mean cross-entropy and accuracy on (x, labels). */
+  evaluate(x: MatrixInput, labels: LabelInput): Evaluation {
+    const m = toMatrix('X', x, this.inputSize);
+    const y = toLabels('labels', labels, m.rows, this.classes);
+    return crossEntropy(this.forwardRows(m.data, m.rows), y, this.classes);
+  }
+
+  /** One-member forward of `rows` rows of `data` through the mlpForward kernel, in chunks. */
+  private forwardRows(data: Float32Array, rows: number): Float32Array {
+    const mod = this.module;
+    if (!mod) {
+      throw new Error('This model has no WebAssembly module: pass { module: await loadModule() } to mlp(), or set model.module, before predict/evaluate (fit() attaches one).');
+    }
+    const L = this.layers.length - 1;
+    const d0 = this.inputSize;
+    const C = this.classes;
+    const chunk = Math.min(rows, PREDICT_CHUNK);
+    const widest = Math.max(1, ...this.layers.slice(1, L));
+    const pStride = (this.params.length + 3) & ~3;
+    const ws = new Workspace(mod);
+    try {
+      const raw = ws.raw;
+      const dims = ws.from('i32', this.layers);
+      const P = ws.f32(pStride).set(Float32Array.from(this.params));
+      const X = ws.f32(chunk * d0);
+      const out = ws.f32(chunk * C);
+      const bufA = ws.f32(chunk * widest);
+      const bufB = ws.f32(chunk * widest);
+      const work = ws.alloc('f32', Math.max(1, Math.ceil(raw.mlpWorkBytes(chunk, L, dims.ptr) / 4)));
+      const result = new Float32Array(rows * C);
+      const act = ACTIVATION_CODE[this.activation];
+      for (let r0 = 0; r0 < rows; r0 += chunk) {
+        const n = Math.min(chunk, rows - r0);
+        X.set(data.subarray(r0 * d0, (r0 + n) * d0));
+        raw.mlpForward(1, n, L, act, ACTIVATION_CODE.identity, dims.ptr, X.ptr, P.ptr, pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
+        result.set(out.view().subarray(0, n * C), r0 * C);
+      }
+      return result;
+    } finally {
+      ws.dispose();
+    }
+  }
+}
+
+/** mlp([784, 64, 10], { activation: 'tanh', seed: 1 }): a seeded, initialized classifier. */
+export function mlp(layers: readonly number[], options: MlpOptions = {}): MLP {
+  return new MLP(layers, options);
+}
+
+/** Arg-max of each row of a rows × C matrix (first index on ties). */
+export function argmaxRows(z: ArrayLike<number>, C: number): Int32Array {
+  const rows = z.length / C;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (z[r * C + c] > z[r * C + best]) best = c;
+    out[r] = best;
+  }
+  return out;
+}
+
+/** Mean softmax cross-entropy (method.md §1) and accuracy of logits z (rows × C) for labels y. */
+export function crossEntropy(z: ArrayLike<number>, y: ArrayLike<number>, C: number): Evaluation {
+  const rows = y.length;
+  let loss = 0;
+  let hits = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = r * C;
+    let max = -Infinity;
+    let best = 0;
+    for (let c = 0; c < C; c++) {
+      if (z[o + c] > max) {
+        max = z[o + c];
+        best = c;
+      }
+    }
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(z[o + c] - max);
+    // −log softmax(z)[y] = log Σ exp(z − max) + max − z[y]
+    loss += Math.log(sum) + max - z[o + y[r]];
+    if (best === y[r]) hits++;
+  }
+  return { loss: loss / rows, accuracy: hits / rows };
+}

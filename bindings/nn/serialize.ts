@@ -1,0 +1,263 @@
+// Saved models: a versioned binary container holding a JSON header (format version, architecture,
+// the training state of the last fit: optimizer, its state, RNG counters) and the binary arrays
+// (θ as f64, and any typed array found in the training state).
+//
+// Layout (little-endian):
+//   0   8 bytes  magic "ENKF-MLP"
+//   8   u32      format version
+//   12  u32      H = byte length of the UTF-8 JSON header
+//   16  H bytes  header; zero padding up to a multiple of 8
+//   …   sections, each 8-byte aligned, at the offsets the header lists (relative to the first section)
+//   end u32      CRC-32 (IEEE) of every byte before it
+// Typed arrays inside the training state are stored as sections and referenced as {"$section": i};
+// non-finite numbers as {"$number": "Infinity" | "-Infinity" | "NaN"}, so the header stays JSON.
+import { FormatError, describe } from '../errors.js';
+import { MLP, checkActivation, checkInit, checkLayers, parameterCount } from './mlp.js';
+import type { EnkfModule } from '../wasm.js';
+
+/** The format version this build writes; it reads this one only. */
+export const FORMAT_VERSION = 1;
+const MAGIC = 'ENKF-MLP';
+
+type TypedArray = Float64Array | Float32Array | Int32Array | Uint32Array | Uint8Array | Uint16Array | Int16Array | Int8Array;
+const DTYPES = {
+  f64: Float64Array, f32: Float32Array, i32: Int32Array, u32: Uint32Array,
+  u16: Uint16Array, i16: Int16Array, u8: Uint8Array, i8: Int8Array,
+} as const;
+type DTypeName = keyof typeof DTYPES;
+
+interface SectionInfo {
+  dtype: DTypeName;
+  length: number;
+  offset: number;
+}
+
+interface Header {
+  format: 'enkf-wasm/mlp';
+  version: number;
+  architecture: { layers: number[]; activation: string; init: string; seed: number; loss: 'softmax-cross-entropy'; layout: string };
+  params: number;
+  training: unknown;
+  sections: SectionInfo[];
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 (IEEE 802.3, reflected 0xEDB88320) of `bytes`. */
+export function crc32(bytes: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function dtypeOf(a: TypedArray): DTypeName {
+  for (const [name, ctor] of Object.entries(DTYPES)) if (a instanceof ctor) return name as DTypeName;
+  throw new TypeError(`Cannot save a ${a.constructor.name} in a model's training state.`);
+}
+
+// Replaces typed arrays by section references and non-finite numbers by tagged strings.
+function encodeValue(v: unknown, arrays: TypedArray[], path: string): unknown {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : { $number: String(v) };
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (v === undefined) return null;
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+    arrays.push(v as TypedArray);
+    return { $section: arrays.length - 1 };
+  }
+  if (Array.isArray(v)) return v.map((x, i) => encodeValue(x, arrays, `${path}[${i}]`));
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (k === '$section' || k === '$number') throw new TypeError(`Training state key ${path}.${k} is reserved by the saved format.`);
+      out[k] = encodeValue(x, arrays, `${path}.${k}`);
+    }
+    return out;
+  }
+  throw new TypeError(`Cannot save ${path} (${describe(v)}) in a model's training state: use numbers, strings, booleans, arrays, plain objects or typed arrays.`);
+}
+
+function decodeValue(v: unknown, arrays: TypedArray[]): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => decodeValue(x, arrays));
+  const o = v as Record<string, unknown>;
+  if ('$section' in o) {
+    const i = o.$section;
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 1 || i >= arrays.length) {
+      throw new FormatError(`The header refers to section ${describe(i)}, which does not exist; the file is corrupted.`);
+    }
+    return arrays[i];
+  }
+  if ('$number' in o) {
+    const s = o.$number;
+    if (s !== 'Infinity' && s !== '-Infinity' && s !== 'NaN') throw new FormatError(`Bad number tag ${describe(s)} in the header; the file is corrupted.`);
+    return Number(s);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(o)) out[k] = decodeValue(x, arrays);
+  return out;
+}
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+/** The saved form of `model` (θ, architecture and training state) as bytes. */
+export function encodeModel(model: MLP): Uint8Array<ArrayBuffer> {
+  const arrays: TypedArray[] = [model.params];
+  const training = encodeValue(model.trainingState ?? null, arrays, 'trainingState');
+  const sections: SectionInfo[] = [];
+  let at = 0;
+  for (const a of arrays) {
+    sections.push({ dtype: dtypeOf(a), length: a.length, offset: at });
+    at = align8(at + a.byteLength);
+  }
+  const header: Header = {
+    format: 'enkf-wasm/mlp',
+    version: FORMAT_VERSION,
+    architecture: {
+      layers: [...model.layers], activation: model.activation, init: model.init, seed: model.seed,
+      loss: 'softmax-cross-entropy', layout: 'per layer: W (fan-in × fan-out, row-major) then b',
+    },
+    params: model.params.length,
+    training,
+    sections,
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const dataStart = align8(16 + json.length);
+  const total = dataStart + at + 4;
+  const bytes = new Uint8Array(total);
+  const dv = new DataView(bytes.buffer);
+  for (let i = 0; i < 8; i++) bytes[i] = MAGIC.charCodeAt(i);
+  dv.setUint32(8, FORMAT_VERSION, true);
+  dv.setUint32(12, json.length, true);
+  bytes.set(json, 16);
+  arrays.forEach((a, i) => {
+    const src = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    // Typed arrays are host-endian; the format is little-endian (every current host is).
+    bytes.set(src, dataStart + sections[i].offset);
+  });
+  dv.setUint32(total - 4, crc32(bytes.subarray(0, total - 4)), true);
+  return bytes;
+}
+
+function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError(`A saved model must be an ArrayBuffer, a Uint8Array, a Blob or a file path; got ${describe(data)}.`);
+}
+
+/** A model from its saved bytes. Throws FormatError for anything that is not a complete, intact
+ *  file of a known version. */
+export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { module?: EnkfModule } = {}): MLP {
+  const bytes = toBytes(data);
+  const magic = String.fromCharCode(...bytes.subarray(0, 8));
+  if (bytes.length < 8 || magic !== MAGIC) {
+    throw new FormatError(`Not an enkf-wasm model: expected the bytes to start with "${MAGIC}", got ${JSON.stringify(magic)}. Pass a file written by saveModel/encodeModel.`);
+  }
+  if (bytes.length < 20) throw new FormatError(`The model file is truncated: ${bytes.length} bytes, too short for a header.`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = dv.getUint32(8, true);
+  if (version !== FORMAT_VERSION) {
+    throw new FormatError(`The model file has format version ${version}; this enkf-wasm reads version ${FORMAT_VERSION}. ` +
+      (version > FORMAT_VERSION ? 'Upgrade enkf-wasm to read it.' : 'Re-save it with the enkf-wasm version that wrote it.'));
+  }
+  const hlen = dv.getUint32(12, true);
+  if (16 + hlen + 4 > bytes.length) {
+    throw new FormatError(`The model file is truncated: its header alone needs ${16 + hlen + 4} bytes, the file has ${bytes.length}.`);
+  }
+  let header: Header;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + hlen))) as Header;
+  } catch {
+    throw new FormatError('The model file header is not valid JSON; the file is corrupted.');
+  }
+  const dataStart = align8(16 + hlen);
+  const sections = Array.isArray(header?.sections) ? header.sections : [];
+  let expected = dataStart + 4;
+  for (const s of sections) {
+    const ctor = DTYPES[s?.dtype as DTypeName];
+    if (!ctor || !Number.isInteger(s.length) || s.length < 0 || !Number.isInteger(s.offset) || s.offset < 0 || s.offset % 8 !== 0) {
+      throw new FormatError(`The model file lists a bad section ${JSON.stringify(s)}; the file is corrupted.`);
+    }
+    expected = Math.max(expected, dataStart + s.offset + s.length * ctor.BYTES_PER_ELEMENT + 4);
+  }
+  if (bytes.length < expected) {
+    throw new FormatError(`The model file is truncated: it needs ${align8(expected - 4) + 4} bytes, got ${bytes.length}. The save may have been interrupted; use an intact copy.`);
+  }
+  const stored = dv.getUint32(bytes.length - 4, true);
+  if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored) {
+    throw new FormatError('The model file is corrupted: its CRC-32 checksum does not match its contents. Use an intact copy.');
+  }
+  if (header.format !== 'enkf-wasm/mlp' || header.version !== version || sections.length < 1) {
+    throw new FormatError(`The model file header does not describe an enkf-wasm MLP (format ${describe(header.format)}).`);
+  }
+  const arrays = sections.map((s) => {
+    const ctor = DTYPES[s.dtype];
+    const start = dataStart + s.offset;
+    // Copy into a fresh, aligned buffer: the file's bytes may sit at any offset.
+    return new ctor(bytes.slice(start, start + s.length * ctor.BYTES_PER_ELEMENT).buffer) as TypedArray;
+  });
+  const arch = header.architecture;
+  let model: MLP;
+  try {
+    const layers = checkLayers(arch?.layers);
+    if (!(arrays[0] instanceof Float64Array) || arrays[0].length !== parameterCount(layers) || header.params !== arrays[0].length) {
+      throw new FormatError(`The parameter section does not match layers [${layers.join(', ')}]; the file is corrupted.`);
+    }
+    model = new MLP(layers, {
+      activation: checkActivation(arch.activation), init: checkInit(arch.init), seed: arch.seed,
+      params: arrays[0], module: options.module,
+    });
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError(`The model file describes an invalid architecture: ${(e as Error).message}`);
+  }
+  model.trainingState = decodeValue(header.training, arrays) ?? undefined;
+  return model;
+}
+
+/** The saved model as a Blob (browsers: download it, store it in IndexedDB, …). */
+export function modelToBlob(model: MLP): Blob {
+  return new Blob([encodeModel(model)], { type: 'application/octet-stream' });
+}
+
+/** Writes the model to `path` (Node). The bytes go to a temporary file in the same directory that
+ *  is flushed and then renamed over `path`, so a failed save never replaces a good file with a
+ *  half-written one. */
+export async function saveModel(model: MLP, path: string): Promise<void> {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new TypeError(`saveModel needs a file path; got ${describe(path)}. In browsers use modelToBlob(model) or encodeModel(model).`);
+  }
+  const bytes = encodeModel(model);
+  const { open, rename, rm } = await import('node:fs/promises');
+  const tmp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(tmp, 'wx');
+    await handle.writeFile(bytes);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(tmp, path);
+  } catch (e) {
+    await handle?.close().catch(() => undefined);
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Reads a model from a file path (Node), a Blob, an ArrayBuffer or bytes. */
+export async function loadModel(source: string | Blob | ArrayBuffer | ArrayBufferView, options: { module?: EnkfModule } = {}): Promise<MLP> {
+  if (typeof source === 'string') {
+    const { readFile } = await import('node:fs/promises');
+    return decodeModel(await readFile(source), options);
+  }
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return decodeModel(await source.arrayBuffer(), options);
+  return decodeModel(source as ArrayBuffer | ArrayBufferView, options);
+}
