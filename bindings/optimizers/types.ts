@@ -1,0 +1,244 @@
+// The contracts of the optimizer layer: what a forward model (Evaluator) and a loss (Objective)
+// must provide, what an optimizer step reports, and the options of both optimizers.
+//
+// Shapes: every matrix is row-major, one row per member. θ and every ensemble-space quantity is
+// f64 (method.md §5); a network may run its forward passes in f32 and widen the outputs.
+//
+// One iteration is driven as a generator of EvaluationRequests (optimizer.iterate), so the same
+// core serves a synchronous evaluator (step), an asynchronous one (stepAsync, minimize) and a
+// caller who evaluates members anywhere (ask/tell).
+import type { Buf } from '../workspace.js';
+
+/**
+ * A forward map F: R^n → R^m evaluated for many parameter vectors at once (method.md §1).
+ *
+ * Both methods write `count × m` f64 outputs, row r for member r, into `out`. The buffers passed
+ * in are views of the module's memory that belong to the optimizer: read `rows`/`theta`, write
+ * `out`, keep neither after returning (or after the returned promise settles). A member whose
+ * forward pass fails should write NaN into its row: the optimizer drops it for that iteration
+ * (counted in the diagnostics) instead of failing the whole step.
+ *
+ * The data (a mini-batch X, targets) is the evaluator's business: a caller that changes the
+ * batch between iterations changes what `evaluate` computes and passes `{ newBatch: true }` to
+ * the step so that F(θ_t) is re-evaluated.
+ */
+export interface Evaluator {
+  /** Number of parameters per member (length of θ). */
+  readonly n: number;
+  /** Number of outputs per member; for cross-entropy m = samples × classes, sample-major. */
+  readonly m: number;
+  /** Largest `count` accepted in one call (the optimizer splits larger requests); absent = any. */
+  readonly maxBatch?: number;
+  /**
+   * out(count × m) = F(rows_r) for r < count.
+   * rows: count × n f64, row-major (explicit parameter vectors: θ_t itself with count = 1,
+   * NLB members when there is no fast path, the candidate θ⁺, the EKI ensemble).
+   */
+  evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>): void | Promise<void>;
+  /**
+   * Optional NLB fast path (method.md §2 steps 2–3): out(count × m) = F(θ + σ·s_i·ξ_{q_i}) for the
+   * global members i = member0 … member0 + count − 1 of the draw `key`, where the perturbed rows
+   * are exactly those of `perturb64/perturb32(count, n, sigma, seed, key, member0, antithetic ? 1 : 0,
+   * …)` — so the members can be generated straight into f32 network parameters and never
+   * materialized in f64. theta: f64 n (θ_t; read only).
+   * `key` is the RNG counter of this draw (iteration number plus retries), not necessarily the
+   * iteration number: pass it on unchanged.
+   */
+  evaluatePerturbed?(theta: Buf<'f64'>, sigma: number, seed: number, key: number, member0: number,
+    count: number, antithetic: boolean, out: Buf<'f64'>): void | Promise<void>;
+}
+
+/** Which loss L(F, y) an Objective implements (method.md §1). */
+export type LossKind = 'least-squares' | 'cross-entropy';
+
+/**
+ * A loss of the outputs only, with its data in wasm buffers (bindings/optimizers/objectives.ts:
+ * LeastSquares, CrossEntropy). The loss, its gradient and Hessian products are exact; only F is
+ * linearized (method.md §2 step 4). Pointers are byte offsets of f64 buffers in module memory.
+ * A caller may swap the data (setTarget / setLabels) between iterations: a mini-batch.
+ */
+export interface Objective {
+  readonly kind: LossKind;
+  /** Outputs per member this objective expects (least squares: length of y; cross-entropy B·C). */
+  readonly m: number;
+  /**
+   * The k-dimensional Gauss–Newton system at the center c (method.md §2 step 4):
+   * A(k×k) = ΔFᵀHΔF, r(k) = −ΔFᵀg with ΔF_i = F_i − c (F: k × m). Returns L(c).
+   */
+  system(k: number, F: number, c: number, A: number, r: number): number;
+  /** out(k) = L(F_i) for the k rows of F (k × m). */
+  losses(k: number, F: number, out: number): void;
+  /**
+   * The EKI right-hand sides (method.md §3): D(k×k) with D_lj = ⟨F_l − c, ∇L_j(F_j)⟩, where
+   * L_j uses the observations y_j = y + η_j (η: k × m, pointer `noise`; 0 = y_j = y; least
+   * squares only — perturbed observations). work: f64 k·m scratch.
+   */
+  innerGradients(k: number, F: number, c: number, noise: number, D: number, work: number): void;
+}
+
+/** Why a run stopped. */
+export type StopReason =
+  | 'maxIterations'   // the iteration budget was used
+  | 'tolerance'       // Φ ≤ tolerance
+  | 'gradientTolerance' // the gradient proxy ‖∇Φ‖ estimate fell below gradientTolerance
+  | 'sigmaMin'        // implicit filtering shrank σ below sigmaMin
+  | 'stalled'         // `patience` consecutive iterations without an accepted step
+  | 'callback'        // onIteration returned false
+  | 'aborted';        // the AbortSignal fired
+
+/** What one iteration did (method.md §2 steps 1–7; §3 for EKI). Times are wall-clock ms. */
+export interface IterationDiagnostics {
+  /** 0-based iteration number. */
+  iteration: number;
+  /** Φ at the iterate after this iteration (NLB: θ_{t+1}; EKI: the ensemble mean before the update). */
+  loss: number;
+  /** Φ(θ_t) on this iteration's batch before the step. */
+  lossBefore: number;
+  /** NLB: a candidate passed the acceptance test (EKI: always true). */
+  accepted: boolean;
+  /** Candidate evaluations (NLB acceptance tries), 0 for EKI. */
+  tries: number;
+  /** Perturbation radius σ used this iteration (EKI: ensemble spread ‖ΔΘ‖_F/√J before the update). */
+  sigma: number;
+  /** LM damping α of the last solve, relative to the mean diagonal of the k×k system (EKI: J/h). */
+  alpha: number;
+  /** Step size μ_t (EKI: h). */
+  mu: number;
+  /** ‖z‖ of the last solve (EKI: ‖Z‖_F). */
+  zNorm: number;
+  /** ‖θ_{t+1} − θ_t‖ (0 when rejected; EKI: change of the ensemble mean). */
+  stepNorm: number;
+  /** Estimate of ‖∇Φ(θ_t)‖ from the ensemble: ‖Eᵀ∇Φ‖/(σ√k) for NLB, NaN for EKI. */
+  gradientNorm: number;
+  /** Members whose outputs held NaN/Inf and were left out of this iteration. */
+  dropped: number;
+  /** Draws retried with a smaller σ because fewer than 2 members survived. */
+  redraws: number;
+  /** Rows passed to the forward model this iteration. */
+  evaluations: number;
+  /** Time inside the evaluator (forward passes, including generating members on its fast path). */
+  forwardMs: number;
+  /** Time in the ensemble algebra: member generation, k×k systems, Cholesky, θ updates. */
+  algebraMs: number;
+  /** Whole iteration; bookkeeping = totalMs − forwardMs − algebraMs. */
+  totalMs: number;
+}
+
+/** One request of forward evaluations yielded by optimizer.iterate(). */
+export type EvaluationRequest =
+  /** Evaluate `count` explicit rows (count × n, f64) into out (count × m). */
+  | { kind: 'rows'; rows: Buf<'f64'>; count: number; out: Buf<'f64'> }
+  /** Evaluate NLB members member0 … member0+count−1 of draw `key` around theta (see
+   *  Evaluator.evaluatePerturbed) into out (count × m). */
+  | { kind: 'perturbed'; theta: Buf<'f64'>; sigma: number; seed: number; key: number; member0: number;
+      count: number; antithetic: boolean; out: Buf<'f64'> };
+
+/** Options of one step. */
+export interface StepOptions {
+  /**
+   * The evaluator's data changed since the last step (a new mini-batch): F(θ_t) must be
+   * re-evaluated instead of reusing the value from the last acceptance test. Default true (safe).
+   */
+  newBatch?: boolean;
+}
+
+/** An optimizer: a small object with one update step (method.md §2 NLB, §3 EKI). */
+export interface Optimizer {
+  readonly kind: 'nlb' | 'eki';
+  /** Parameters (length of θ). */
+  readonly n: number;
+  /** Iterations done. */
+  readonly iteration: number;
+  /** A copy of the current estimate: NLB θ_t, EKI the ensemble mean (method.md §3). */
+  theta(out?: Float64Array): Float64Array;
+  /**
+   * The estimate in module memory (f64 n), e.g. for a network to predict from. Valid until the
+   * next step; do not write to it.
+   */
+  thetaBuf(): Buf<'f64'>;
+  /** The iteration as a generator of evaluation requests; its return value is the diagnostics. */
+  iterate(objective: Objective, options?: StepOptions): Generator<EvaluationRequest, IterationDiagnostics, void>;
+  /** One iteration with a synchronous evaluator (throws a TypeError if it returns a promise). */
+  step(evaluator: Evaluator, objective: Objective, options?: StepOptions): IterationDiagnostics;
+  /** One iteration; the evaluator may be synchronous or asynchronous. */
+  stepAsync(evaluator: Evaluator, objective: Objective, options?: StepOptions): Promise<IterationDiagnostics>;
+  /** Frees the optimizer's buffers. */
+  dispose(): void;
+}
+
+/** How σ evolves (method.md §2 step 6). */
+export type SigmaSchedule = 'constant' | 'decay' | 'implicit-filtering';
+
+/** Options of the never-look-back EnKF (method.md §2). Defaults and their evidence: docs/defaults.md. */
+export interface NlbOptions {
+  /** k, members drawn afresh per iteration. */
+  ensembleSize?: number;
+  /** Initial perturbation radius σ₀ (absolute, in units of θ). */
+  sigma?: number;
+  /** 'constant'; 'decay': σ_t = max(σ₀·sigmaDecay^t, sigmaMin); 'implicit-filtering': σ ← σ·sigmaShrink
+   *  after a failed step, σ ← min(σ·sigmaGrow, sigmaMax) after an accepted one. */
+  sigmaSchedule?: SigmaSchedule;
+  /** Factor per iteration of the 'decay' schedule, in (0, 1]. */
+  sigmaDecay?: number;
+  /** Factor after a failed step ('implicit-filtering'), in (0, 1). */
+  sigmaShrink?: number;
+  /** Factor after an accepted step ('implicit-filtering'), ≥ 1. */
+  sigmaGrow?: number;
+  /** Floor of σ; implicit filtering stops with reason 'sigmaMin' below it. */
+  sigmaMin?: number;
+  /** Ceiling of σ for sigmaGrow. */
+  sigmaMax?: number;
+  /** Initial LM damping α, relative to the mean diagonal of the k×k system (scale-free). */
+  alpha?: number;
+  /** α ← α·alphaUp after a rejected candidate (> 1). */
+  alphaUp?: number;
+  /** α ← max(α·alphaDown, alphaMin) after an accepted one (in (0, 1]). */
+  alphaDown?: number;
+  /** Bounds of α. */
+  alphaMin?: number;
+  alphaMax?: number;
+  /** Accept only candidates that decrease Φ on the same batch (method.md §2 step 5). */
+  acceptance?: boolean;
+  /** Candidate tries per iteration (each raises α) before the step counts as failed. */
+  maxRetries?: number;
+  /** μ₀; the step is μ_t = μ₀/√(1 + t/stepDecay) (method.md §2 step 5). */
+  stepSize?: number;
+  /** T of the μ schedule; Infinity keeps μ constant. */
+  stepDecay?: number;
+  /** τ: z is scaled so that max|ΔF z| ≤ τ (trust region on the output change); Infinity = off. */
+  trustRegion?: number;
+  /** Tikhonov λ: Φ = L + (λ/2)‖θ‖², included exactly in the k×k system. */
+  lambda?: number;
+  /** Antithetic pairs ±ξ (members 2j, 2j+1 share ξ_j with opposite signs). */
+  antithetic?: boolean;
+  /** Seed of every draw. */
+  seed?: number;
+  /** Members per forward call when members are materialized (memory: memberBatch × n f64). */
+  memberBatch?: number;
+  /** Redraws with σ/2 when fewer than 2 members survive, before the step fails with an error. */
+  maxRedraws?: number;
+}
+
+/** Options of classical EKI (method.md §3). */
+export interface EkiOptions {
+  /** J, members of the persistent ensemble. */
+  ensembleSize?: number;
+  /** Standard deviation of the initial ensemble around θ₀. */
+  spread?: number;
+  /** Step h (or h₀ when adaptiveStep). */
+  step?: number;
+  /** h = h₀/(‖D‖_F + ε) (Kovachki–Stuart). */
+  adaptiveStep?: boolean;
+  /** y_j = y + η_j, η_j ~ N(0, Γ) fresh per iteration (least squares only). */
+  perturbedObservations?: boolean;
+  /** EKI(R): standard deviation of fresh N(0, noise²I) added to every member after each update; 0 = off. */
+  noise?: number;
+  /** Multiplicative inflation ρ ≥ 1 of the spread after each update; 1 = off. */
+  inflation?: number;
+  /** Seed of every draw. */
+  seed?: number;
+  /** Members per forward call (memory: the persistent J × n ensemble plus nothing per call). */
+  memberBatch?: number;
+  /** Contractions of a failed ensemble (fewer than 2 finite members) before the step fails. */
+  maxRedraws?: number;
+}
