@@ -1,0 +1,469 @@
+// Shared engine of the gemm kernel family, used by gemm.ts (sgemm) and dense.ts (fused layers).
+// Not re-exported by index.ts: nothing here is part of the module's ABI.
+//
+// Row-major f32. One K block of C(M×N) = α·op(A)(M×kc)·Bp(kc×N) [+ β·C] is computed in register
+// tiles of 4 rows × 8 columns: op(A) is read in place through two byte strides (so every transpose
+// is the same loop), op(B) is packed once per K block into panels of contiguous k-rows, and the
+// epilogue fuses α, β·C, the bias and the activation so that no second pass touches C.
+// The SIMD build keeps the 4×8 tile in 8 v128 accumulators (+ 2 B vectors + 1 A splat = 11 live);
+// the scalar build computes the same tile as 2×4 blocks of scalar accumulators.
+import { checkPtr } from "./util";
+
+export const ACT_IDENTITY: i32 = 0;
+export const ACT_RELU: i32 = 1;
+export const ACT_TANH: i32 = 2;
+export const ACT_SIGMOID: i32 = 3;
+
+// K block: a 4×KC slice of op(A) (8 KiB) stays in L1 and a KC×N slab of packed B in L2.
+const KC_MAX: i32 = 512;
+// Scratch for one 4×8 tile (edge tiles and the scalar build go through it before the epilogue).
+const TILE_BYTES: u64 = 128;
+
+// ---- activation constants (shared by both builds so both compute the same math) -----------------
+// exp(y) = 2^n·e^r, n = nearest(y·log2 e), r = y − n·ln2 (Cody–Waite split: n·LN2_HI is exact).
+const LOG2E: f32 = 1.44269504;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+// e^r on |r| ≤ ln2/2 by its degree-7 Taylor polynomial: truncation ≤ 0.347⁸/8! < 6e-9 relative.
+const E2: f32 = 0.5;
+const E3: f32 = 0.166666667;
+const E4: f32 = 0.0416666667;
+const E5: f32 = 0.00833333333;
+const E6: f32 = 0.00138888889;
+const E7: f32 = 0.000198412698;
+// Clamp of exp's argument: keeps 2^n a normal float (n ∈ [−126, 127]) and e^y finite.
+const EXP_LO: f32 = -87.0;
+const EXP_HI: f32 = 88.0;
+// tanh(x) = x + x³·q(x²) for |x| < TANH_SMALL (Taylor to x¹³: truncation < 2e-9 relative at 0.4),
+// where 1 − 2/(e^{2|x|} + 1) would lose relative accuracy to cancellation.
+const TANH_SMALL: f32 = 0.4;
+const T3: f32 = -0.333333333;
+const T5: f32 = 0.133333333;
+const T7: f32 = -0.0539682540;
+const T9: f32 = 0.0218694885;
+const T11: f32 = -0.00886323552;
+const T13: f32 = 0.00359212803;
+
+// The same constants in memory, so the SIMD epilogue loads splats instead of rebuilding them.
+const KF = memory.data<f32>([
+  LOG2E, LN2_HI, LN2_LO, 1.0, E2, E3, E4, E5, E6, E7, EXP_LO, EXP_HI,
+  TANH_SMALL, T3, T5, T7, T9, T11, T13, 2.0,
+], 16);
+const KI = memory.data<i32>([127, 0x80000000, 0, 0], 16);
+const O_LOG2E: usize = 0;
+const O_LN2_HI: usize = 4;
+const O_LN2_LO: usize = 8;
+const O_ONE: usize = 12;
+const O_E2: usize = 16;
+const O_E3: usize = 20;
+const O_E4: usize = 24;
+const O_E5: usize = 28;
+const O_E6: usize = 32;
+const O_E7: usize = 36;
+const O_EXP_LO: usize = 40;
+const O_EXP_HI: usize = 44;
+const O_TANH_SMALL: usize = 48;
+const O_T3: usize = 52;
+const O_T5: usize = 56;
+const O_T7: usize = 60;
+const O_T9: usize = 64;
+const O_T11: usize = 68;
+const O_T13: usize = 72;
+const O_TWO: usize = 76;
+const O_BIAS127: usize = 0;
+const O_SIGN: usize = 4;
+
+// e^y for y already clamped to [EXP_LO, EXP_HI] (max error ≈ 1 ulp).
+// @ts-ignore: decorator
+@inline
+function expClamped(y: f32): f32 {
+  const n = nearest<f32>(y * LOG2E);
+  const r = (y - n * LN2_HI) - n * LN2_LO;
+  let p = E7;
+  p = p * r + E6;
+  p = p * r + E5;
+  p = p * r + E4;
+  p = p * r + E3;
+  p = p * r + E2;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  return p * reinterpret<f32>((<i32>n + 127) << 23);
+}
+
+// tanh in f32: max error 3 ulp-ish (measured in test/dense.test.ts against f64 Math.tanh).
+export function tanhf(x: f32): f32 {
+  const s = abs<f32>(x);
+  const x2 = x * x;
+  let q = T13;
+  q = q * x2 + T11;
+  q = q * x2 + T9;
+  q = q * x2 + T7;
+  q = q * x2 + T5;
+  q = q * x2 + T3;
+  const small = x + (x * x2) * q;
+  const e = expClamped(min<f32>(s + s, EXP_HI));
+  const big = copysign<f32>(1.0 - 2.0 / (e + 1.0), x);
+  return s < TANH_SMALL ? small : big;
+}
+
+// Logistic sigmoid 1/(1 + e^{−x}) in f32 (e^{−x} clamped: saturates to 1, and to ≈ 0 below −88).
+export function sigmoidf(x: f32): f32 {
+  return 1.0 / (1.0 + expClamped(min<f32>(max<f32>(-x, EXP_LO), EXP_HI)));
+}
+
+// @ts-ignore: decorator
+@inline
+function actScalar(v: f32, act: i32): f32 {
+  if (act == ACT_RELU) return max<f32>(v, 0.0);
+  if (act == ACT_TANH) return tanhf(v);
+  if (act == ACT_SIGMOID) return sigmoidf(v);
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline
+function kf(off: usize): v128 {
+  return v128.load32_splat(KF + off);
+}
+
+// e^y lane-wise, y clamped; the same operations in the same order as expClamped.
+// @ts-ignore: decorator
+@inline
+function exp4(y: v128): v128 {
+  const n = f32x4.nearest(f32x4.mul(y, kf(O_LOG2E)));
+  const r = f32x4.sub(f32x4.sub(y, f32x4.mul(n, kf(O_LN2_HI))), f32x4.mul(n, kf(O_LN2_LO)));
+  const one = kf(O_ONE);
+  let p = kf(O_E7);
+  p = f32x4.add(f32x4.mul(p, r), kf(O_E6));
+  p = f32x4.add(f32x4.mul(p, r), kf(O_E5));
+  p = f32x4.add(f32x4.mul(p, r), kf(O_E4));
+  p = f32x4.add(f32x4.mul(p, r), kf(O_E3));
+  p = f32x4.add(f32x4.mul(p, r), kf(O_E2));
+  p = f32x4.add(f32x4.mul(p, r), one);
+  p = f32x4.add(f32x4.mul(p, r), one);
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), v128.load32_splat(KI + O_BIAS127)), 23);
+  return f32x4.mul(p, pow2);
+}
+
+// tanhf lane-wise.
+function tanh4(x: v128): v128 {
+  const s = f32x4.abs(x);
+  const x2 = f32x4.mul(x, x);
+  let q = kf(O_T13);
+  q = f32x4.add(f32x4.mul(q, x2), kf(O_T11));
+  q = f32x4.add(f32x4.mul(q, x2), kf(O_T9));
+  q = f32x4.add(f32x4.mul(q, x2), kf(O_T7));
+  q = f32x4.add(f32x4.mul(q, x2), kf(O_T5));
+  q = f32x4.add(f32x4.mul(q, x2), kf(O_T3));
+  const small = f32x4.add(x, f32x4.mul(f32x4.mul(x, x2), q));
+  const e = exp4(f32x4.min(f32x4.add(s, s), kf(O_EXP_HI)));
+  const one = kf(O_ONE);
+  const t = f32x4.sub(one, f32x4.div(kf(O_TWO), f32x4.add(e, one)));
+  // copysign(t, x): t ≥ 0, so take the sign bit of x and the rest of t.
+  const big = v128.bitselect(x, t, v128.load32_splat(KI + O_SIGN));
+  return v128.bitselect(small, big, f32x4.lt(s, kf(O_TANH_SMALL)));
+}
+
+// sigmoidf lane-wise.
+function sigmoid4(x: v128): v128 {
+  const y = f32x4.min(f32x4.max(f32x4.neg(x), kf(O_EXP_LO)), kf(O_EXP_HI));
+  const one = kf(O_ONE);
+  return f32x4.div(one, f32x4.add(one, exp4(y)));
+}
+
+// ---- blocking ------------------------------------------------------------------------------------
+
+// Length of a K block: K split into equal blocks of at most KC_MAX (no short tail block).
+export function kBlock(K: i32): i32 {
+  const blocks = (K + KC_MAX - 1) / KC_MAX;
+  return (K + blocks - 1) / blocks;
+}
+
+// Columns of packed B: full 8-wide panels, then one 4- or 8-wide panel for the remainder.
+export function packedWidth(N: i32): i32 {
+  const r = N & 7;
+  return N - r + (r == 0 ? 0 : r <= 4 ? 4 : 8);
+}
+
+// Bytes of `work` for a product with N columns and inner size K: one packed K block + the tile.
+export function engineWorkBytes(N: i32, K: i32): u64 {
+  return <u64>kBlock(K) * <u64>packedWidth(N) * 4 + TILE_BYTES;
+}
+
+// ---- checks --------------------------------------------------------------------------------------
+
+// Bytes spanned by a rows × cols f32 matrix with leading dimension ld (the last row is cols long).
+// @ts-ignore: decorator
+@inline
+export function span(rows: i32, cols: i32, ld: i32): u64 {
+  return (<u64>(rows - 1) * <u64>ld + <u64>cols) << 2;
+}
+
+// Aborts unless [ptr, ptr + bytes) is inside memory and `align`-aligned (bytes as u64: no wrap).
+export function checkRegion(ptr: usize, bytes: u64, align: usize, what: string): void {
+  if (bytes > <u64>0xFFFFFFFF) abort(what + ": extent exceeds the 4 GiB address space; use smaller sizes");
+  checkPtr(ptr, <usize>bytes, align, what);
+}
+
+// Aborts when the byte ranges [p, p + pb) and [q, q + qb) overlap (an output aliasing an input).
+export function checkDisjoint(p: usize, pb: u64, q: usize, qb: u64, what: string): void {
+  if (<u64>p < <u64>q + qb && <u64>q < <u64>p + pb) abort(what + " overlap; pass separate buffers");
+}
+
+// Aborts unless n ≥ 1, saying what came.
+export function checkSize(n: i32, what: string): void {
+  if (n < 1) abort(what + " must be ≥ 1; got " + n.toString());
+}
+
+// ---- packing -------------------------------------------------------------------------------------
+
+// Packs op(B)[k0, k0 + kc) × [0, N) into dst: panel p (columns 8p …) holds kc rows of w floats
+// (w = 8, or 4 for a narrow last panel), zero-padded past N. op(B)[k][j] = B[k·ldb + j] when
+// transB is false, B[j·ldb + k] when true.
+export function packB(transB: bool, k0: i32, kc: i32, N: i32, B: usize, ldb: i32, dst: usize): void {
+  const ldbB = <usize>ldb << 2;
+  let out = dst;
+  for (let j0 = 0; j0 < N; ) {
+    const rem = N - j0;
+    const w = rem >= 8 ? 8 : rem <= 4 ? 4 : 8;
+    const valid = rem < w ? rem : w;
+    const rowB = <usize>w << 2;
+    if (!transB) {
+      let src = B + <usize>k0 * ldbB + (<usize>j0 << 2);
+      for (let kk = 0; kk < kc; kk++) {
+        const o = out + <usize>kk * rowB;
+        if (ASC_FEATURE_SIMD && valid == 8) {
+          v128.store(o, v128.load(src));
+          v128.store(o, v128.load(src, 16), 16);
+        } else {
+          for (let c = 0; c < valid; c++) store<f32>(o + (<usize>c << 2), load<f32>(src + (<usize>c << 2)));
+          for (let c = valid; c < w; c++) store<f32>(o + (<usize>c << 2), 0.0);
+        }
+        src += ldbB;
+      }
+    } else {
+      for (let c = 0; c < w; c++) {
+        const o = out + (<usize>c << 2);
+        if (c < valid) {
+          const src = B + <usize>(j0 + c) * ldbB + (<usize>k0 << 2);
+          for (let kk = 0; kk < kc; kk++) store<f32>(o + <usize>kk * rowB, load<f32>(src + (<usize>kk << 2)));
+        } else {
+          for (let kk = 0; kk < kc; kk++) store<f32>(o + <usize>kk * rowB, 0.0);
+        }
+      }
+    }
+    out += <usize>kc * rowB;
+    j0 += w;
+  }
+}
+
+// ---- epilogue ------------------------------------------------------------------------------------
+
+// c = act(α·acc [+ β·c] [+ bias]); bias = 0 means none.
+// @ts-ignore: decorator
+@inline
+function finish1(acc: f32, cp: usize, bias: usize, alpha: f32, beta: f32, readC: bool, act: i32): void {
+  let v = acc * alpha;
+  if (readC) v = v + load<f32>(cp) * beta;
+  if (bias != 0) v = v + load<f32>(bias);
+  store<f32>(cp, actScalar(v, act));
+}
+
+// The same for 4 adjacent columns.
+// @ts-ignore: decorator
+@inline
+function finish4(acc: v128, cp: usize, bias: usize, alphaV: v128, betaV: v128, readC: bool, act: i32): void {
+  let v = f32x4.mul(acc, alphaV);
+  if (readC) v = f32x4.add(v, f32x4.mul(v128.load(cp), betaV));
+  if (bias != 0) v = f32x4.add(v, v128.load(bias));
+  if (act == ACT_RELU) v = f32x4.max(v, f32x4.splat(0.0));
+  else if (act == ACT_TANH) v = tanh4(v);
+  else if (act == ACT_SIGMOID) v = sigmoid4(v);
+  v128.store(cp, v);
+}
+
+// Epilogue of a partial tile held in the scratch (row stride 8 floats): rows × cols valid.
+function finishTile(tile: usize, rows: i32, cols: i32, cp: usize, ldcB: usize, bias: usize,
+  alpha: f32, beta: f32, readC: bool, act: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const t = tile + (<usize>r << 5);
+    const c = cp + <usize>r * ldcB;
+    for (let j = 0; j < cols; j++) {
+      const o = <usize>j << 2;
+      finish1(load<f32>(t + o), c + o, bias != 0 ? bias + o : 0, alpha, beta, readC, act);
+    }
+  }
+}
+
+// ---- the block product ---------------------------------------------------------------------------
+
+// C(M×N) = act(α·op(A)·Bp + [β·C] + [bias]) for one K block of length kc.
+//   A:    byte address of op(A)[0][k0]; aRow / aCol = bytes between rows / between k of op(A)
+//   P:    packed B block from packB (kc × packedWidth(N))
+//   C:    M × N, ldc floats per row; read only when readC
+//   bias: N floats or 0; act: ACT_* (pass identity and 0 except on the last K block)
+//   tile: 128 bytes of scratch, 16-aligned
+export function gemmBlock(M: i32, N: i32, kc: i32, A: usize, aRow: usize, aCol: usize, P: usize,
+  C: usize, ldc: i32, alpha: f32, beta: f32, readC: bool, bias: usize, act: i32, tile: usize): void {
+  const ldcB = <usize>ldc << 2;
+  for (let i0 = 0; i0 < M; i0 += 4) {
+    const rows = M - i0 < 4 ? M - i0 : 4;
+    // Rows past M re-read the last valid row (computed, never stored): no separate edge kernel.
+    const a0 = A + <usize>i0 * aRow;
+    const a1 = rows > 1 ? a0 + aRow : a0;
+    const a2 = rows > 2 ? a0 + 2 * aRow : a1;
+    const a3 = rows > 3 ? a0 + 3 * aRow : a2;
+    const cRow = C + <usize>i0 * ldcB;
+    for (let j0 = 0; j0 < N; ) {
+      const rem = N - j0;
+      const w = rem >= 8 ? 8 : rem <= 4 ? 4 : 8;
+      const cols = rem < w ? rem : w;
+      const bp = P + <usize>j0 * <usize>kc * 4;
+      const cp = cRow + (<usize>j0 << 2);
+      const bb = bias != 0 ? bias + (<usize>j0 << 2) : 0;
+      if (ASC_FEATURE_SIMD) {
+        if (w == 8) tile4x8(kc, a0, a1, a2, a3, aCol, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
+        else tile4x4(kc, a0, a1, a2, a3, aCol, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
+      } else {
+        for (let h = 0; h < w; h += 4) {
+          tile2x4s(kc, a0, a1, aCol, bp + (<usize>h << 2), <usize>w << 2, tile + (<usize>h << 2));
+          tile2x4s(kc, a2, a3, aCol, bp + (<usize>h << 2), <usize>w << 2, tile + 64 + (<usize>h << 2));
+        }
+        finishTile(tile, rows, cols, cp, ldcB, bb, alpha, beta, readC, act);
+      }
+      j0 += w;
+    }
+  }
+}
+
+// SIMD 4×8 tile: 8 accumulators, B as two v128 per k, A as one splat per row and k.
+// @ts-ignore: decorator
+@inline
+function tile4x8(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, aCol: usize, bp: usize,
+  cp: usize, ldcB: usize, rows: i32, cols: i32, bias: usize, alpha: f32, beta: f32, readC: bool,
+  act: i32, tile: usize): void {
+  // v128 zero is V8's one-instruction xor idiom, not a materialized constant.
+  let c00 = f32x4.splat(0.0);
+  let c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  let p0 = a0, p1 = a1, p2 = a2, p3 = a3, pb = bp;
+  const end = bp + (<usize>kc << 5);
+  do {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(p0);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(p1);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(p2);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(p3);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    p0 += aCol;
+    p1 += aCol;
+    p2 += aCol;
+    p3 += aCol;
+    pb += 32;
+  } while (pb < end);
+  if (rows == 4 && cols == 8) {
+    const alphaV = f32x4.splat(alpha);
+    const betaV = f32x4.splat(beta);
+    const b1 = bias != 0 ? bias + 16 : 0;
+    finish4(c00, cp, bias, alphaV, betaV, readC, act);
+    finish4(c01, cp + 16, b1, alphaV, betaV, readC, act);
+    finish4(c10, cp + ldcB, bias, alphaV, betaV, readC, act);
+    finish4(c11, cp + ldcB + 16, b1, alphaV, betaV, readC, act);
+    finish4(c20, cp + 2 * ldcB, bias, alphaV, betaV, readC, act);
+    finish4(c21, cp + 2 * ldcB + 16, b1, alphaV, betaV, readC, act);
+    finish4(c30, cp + 3 * ldcB, bias, alphaV, betaV, readC, act);
+    finish4(c31, cp + 3 * ldcB + 16, b1, alphaV, betaV, readC, act);
+  } else {
+    v128.store(tile, c00);
+    v128.store(tile, c01, 16);
+    v128.store(tile, c10, 32);
+    v128.store(tile, c11, 48);
+    v128.store(tile, c20, 64);
+    v128.store(tile, c21, 80);
+    v128.store(tile, c30, 96);
+    v128.store(tile, c31, 112);
+    finishTile(tile, rows, cols, cp, ldcB, bias, alpha, beta, readC, act);
+  }
+}
+
+// SIMD 4×4 tile for a narrow last panel (N mod 8 ≤ 4): 4 accumulators, B as one v128 per k.
+// @ts-ignore: decorator
+@inline
+function tile4x4(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, aCol: usize, bp: usize,
+  cp: usize, ldcB: usize, rows: i32, cols: i32, bias: usize, alpha: f32, beta: f32, readC: bool,
+  act: i32, tile: usize): void {
+  let c0 = f32x4.splat(0.0);
+  let c1 = c0, c2 = c0, c3 = c0;
+  let p0 = a0, p1 = a1, p2 = a2, p3 = a3, pb = bp;
+  const end = bp + (<usize>kc << 4);
+  do {
+    const b = v128.load(pb);
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(p0), b));
+    c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(p1), b));
+    c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(p2), b));
+    c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(p3), b));
+    p0 += aCol;
+    p1 += aCol;
+    p2 += aCol;
+    p3 += aCol;
+    pb += 16;
+  } while (pb < end);
+  if (rows == 4 && cols == 4) {
+    const alphaV = f32x4.splat(alpha);
+    const betaV = f32x4.splat(beta);
+    finish4(c0, cp, bias, alphaV, betaV, readC, act);
+    finish4(c1, cp + ldcB, bias, alphaV, betaV, readC, act);
+    finish4(c2, cp + 2 * ldcB, bias, alphaV, betaV, readC, act);
+    finish4(c3, cp + 3 * ldcB, bias, alphaV, betaV, readC, act);
+  } else {
+    v128.store(tile, c0);
+    v128.store(tile, c1, 32);
+    v128.store(tile, c2, 64);
+    v128.store(tile, c3, 96);
+    finishTile(tile, rows, cols, cp, ldcB, bias, alpha, beta, readC, act);
+  }
+}
+
+// Scalar build: a 2×4 block of the tile (8 accumulators) from a panel of row stride bRow bytes,
+// written to the tile scratch (row stride 32 bytes).
+// @ts-ignore: decorator
+@inline
+function tile2x4s(kc: i32, a0: usize, a1: usize, aCol: usize, bp: usize, bRow: usize, t: usize): void {
+  let c00: f32 = 0, c01: f32 = 0, c02: f32 = 0, c03: f32 = 0;
+  let c10: f32 = 0, c11: f32 = 0, c12: f32 = 0, c13: f32 = 0;
+  let p0 = a0, p1 = a1, pb = bp;
+  for (let kk = 0; kk < kc; kk++) {
+    const b0 = load<f32>(pb);
+    const b1 = load<f32>(pb, 4);
+    const b2 = load<f32>(pb, 8);
+    const b3 = load<f32>(pb, 12);
+    const x = load<f32>(p0);
+    const y = load<f32>(p1);
+    c00 += x * b0;
+    c01 += x * b1;
+    c02 += x * b2;
+    c03 += x * b3;
+    c10 += y * b0;
+    c11 += y * b1;
+    c12 += y * b2;
+    c13 += y * b3;
+    p0 += aCol;
+    p1 += aCol;
+    pb += bRow;
+  }
+  store<f32>(t, c00);
+  store<f32>(t, c01, 4);
+  store<f32>(t, c02, 8);
+  store<f32>(t, c03, 12);
+  store<f32>(t, c10, 32);
+  store<f32>(t, c11, 36);
+  store<f32>(t, c12, 40);
+  store<f32>(t, c13, 44);
+}
