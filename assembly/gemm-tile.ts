@@ -90,7 +90,8 @@ function expClamped(y: f32): f32 {
   return p * reinterpret<f32>((<i32>n + 127) << 23);
 }
 
-// tanh in f32: max error 3 ulp-ish (measured in test/dense.test.ts against f64 Math.tanh).
+// tanh in f32: relative error ≤ 1.6e-7 (≤ 2 ulp) on [−20, 20] against f64 Math.tanh
+// (test/dense.test.ts); odd, saturates to ±1, NaN in → NaN out.
 export function tanhf(x: f32): f32 {
   const s = abs<f32>(x);
   const x2 = x * x;
@@ -106,7 +107,8 @@ export function tanhf(x: f32): f32 {
   return s < TANH_SMALL ? small : big;
 }
 
-// Logistic sigmoid 1/(1 + e^{−x}) in f32 (e^{−x} clamped: saturates to 1, and to ≈ 0 below −88).
+// Logistic sigmoid 1/(1 + e^{−x}) in f32: relative error ≤ 1.5e-7 (≤ 2.5 ulp) for x ≥ −87; below,
+// e^{−x} is clamped and the result stays < 1.7e-38 (absolute error < 1.7e-38).
 export function sigmoidf(x: f32): f32 {
   return 1.0 / (1.0 + expClamped(min<f32>(max<f32>(-x, EXP_LO), EXP_HI)));
 }

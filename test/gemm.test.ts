@@ -234,6 +234,7 @@ test('memory does not grow over 10⁴ calls', () => {
     const before = mod.memory.buffer.byteLength;
     for (let r = 0; r < 10_000; r++) {
       mod.exports.sgemm(r & 1, 0, M, N, K, 1, A.ptr, r & 1 ? M : K, B.ptr, N, 0.5, C.ptr, N, work.ptr);
+      mod.exports.sgemmWorkBytes(M, N, K);
     }
     assert.is(mod.memory.buffer.byteLength, before, `${name}: memory grew`);
     assert.ok(C.view().every(Number.isFinite));
