@@ -71,7 +71,7 @@ export interface Objective {
   /**
    * The EKI right-hand sides (method.md §3): D(k×k) with D_lj = ⟨F_l − c, ∇L_j(F_j)⟩, where
    * L_j uses the observations y_j = y + η_j (η: k × m, pointer `noise`; 0 = y_j = y; least
-   * squares only — perturbed observations). work: f64 k·m scratch.
+   * squares only — perturbed observations). work: f64 scratch of k·max(m, k + 1).
    */
   innerGradients(k: number, F: number, c: number, noise: number, D: number, work: number): void;
 }

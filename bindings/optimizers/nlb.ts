@@ -1,0 +1,408 @@
+// Never look back (method.md §2): the modified EnKF of Haber, Lucka & Ruthotto. Every iteration
+// draws a fresh ensemble E = σΞ around θ_t from the counter RNG, evaluates k + 1 forward passes,
+// solves the k×k damped Gauss–Newton system in f64 and moves θ along E·z; the ensemble is then
+// thrown away. E is regenerated from (seed, key, member), never stored as n × k.
+import type { Buf, Workspace } from '../workspace.js';
+import { NotPositiveDefiniteError, OptimizationError } from '../errors.js';
+import type { EvaluationRequest, IterationDiagnostics, NlbOptions, Objective, StepOptions } from './types.js';
+import {
+  Damping, OptimizerBase, SigmaController, allFinite, boolOption, compactFinite, distance, enumOption, intOption,
+  numberOption, rejectUnknownOptions, squaredNorm, subBuf,
+} from './driver.js';
+
+/** Every NlbOptions key (unknown keys are rejected). */
+export const NLB_OPTION_KEYS = [
+  'ensembleSize', 'sigma', 'sigmaSchedule', 'sigmaDecay', 'sigmaShrink', 'sigmaGrow', 'sigmaMin', 'sigmaMax',
+  'alpha', 'alphaUp', 'alphaDown', 'alphaMin', 'alphaMax', 'acceptance', 'maxRetries', 'stepSize', 'stepDecay',
+  'trustRegion', 'lambda', 'antithetic', 'seed', 'memberBatch', 'maxRedraws',
+] as const;
+
+/** The defaults of NlbOptions (evidence: docs/defaults.md). */
+export const NLB_DEFAULTS = {
+  ensembleSize: 16,
+  sigma: 0.1,
+  sigmaSchedule: 'implicit-filtering' as const,
+  sigmaDecay: 0.9,
+  sigmaShrink: 0.5,
+  sigmaGrow: 1,
+  sigmaMin: 1e-10,
+  sigmaMax: Infinity,
+  alpha: 1e-3,
+  alphaUp: 10,
+  alphaDown: 0.3,
+  alphaMin: 1e-12,
+  alphaMax: 1e12,
+  acceptance: true,
+  maxRetries: 4,
+  stepSize: 1,
+  stepDecay: Infinity,
+  trustRegion: Infinity,
+  lambda: 0,
+  antithetic: false,
+  seed: 1,
+  maxRedraws: 5,
+};
+
+// Columns of Ξ generated per block for the Tikhonov Gram (keeps its scratch at (k + 1)·4096 f64).
+const GRAM_BLOCK = 4096;
+
+/** The never-look-back EnKF. Create with createNlb(); drive with step / stepAsync / iterate. */
+export class Nlb extends OptimizerBase {
+  readonly kind = 'nlb' as const;
+  readonly k: number;
+  readonly seed: number;
+  private readonly o: Required<Omit<NlbOptions, 'memberBatch' | 'ensembleSize' | 'seed'>>;
+  private readonly sigmaSchedule: SigmaController;
+  private readonly damping: Damping;
+  private t = 0;
+  private draws = 0;
+  private m = 0;
+  // θ_t and the candidate θ⁺: n each (swapped on acceptance)
+  private thetaB: Buf<'f64'>;
+  private candB: Buf<'f64'>;
+  // F0 = F(θ_t) and Fc = F(θ⁺): m each (swapped on acceptance); Fk: k × m member outputs
+  private F0: Buf<'f64'> | null = null;
+  private Fc: Buf<'f64'> | null = null;
+  private Fk: Buf<'f64'> | null = null;
+  // dF z: m (trust region)
+  private dFz: Buf<'f64'> | null = null;
+  // A: k×k system, L: k×k Cholesky factor, r: k right-hand side, z: k solution, zFull: k scattered
+  private readonly A: Buf<'f64'>;
+  private readonly L: Buf<'f64'>;
+  private readonly r: Buf<'f64'>;
+  private readonly z: Buf<'f64'>;
+  private readonly zFull: Buf<'f64'>;
+  // loss of one member: 1
+  private readonly lossOut: Buf<'f64'>;
+  // Tikhonov: gramP (k+1) × block perturbation columns + θ block, gramR k × (k+1), gramZero: block zeros
+  private gramP: Buf<'f64'> | null = null;
+  private gramR: Buf<'f64'> | null = null;
+  private gramZero: Buf<'f64'> | null = null;
+  private readonly index: Int32Array;
+  private centerValid = false;
+  private centerObjective: Objective | null = null;
+  private thetaSq: number;
+
+  constructor(ws: Workspace, theta0: Float64Array, options: NlbOptions = {}) {
+    rejectUnknownOptions('the nlb optimizer', options, NLB_OPTION_KEYS);
+    const k = intOption('ensembleSize', options.ensembleSize, NLB_DEFAULTS.ensembleSize, 1, 4096);
+    super(ws, theta0.length, options.memberBatch, k);
+    this.k = k;
+    this.seed = intOption('seed', options.seed, NLB_DEFAULTS.seed, 0, 0xffffffff);
+    const d = NLB_DEFAULTS;
+    const sigma = numberOption('sigma', options.sigma, d.sigma, Number.MIN_VALUE);
+    const o = {
+      sigma,
+      sigmaSchedule: enumOption('sigmaSchedule', options.sigmaSchedule, d.sigmaSchedule, ['constant', 'decay', 'implicit-filtering']),
+      sigmaDecay: numberOption('sigmaDecay', options.sigmaDecay, d.sigmaDecay, Number.MIN_VALUE, 1),
+      sigmaShrink: numberOption('sigmaShrink', options.sigmaShrink, d.sigmaShrink, Number.MIN_VALUE, 1),
+      sigmaGrow: numberOption('sigmaGrow', options.sigmaGrow, d.sigmaGrow, 1),
+      sigmaMin: numberOption('sigmaMin', options.sigmaMin, d.sigmaMin, 0),
+      sigmaMax: numberOption('sigmaMax', options.sigmaMax, d.sigmaMax, 0, Infinity, true),
+      alpha: numberOption('alpha', options.alpha, d.alpha, 0),
+      alphaUp: numberOption('alphaUp', options.alphaUp, d.alphaUp, 1),
+      alphaDown: numberOption('alphaDown', options.alphaDown, d.alphaDown, 0, 1),
+      alphaMin: numberOption('alphaMin', options.alphaMin, d.alphaMin, 0),
+      alphaMax: numberOption('alphaMax', options.alphaMax, d.alphaMax, 0),
+      acceptance: boolOption('acceptance', options.acceptance, d.acceptance),
+      maxRetries: intOption('maxRetries', options.maxRetries, d.maxRetries, 1, 100),
+      stepSize: numberOption('stepSize', options.stepSize, d.stepSize, Number.MIN_VALUE),
+      stepDecay: numberOption('stepDecay', options.stepDecay, d.stepDecay, Number.MIN_VALUE, Infinity, true),
+      trustRegion: numberOption('trustRegion', options.trustRegion, d.trustRegion, Number.MIN_VALUE, Infinity, true),
+      lambda: numberOption('lambda', options.lambda, d.lambda, 0),
+      antithetic: boolOption('antithetic', options.antithetic, d.antithetic),
+      maxRedraws: intOption('maxRedraws', options.maxRedraws, d.maxRedraws, 0, 60),
+    };
+    if (o.sigmaMax < sigma) throw new RangeError(`sigmaMax (${o.sigmaMax}) must be ≥ sigma (${sigma}).`);
+    if (o.alphaMax < o.alphaMin) throw new RangeError(`alphaMax (${o.alphaMax}) must be ≥ alphaMin (${o.alphaMin}).`);
+    if (o.antithetic && k % 2 !== 0) {
+      throw new RangeError(`ensembleSize must be even with antithetic pairs; got ${k}. Use ${k + 1} or turn antithetic off.`);
+    }
+    this.o = o;
+    this.sigmaSchedule = new SigmaController(o.sigmaSchedule, sigma, o.sigmaDecay, o.sigmaShrink, o.sigmaGrow, o.sigmaMin, o.sigmaMax);
+    this.damping = new Damping(Math.min(Math.max(o.alpha, o.alphaMin), o.alphaMax), o.alphaUp, o.alphaDown, o.alphaMin, o.alphaMax);
+    this.thetaB = ws.from('f64', theta0);
+    this.candB = ws.f64(this.n);
+    this.A = ws.f64(k * k);
+    this.L = ws.f64(k * k);
+    this.r = ws.f64(k);
+    this.z = ws.f64(k);
+    this.zFull = ws.f64(k);
+    this.lossOut = ws.f64(1);
+    this.index = new Int32Array(k);
+    this.thetaSq = squaredNorm(this.thetaB);
+  }
+
+  get iteration(): number {
+    return this.t;
+  }
+
+  /** σ of the next iteration. */
+  get sigma(): number {
+    return this.sigmaSchedule.at(this.t);
+  }
+
+  /** Current LM damping α (relative). */
+  get alpha(): number {
+    return this.damping.value;
+  }
+
+  /** Tikhonov λ of Φ = L + (λ/2)‖θ‖². */
+  get lambda(): number {
+    return this.o.lambda;
+  }
+
+  get sigmaBelowMin(): boolean {
+    return this.sigmaSchedule.belowMin;
+  }
+
+  theta(out?: Float64Array): Float64Array {
+    this.checkAlive();
+    const v = this.thetaB.view();
+    if (!out) return v.slice();
+    if (out.length !== this.n) throw new RangeError(`out has length ${out.length}; expected n = ${this.n}.`);
+    out.set(v);
+    return out;
+  }
+
+  thetaBuf(): Buf<'f64'> {
+    this.checkAlive();
+    return this.thetaB;
+  }
+
+  // (Re)allocates the output-sized buffers for m outputs per member.
+  private ensureOutputs(m: number): void {
+    if (this.m === m) return;
+    for (const b of [this.F0, this.Fc, this.Fk, this.dFz]) if (b) this.ws.free(b);
+    this.F0 = this.ws.f64(m);
+    this.Fc = this.ws.f64(m);
+    this.Fk = this.ws.f64(this.k * m);
+    this.dFz = this.ws.f64(m);
+    this.m = m;
+    this.centerValid = false;
+  }
+
+  *iterate(objective: Objective, options: StepOptions = {}): Generator<EvaluationRequest, IterationDiagnostics, void> {
+    this.checkAlive();
+    this.checkObjective(objective, undefined);
+    const newBatch = boolOption('newBatch', options.newBatch, true);
+    const { k, n, o } = this;
+    const raw = this.ws.raw;
+    this.ensureOutputs(objective.m);
+    const m = this.m;
+    const t = this.t;
+    let evaluations = 0;
+
+    // method.md §2 step 3: F0 = F(θ_t), reused from the last acceptance test on an unchanged batch
+    if (newBatch || !this.centerValid || this.centerObjective !== objective) {
+      yield { kind: 'rows', rows: this.thetaB, count: 1, out: this.F0! };
+      evaluations += 1;
+      if (!allFinite(this.F0!)) {
+        throw new OptimizationError(`F(θ) at iteration ${t} has non-finite outputs, so no step can be measured from it. ` +
+          'θ is unchanged; check the forward model at the current parameters (or the new batch).');
+      }
+      this.centerValid = true;
+      this.centerObjective = objective;
+    }
+
+    // method.md §2 steps 2–3: a fresh ensemble; fewer than min(2, k) finite members → redraw with σ/2
+    let sigma = this.sigmaSchedule.at(t);
+    let key = 0;
+    let redraws = 0;
+    let dropped = 0;
+    let kk = 0;
+    for (;;) {
+      key = this.draws++;
+      yield {
+        kind: 'perturbed', theta: this.thetaB, sigma, seed: this.seed, key, member0: 0, count: k,
+        antithetic: o.antithetic, out: this.Fk!,
+      };
+      evaluations += k;
+      kk = compactFinite(this.Fk!, k, m, this.index).count;
+      dropped += k - kk;
+      if (kk >= Math.min(2, k)) break;
+      if (redraws === o.maxRedraws) {
+        throw new OptimizationError(`Only ${kk} of ${k} members gave finite outputs at iteration ${t}, after ${redraws} ` +
+          `redraws down to σ = ${sigma}. θ is unchanged (last good value); the forward model fails near θ: ` +
+          'check it for NaN/Inf or start from a better θ₀.');
+      }
+      redraws++;
+      sigma /= 2;
+    }
+
+    // method.md §2 step 4: A = ΔFᵀHΔF, r = −ΔFᵀg on the survivors (kk × kk)
+    const loss0 = objective.system(kk, this.Fk!.ptr, this.F0!.ptr, this.A.ptr, this.r.ptr);
+    const lambda = o.lambda;
+    if (lambda > 0) this.addTikhonov(kk, key, sigma);
+    const phi0 = loss0 + 0.5 * lambda * this.thetaSq;
+    const rv = this.r.view();
+    let rNorm = 0;
+    for (let i = 0; i < kk; i++) rNorm += rv[i] * rv[i];
+    // ‖Eᵀ∇Φ‖/(σ√k) estimates ‖∇Φ‖: E[(ξᵀv)²] = ‖v‖²
+    const gradientNorm = Math.sqrt(rNorm) / (sigma * Math.sqrt(kk));
+    let meanDiag = 0;
+    const av = this.A.view();
+    for (let i = 0; i < kk; i++) meanDiag += av[i * kk + i];
+    meanDiag /= kk;
+    if (!Number.isFinite(meanDiag) || !Number.isFinite(rNorm)) {
+      throw new OptimizationError(`The ensemble system at iteration ${t} is not finite (outputs overflow at σ = ${sigma}). ` +
+        'θ is unchanged; use a smaller sigma or rescale the forward model.');
+    }
+
+    // method.md §2 step 5: θ⁺ = θ + μ_t E z, accepted if Φ(θ⁺) < Φ(θ_t) on the same batch
+    const mu = o.stepSize / Math.sqrt(1 + t / o.stepDecay);
+    let accepted = false;
+    let tries = 0;
+    let zNorm = 0;
+    let phiNew = NaN;
+    let alphaUsed = this.damping.value;
+    // A zero system (F constant along every member) has no descent direction: the step fails.
+    while (meanDiag > 0 && tries < o.maxRetries) {
+      alphaUsed = this.damping.value;
+      if (!this.solve(kk, alphaUsed * meanDiag, t)) continue;
+      zNorm = this.scaleToTrustRegion(kk, m);
+      this.scatter(kk);
+      this.candB.view().set(this.thetaB.view());
+      // θ⁺ = θ + μσ Σ_i z_i s_i ξ_{q_i}, ξ regenerated (E is never stored)
+      raw.nlbUpdate(k, n, mu * sigma, this.seed, key, 0, o.antithetic ? 1 : 0, this.zFull.ptr, this.candB.ptr);
+      if (!o.acceptance) {
+        accepted = true;
+        break;
+      }
+      yield { kind: 'rows', rows: this.candB, count: 1, out: this.Fc! };
+      evaluations += 1;
+      tries++;
+      const candSq = squaredNorm(this.candB);
+      objective.losses(1, this.Fc!.ptr, this.lossOut.ptr);
+      phiNew = this.lossOut.view()[0] + 0.5 * lambda * candSq;
+      if (phiNew < phi0) {
+        accepted = true;
+        break;
+      }
+      this.damping.reject();
+    }
+
+    let stepNorm = 0;
+    let loss = phi0;
+    if (accepted) {
+      stepNorm = distance(this.candB, this.thetaB, n);
+      [this.thetaB, this.candB] = [this.candB, this.thetaB];
+      this.thetaSq = squaredNorm(this.thetaB);
+      if (o.acceptance) {
+        [this.F0, this.Fc] = [this.Fc, this.F0];
+        loss = phiNew;
+      } else {
+        this.centerValid = false;
+        loss = NaN;
+      }
+      this.damping.accept();
+    }
+    this.sigmaSchedule.update(accepted);
+    this.t++;
+    return {
+      iteration: t, loss, lossBefore: phi0, accepted, tries, sigma, alpha: alphaUsed, mu, zNorm, stepNorm,
+      gradientNorm, dropped, redraws, evaluations, forwardMs: 0, algebraMs: 0, totalMs: 0,
+    };
+  }
+
+  // Cholesky of A + shift·I and z = (A + shift·I)⁻¹ r; on a non-positive pivot raises α and
+  // returns false (bounded: α reaches alphaMax after a few raises, then an error).
+  private solve(kk: number, shift: number, t: number): boolean {
+    const raw = this.ws.raw;
+    const status = raw.cholesky(kk, shift, this.A.ptr, this.L.ptr);
+    if (status !== 0) {
+      if (this.damping.value >= this.o.alphaMax) {
+        throw new NotPositiveDefiniteError(`The NLB system ΔFᵀHΔF + αI at iteration ${t}`, status - 1);
+      }
+      this.damping.reject();
+      return false;
+    }
+    this.z.view().set(this.r.view().subarray(0, kk));
+    raw.cholSolve(kk, 1, this.L.ptr, this.z.ptr);
+    return true;
+  }
+
+  // Trust region on the output change (method.md §2 step 5): scale z so that max|ΔF z| ≤ τ. Returns ‖z‖.
+  private scaleToTrustRegion(kk: number, m: number): number {
+    const zv = this.z.view();
+    if (this.o.trustRegion !== Infinity) {
+      // dFz(m) = Σ_i z_i ΔF_i over the survivors
+      const peak = this.ws.raw.combineRows(kk, m, this.Fk!.ptr, this.F0!.ptr, this.z.ptr, this.dFz!.ptr);
+      if (peak > this.o.trustRegion) {
+        const s = this.o.trustRegion / peak;
+        for (let i = 0; i < kk; i++) zv[i] *= s;
+      }
+    }
+    let s = 0;
+    for (let i = 0; i < kk; i++) s += zv[i] * zv[i];
+    return Math.sqrt(s);
+  }
+
+  // zFull(k): survivors' z at their member index, 0 for dropped members (they do not move θ).
+  private scatter(kk: number): void {
+    const zf = this.zFull.view();
+    const zv = this.z.view();
+    zf.fill(0);
+    for (let s = 0; s < kk; s++) zf[this.index[s]] = zv[s];
+  }
+
+  /**
+   * Adds the exact Tikhonov terms of Φ = L + (λ/2)‖θ‖² to the survivors' system (method.md §1–2):
+   * A += λ EᵀE = λσ² ΞᵀΞ and r −= λ Eᵀθ = λσ Ξᵀθ (signed columns s_i ξ_{q_i}).
+   * Ξ is regenerated in column blocks of GRAM_BLOCK from the counter RNG (randn gives the same
+   * ξ_q(j) = N(seed, key, q, j) that perturb64 uses), so the scratch is (k + 1)·block, not n·k:
+   * R = [Ξ_b; θ_b]-projections via projectRows, accumulated over blocks.
+   */
+  private addTikhonov(kk: number, key: number, sigma: number): void {
+    const { n, k, ws } = this;
+    const raw = ws.raw;
+    const block = Math.min(GRAM_BLOCK, n);
+    if (!this.gramP) {
+      this.gramP = ws.f64((k + 1) * block);
+      this.gramR = ws.f64(k * (k + 1));
+      this.gramZero = ws.f64(block);
+    }
+    const gram = new Float64Array(kk * kk);
+    const xiTheta = new Float64Array(kk);
+    const P = this.gramP;
+    const R = this.gramR!;
+    for (let c0 = 0; c0 < n; c0 += block) {
+      const b = Math.min(block, n - c0);
+      for (let s = 0; s < kk; s++) {
+        const i = this.index[s];
+        raw.randn(b, this.seed, key, this.o.antithetic ? i >> 1 : i, c0, P.at(s * b));
+      }
+      // row kk of P: θ[c0, c0 + b)
+      subBuf(ws, P, kk * b, b).view().set(this.thetaB.view().subarray(c0, c0 + b));
+      // R(kk × (kk+1)): R_iq = ξ_i · P_q over this block
+      raw.projectRows(kk, b, kk + 1, 1, P.ptr, this.gramZero!.ptr, 0, P.ptr, R.ptr);
+      const rv = R.view();
+      for (let i = 0; i < kk; i++) {
+        for (let j = 0; j < kk; j++) gram[i * kk + j] += rv[i * (kk + 1) + j];
+        xiTheta[i] += rv[i * (kk + 1) + kk];
+      }
+    }
+    const lambda = this.o.lambda;
+    const av = this.A.view();
+    const r = this.r.view();
+    for (let i = 0; i < kk; i++) {
+      const si = this.o.antithetic && (this.index[i] & 1) === 1 ? -1 : 1;
+      r[i] -= lambda * sigma * si * xiTheta[i];
+      for (let j = 0; j < kk; j++) {
+        const sj = this.o.antithetic && (this.index[j] & 1) === 1 ? -1 : 1;
+        av[i * kk + j] += lambda * sigma * sigma * si * sj * gram[i * kk + j];
+      }
+    }
+  }
+
+  protected freeBuffers(): void {
+    const bufs = [this.thetaB, this.candB, this.F0, this.Fc, this.Fk, this.dFz, this.A, this.L, this.r, this.z,
+      this.zFull, this.lossOut, this.gramP, this.gramR, this.gramZero];
+    for (const b of bufs) if (b) this.ws.free(b);
+  }
+}
+
+/** A never-look-back EnKF optimizer starting at θ₀ (method.md §2); buffers live in `ws`. */
+export function createNlb(ws: Workspace, theta0: ArrayLike<number>, options: NlbOptions = {}): Nlb {
+  return new Nlb(ws, Float64Array.from(theta0), options);
+}
