@@ -1,1 +1,581 @@
-// ensemble kernel family (in progress).
+// ensemble kernel family: the ensemble-space algebra of one NLB / EKI iteration (method.md §2
+// step 4, §3). Every array is f64 and row-major, labels are i32; a k×m matrix holds k member rows
+// of m contiguous values. ΔF_i = F_i − c (c = F_0, the centre's outputs); W = diag(w) when the
+// pointer w ≠ 0, else wScalar·I (Γ⁻¹ of method.md §1). All sums accumulate in f64.
+//
+// The k×k Gram matrices (O(m k²), the expensive part) are computed tile by tile over columns:
+// a tile of F (k × GRAM_TILE) stays in L1 while 4×2 blocks of the upper triangle accumulate in
+// registers; the lower triangle is copied from the upper one at the end, so A is exactly symmetric.
+import { checkPtr, checkDim } from "./util";
+
+// Columns of F per tile: 32 members × 128 × 8 B = 32 KiB, inside a 48 KiB L1.
+const GRAM_TILE: i32 = 128;
+// Columns per tile of the row-streaming kernels (meanRows, combineRows, ekiUpdate).
+const ROW_TILE: i32 = 256;
+// Static scratch of ceSystem (its ABI has no work buffer): centred outputs X (k × T) and the
+// softmax weights (T) of one tile of whole samples. Fixed size, so memory never grows.
+const CE_SCRATCH_BYTES: i32 = 1 << 18;
+const CE_SCRATCH: usize = memory.data(CE_SCRATCH_BYTES, 16);
+// Target columns per ceSystem tile (whole samples), like GRAM_TILE.
+const CE_TILE: i32 = 256;
+
+// Aborts unless `count` elements of `elem` bytes at ptr lie in memory, `elem`-aligned.
+// @ts-ignore: decorator
+@inline
+function checkBuf(ptr: usize, count: u64, elem: u32, what: string): void {
+  const bytes = count * <u64>elem;
+  if (bytes > <u64>0xFFFFFFFF) abort(what + ": buffer out of bounds");
+  checkPtr(ptr, <usize>bytes, <usize>elem, what);
+}
+
+// Aborts unless the scalar weight is finite and ≥ 0 (it is Γ⁻¹ = 1/γ²).
+// @ts-ignore: decorator
+@inline
+function checkWeight(w: usize, wScalar: f64, what: string): void {
+  if (w == 0 && !(isFinite(wScalar) && wScalar >= 0)) abort(what + ": wScalar must be finite and ≥ 0 when w = 0");
+}
+
+// Aborts unless every label is a class id in [0, C).
+function checkLabels(B: i32, C: i32, labels: usize, what: string): void {
+  for (let b = 0; b < B; b++) {
+    const l = load<i32>(labels + (<usize>b << 2));
+    if (l < 0 || l >= C) {
+      abort(what + ": labels[" + b.toString() + "] = " + l.toString() + " is outside [0, C = " + C.toString() +
+        "); labels must be class ids");
+    }
+  }
+}
+
+// out[a][b] += Σ_{j<len} ω_j·x_a(j)·y_b(j) for a 4×2 block, where x_a = Fa_a − c (or Fa_a when
+// !aDiff), ω = w (or 1 when !weighted), y_b = Fb_b − c (or Fb_b when !bDiff). Row pointers point
+// at the tile start; c and w too. Only rows a < na and columns b < nb are written (out: row
+// stride ldo bytes). Flags are compile-time constants at every call site (the block is inlined).
+// @ts-ignore: decorator
+@inline
+function block42(len: i32, a0: usize, a1: usize, a2: usize, a3: usize, b0: usize, b1: usize,
+  c: usize, w: usize, aDiff: bool, weighted: bool, bDiff: bool,
+  out: usize, ldo: usize, na: i32, nb: i32): void {
+  let s00: f64 = 0, s01: f64 = 0, s10: f64 = 0, s11: f64 = 0;
+  let s20: f64 = 0, s21: f64 = 0, s30: f64 = 0, s31: f64 = 0;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    let v00 = f64x2.splat(0), v01 = f64x2.splat(0), v10 = f64x2.splat(0), v11 = f64x2.splat(0);
+    let v20 = f64x2.splat(0), v21 = f64x2.splat(0), v30 = f64x2.splat(0), v31 = f64x2.splat(0);
+    for (; j + 1 < len; j += 2) {
+      const o = <usize>j << 3;
+      let x0 = v128.load(a0 + o), x1 = v128.load(a1 + o), x2 = v128.load(a2 + o), x3 = v128.load(a3 + o);
+      let y0 = v128.load(b0 + o), y1 = v128.load(b1 + o);
+      if (aDiff || bDiff) {
+        const cv = v128.load(c + o);
+        if (aDiff) {
+          x0 = f64x2.sub(x0, cv); x1 = f64x2.sub(x1, cv); x2 = f64x2.sub(x2, cv); x3 = f64x2.sub(x3, cv);
+        }
+        if (bDiff) {
+          y0 = f64x2.sub(y0, cv); y1 = f64x2.sub(y1, cv);
+        }
+      }
+      if (weighted) {
+        const wv = v128.load(w + o);
+        x0 = f64x2.mul(x0, wv); x1 = f64x2.mul(x1, wv); x2 = f64x2.mul(x2, wv); x3 = f64x2.mul(x3, wv);
+      }
+      v00 = f64x2.add(v00, f64x2.mul(x0, y0)); v01 = f64x2.add(v01, f64x2.mul(x0, y1));
+      v10 = f64x2.add(v10, f64x2.mul(x1, y0)); v11 = f64x2.add(v11, f64x2.mul(x1, y1));
+      v20 = f64x2.add(v20, f64x2.mul(x2, y0)); v21 = f64x2.add(v21, f64x2.mul(x2, y1));
+      v30 = f64x2.add(v30, f64x2.mul(x3, y0)); v31 = f64x2.add(v31, f64x2.mul(x3, y1));
+    }
+    s00 = f64x2.extract_lane(v00, 0) + f64x2.extract_lane(v00, 1);
+    s01 = f64x2.extract_lane(v01, 0) + f64x2.extract_lane(v01, 1);
+    s10 = f64x2.extract_lane(v10, 0) + f64x2.extract_lane(v10, 1);
+    s11 = f64x2.extract_lane(v11, 0) + f64x2.extract_lane(v11, 1);
+    s20 = f64x2.extract_lane(v20, 0) + f64x2.extract_lane(v20, 1);
+    s21 = f64x2.extract_lane(v21, 0) + f64x2.extract_lane(v21, 1);
+    s30 = f64x2.extract_lane(v30, 0) + f64x2.extract_lane(v30, 1);
+    s31 = f64x2.extract_lane(v31, 0) + f64x2.extract_lane(v31, 1);
+  }
+  for (; j < len; j++) {
+    const o = <usize>j << 3;
+    let x0 = load<f64>(a0 + o), x1 = load<f64>(a1 + o), x2 = load<f64>(a2 + o), x3 = load<f64>(a3 + o);
+    let y0 = load<f64>(b0 + o), y1 = load<f64>(b1 + o);
+    if (aDiff || bDiff) {
+      const cv = load<f64>(c + o);
+      if (aDiff) {
+        x0 -= cv; x1 -= cv; x2 -= cv; x3 -= cv;
+      }
+      if (bDiff) {
+        y0 -= cv; y1 -= cv;
+      }
+    }
+    if (weighted) {
+      const wv = load<f64>(w + o);
+      x0 *= wv; x1 *= wv; x2 *= wv; x3 *= wv;
+    }
+    s00 += x0 * y0; s01 += x0 * y1; s10 += x1 * y0; s11 += x1 * y1;
+    s20 += x2 * y0; s21 += x2 * y1; s30 += x3 * y0; s31 += x3 * y1;
+  }
+  addOut(out, s00); if (nb > 1) addOut(out + 8, s01);
+  if (na > 1) { addOut(out + ldo, s10); if (nb > 1) addOut(out + ldo + 8, s11); }
+  if (na > 2) { addOut(out + 2 * ldo, s20); if (nb > 1) addOut(out + 2 * ldo + 8, s21); }
+  if (na > 3) { addOut(out + 3 * ldo, s30); if (nb > 1) addOut(out + 3 * ldo + 8, s31); }
+}
+
+// @ts-ignore: decorator
+@inline
+function addOut(p: usize, v: f64): void {
+  store<f64>(p, load<f64>(p) + v);
+}
+
+// OUT(ka × kb) += Σ_j ω_j x_a(j) y_b(j) over one column tile (block42's operands): rows of X start
+// at xa (stride ldx bytes), rows of Y at yb (stride ldy bytes). upper: only blocks that touch the
+// upper triangle (kb = ka, Y = X), the rest is filled by symmetrize().
+// @ts-ignore: decorator
+@inline
+function tileProducts(len: i32, ka: i32, kb: i32, xa: usize, ldx: usize, yb: usize, ldy: usize,
+  c: usize, w: usize, aDiff: bool, weighted: bool, bDiff: bool, upper: bool,
+  out: usize, ldo: usize): void {
+  for (let a = 0; a < ka; a += 4) {
+    // Rows past the end alias the last row: computed, never written (na < 4).
+    const last = ka - 1;
+    const p0 = xa + <usize>a * ldx;
+    const p1 = xa + <usize>min(a + 1, last) * ldx;
+    const p2 = xa + <usize>min(a + 2, last) * ldx;
+    const p3 = xa + <usize>min(a + 3, last) * ldx;
+    const na = min(4, ka - a);
+    for (let b = upper ? a : 0; b < kb; b += 2) {
+      const q0 = yb + <usize>b * ldy;
+      const q1 = yb + <usize>min(b + 1, kb - 1) * ldy;
+      block42(len, p0, p1, p2, p3, q0, q1, c, w, aDiff, weighted, bDiff,
+        out + <usize>a * ldo + (<usize>b << 3), ldo, na, min(2, kb - b));
+    }
+  }
+}
+
+// A(k×k): copies the upper triangle onto the lower one.
+function symmetrize(k: i32, A: usize): void {
+  for (let a = 1; a < k; a++) {
+    for (let b = 0; b < a; b++) {
+      store<f64>(A + ((<usize>a * k + b) << 3), load<f64>(A + ((<usize>b * k + a) << 3)));
+    }
+  }
+}
+
+// p[0, n) ← s·p.
+function scale(n: i32, s: f64, p: usize): void {
+  for (let i = 0; i < n; i++) store<f64>(p + (<usize>i << 3), s * load<f64>(p + (<usize>i << 3)));
+}
+
+// out(m) = (1/k)·Σ_i F_i. F: k×m; out: m.
+export function meanRows(k: i32, m: i32, F: usize, out: usize): void {
+  checkDim(k, "meanRows: k");
+  checkDim(m, "meanRows: m");
+  checkBuf(F, <u64>k * <u64>m, 8, "meanRows: F");
+  checkBuf(out, <u64>m, 8, "meanRows: out");
+  sumRows(k, m, m, F, out);
+  const kf = <f64>k;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const kv = f64x2.splat(kf);
+    for (; j + 1 < m; j += 2) v128.store(out + (<usize>j << 3), f64x2.div(v128.load(out + (<usize>j << 3)), kv));
+  }
+  for (; j < m; j++) store<f64>(out + (<usize>j << 3), load<f64>(out + (<usize>j << 3)) / kf);
+}
+
+// out(n) = Σ_i rows i of X (k rows of stride ld doubles), accumulated in ascending i.
+function sumRows(k: i32, n: i32, ld: i32, X: usize, out: usize): void {
+  const rowBytes = <usize>ld << 3;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; j + 1 < n; j += 2) {
+      const o = <usize>j << 3;
+      let s = v128.load(X + o);
+      for (let i = 1; i < k; i++) s = f64x2.add(s, v128.load(X + <usize>i * rowBytes + o));
+      v128.store(out + o, s);
+    }
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 3;
+    let s = load<f64>(X + o);
+    for (let i = 1; i < k; i++) s += load<f64>(X + <usize>i * rowBytes + o);
+    store<f64>(out + o, s);
+  }
+}
+
+// A(k×k) = ΔFᵀWΔF, r(k) = ΔFᵀW(y − c); returns ½(y − c)ᵀW(y − c) (method.md §2 step 4, least
+// squares). One pass over F: each column tile is read from memory once for A, r and the loss.
+// F: k×m; c, y, w (or 0): m; A: k×k; r: k.
+export function lsSystem(k: i32, m: i32, wScalar: f64, F: usize, c: usize, w: usize, y: usize,
+  A: usize, r: usize): f64 {
+  checkDim(k, "lsSystem: k");
+  checkDim(m, "lsSystem: m");
+  checkWeight(w, wScalar, "lsSystem");
+  checkBuf(F, <u64>k * <u64>m, 8, "lsSystem: F");
+  checkBuf(c, <u64>m, 8, "lsSystem: c");
+  if (w != 0) checkBuf(w, <u64>m, 8, "lsSystem: w");
+  checkBuf(y, <u64>m, 8, "lsSystem: y");
+  checkBuf(A, <u64>k * <u64>k, 8, "lsSystem: A");
+  checkBuf(r, <u64>k, 8, "lsSystem: r");
+  memory.fill(A, 0, (<usize>k * k) << 3);
+  memory.fill(r, 0, <usize>k << 3);
+  const ld = <usize>m << 3;
+  const ldA = <usize>k << 3;
+  let loss = 0.0;
+  for (let j0 = 0; j0 < m; j0 += GRAM_TILE) {
+    const len = min(GRAM_TILE, m - j0);
+    const o = <usize>j0 << 3;
+    if (w != 0) {
+      tileProducts(len, k, k, F + o, ld, F + o, ld, c + o, w + o, true, true, true, true, A, ldA);
+      loss += residualTile(len, k, F + o, ld, c + o, w + o, y + o, true, r);
+    } else {
+      tileProducts(len, k, k, F + o, ld, F + o, ld, c + o, 0, true, false, true, true, A, ldA);
+      loss += residualTile(len, k, F + o, ld, c + o, 0, y + o, false, r);
+    }
+  }
+  symmetrize(k, A);
+  if (w == 0) {
+    scale(k * k, wScalar, A);
+    scale(k, wScalar, r);
+    loss *= wScalar;
+  }
+  return 0.5 * loss;
+}
+
+// r_i += Σ_j (F_ij − c_j)·ω_j(y_j − c_j) over one tile; returns Σ_j ω_j (y_j − c_j)².
+// @ts-ignore: decorator
+@inline
+function residualTile(len: i32, k: i32, F: usize, ld: usize, c: usize, w: usize, y: usize,
+  weighted: bool, r: usize): f64 {
+  for (let i = 0; i < k; i++) {
+    const row = F + <usize>i * ld;
+    let s = 0.0;
+    for (let j = 0; j < len; j++) {
+      const o = <usize>j << 3;
+      const cj = load<f64>(c + o);
+      let u = load<f64>(y + o) - cj;
+      if (weighted) u *= load<f64>(w + o);
+      s += (load<f64>(row + o) - cj) * u;
+    }
+    addOut(r + (<usize>i << 3), s);
+  }
+  let e = 0.0;
+  for (let j = 0; j < len; j++) {
+    const o = <usize>j << 3;
+    const u = load<f64>(y + o) - load<f64>(c + o);
+    e += weighted ? load<f64>(w + o) * u * u : u * u;
+  }
+  return e;
+}
+
+// Softmax of one sample's C logits into p (C), stable (shifted by the max); returns log Σ exp.
+// @ts-ignore: decorator
+@inline
+function softmax(C: i32, x: usize, p: usize): f64 {
+  let mx = load<f64>(x);
+  for (let j = 1; j < C; j++) mx = max(mx, load<f64>(x + (<usize>j << 3)));
+  let s = 0.0;
+  for (let j = 0; j < C; j++) {
+    const e = Math.exp(load<f64>(x + (<usize>j << 3)) - mx);
+    store<f64>(p + (<usize>j << 3), e);
+    s += e;
+  }
+  const inv = 1.0 / s;
+  for (let j = 0; j < C; j++) store<f64>(p + (<usize>j << 3), load<f64>(p + (<usize>j << 3)) * inv);
+  return mx + Math.log(s);
+}
+
+// Softmax cross-entropy, m = B·C logits, per sample b the block H_b = (diag(p_b) − p_b p_bᵀ)/B
+// and g_b = (p_b − e_{c_b})/B at c (method.md §1, §2 step 4): A = ΔFᵀHΔF, r = −ΔFᵀg; returns the
+// mean loss at c. H is applied, never formed: ΔF_aᵀH_bΔF_b = (1/B)Σ_j p_j (x_aj − s_a)(x_bj − s_b)
+// with x = ΔF on sample b and s = pᵀx, so A is a p-weighted Gram of the p-centred ΔF.
+// F: k×(B·C); c: B·C; labels: i32 B; A: k×k; r: k.
+export function ceSystem(k: i32, B: i32, C: i32, F: usize, c: usize, labels: usize, A: usize, r: usize): f64 {
+  checkDim(k, "ceSystem: k");
+  checkDim(B, "ceSystem: B");
+  checkDim(C, "ceSystem: C");
+  const m64 = <u64>B * <u64>C;
+  checkBuf(F, <u64>k * m64, 8, "ceSystem: F");
+  checkBuf(c, m64, 8, "ceSystem: c");
+  checkBuf(labels, <u64>B, 4, "ceSystem: labels");
+  checkBuf(A, <u64>k * <u64>k, 8, "ceSystem: A");
+  checkBuf(r, <u64>k, 8, "ceSystem: r");
+  // One sample's centred rows (k × C) plus its weights must fit the scratch.
+  if (<u64>(k + 1) * <u64>C * 8 > <u64>CE_SCRATCH_BYTES) {
+    abort("ceSystem: (k + 1)·C must be ≤ " + (CE_SCRATCH_BYTES >> 3).toString() + "; use fewer members or classes per call");
+  }
+  checkLabels(B, C, labels, "ceSystem");
+  const m = B * C;
+  // Samples per tile: about CE_TILE columns, as many as the scratch holds, at least one.
+  const cap = (CE_SCRATCH_BYTES >> 3) / ((k + 1) * C);
+  const G = max(1, min(B, min(cap, max(1, CE_TILE / C))));
+  const T = G * C;
+  const P = CE_SCRATCH; // p of the tile's samples: T
+  const X = CE_SCRATCH + (<usize>T << 3); // centred ΔF: k × T
+  const ldX = <usize>T << 3;
+  const ld = <usize>m << 3;
+  const ldA = <usize>k << 3;
+  const invB = 1.0 / <f64>B;
+  memory.fill(A, 0, (<usize>k * k) << 3);
+  memory.fill(r, 0, <usize>k << 3);
+  let loss = 0.0;
+  for (let b0 = 0; b0 < B; b0 += G) {
+    const nb = min(G, B - b0);
+    for (let t = 0; t < nb; t++) {
+      const b = b0 + t;
+      const cb = c + (<usize>b * C << 3);
+      const pb = P + (<usize>t * C << 3);
+      const label = load<i32>(labels + (<usize>b << 2));
+      loss += softmax(C, cb, pb) - load<f64>(cb + (<usize>label << 3));
+      for (let i = 0; i < k; i++) {
+        const fb = F + <usize>i * ld + (<usize>b * C << 3);
+        const xb = X + <usize>i * ldX + (<usize>t * C << 3);
+        // s = pᵀΔF_ib; r_i −= ΔF_ibᵀ g_b with g_b = (p_b − e_label)/B.
+        let s = 0.0;
+        for (let j = 0; j < C; j++) {
+          const d = load<f64>(fb + (<usize>j << 3)) - load<f64>(cb + (<usize>j << 3));
+          store<f64>(xb + (<usize>j << 3), d);
+          s += load<f64>(pb + (<usize>j << 3)) * d;
+        }
+        const dl = load<f64>(xb + (<usize>label << 3));
+        addOut(r + (<usize>i << 3), (dl - s) * invB);
+        for (let j = 0; j < C; j++) store<f64>(xb + (<usize>j << 3), load<f64>(xb + (<usize>j << 3)) - s);
+      }
+    }
+    tileProducts(nb * C, k, k, X, ldX, X, ldX, 0, P, false, true, false, true, A, ldA);
+  }
+  symmetrize(k, A);
+  scale(k * k, invB, A);
+  return loss * invB;
+}
+
+// R(k×p): R_iq = ΔF_iᵀ W V_q. F: k×m; c, w (or 0): m; V: p×m; R: k×p.
+export function projectRows(k: i32, m: i32, p: i32, wScalar: f64, F: usize, c: usize, w: usize,
+  V: usize, R: usize): void {
+  checkDim(k, "projectRows: k");
+  checkDim(m, "projectRows: m");
+  checkDim(p, "projectRows: p");
+  checkWeight(w, wScalar, "projectRows");
+  checkBuf(F, <u64>k * <u64>m, 8, "projectRows: F");
+  checkBuf(c, <u64>m, 8, "projectRows: c");
+  if (w != 0) checkBuf(w, <u64>m, 8, "projectRows: w");
+  checkBuf(V, <u64>p * <u64>m, 8, "projectRows: V");
+  checkBuf(R, <u64>k * <u64>p, 8, "projectRows: R");
+  memory.fill(R, 0, (<usize>k * p) << 3);
+  const ld = <usize>m << 3;
+  const ldR = <usize>p << 3;
+  for (let j0 = 0; j0 < m; j0 += GRAM_TILE) {
+    const len = min(GRAM_TILE, m - j0);
+    const o = <usize>j0 << 3;
+    if (w != 0) tileProducts(len, k, p, F + o, ld, V + o, ld, c + o, w + o, true, true, false, false, R, ldR);
+    else tileProducts(len, k, p, F + o, ld, V + o, ld, c + o, 0, true, false, false, false, R, ldR);
+  }
+  if (w == 0) scale(k * p, wScalar, R);
+}
+
+// out(m) = Σ_i z_i ΔF_i (the predicted output change ΔF z, method.md §2 step 5); returns
+// max_j |out_j| for the trust region. F: k×m; c: m; z: k; out: m.
+export function combineRows(k: i32, m: i32, F: usize, c: usize, z: usize, out: usize): f64 {
+  checkDim(k, "combineRows: k");
+  checkDim(m, "combineRows: m");
+  checkBuf(F, <u64>k * <u64>m, 8, "combineRows: F");
+  checkBuf(c, <u64>m, 8, "combineRows: c");
+  checkBuf(z, <u64>k, 8, "combineRows: z");
+  checkBuf(out, <u64>m, 8, "combineRows: out");
+  const ld = <usize>m << 3;
+  let mx = 0.0;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    let vm = f64x2.splat(0);
+    for (; j + 1 < m; j += 2) {
+      const o = <usize>j << 3;
+      const cv = v128.load(c + o);
+      let s = f64x2.splat(0);
+      for (let i = 0; i < k; i++) {
+        const d = f64x2.sub(v128.load(F + <usize>i * ld + o), cv);
+        s = f64x2.add(s, f64x2.mul(f64x2.splat(load<f64>(z + (<usize>i << 3))), d));
+      }
+      v128.store(out + o, s);
+      vm = f64x2.max(vm, f64x2.abs(s));
+    }
+    mx = max(f64x2.extract_lane(vm, 0), f64x2.extract_lane(vm, 1));
+  }
+  for (; j < m; j++) {
+    const o = <usize>j << 3;
+    const cj = load<f64>(c + o);
+    let s = 0.0;
+    for (let i = 0; i < k; i++) s += load<f64>(z + (<usize>i << 3)) * (load<f64>(F + <usize>i * ld + o) - cj);
+    store<f64>(out + o, s);
+    mx = max(mx, Math.abs(s));
+  }
+  return mx;
+}
+
+// out_i = ½(F_i − y)ᵀW(F_i − y) (method.md §1). F: k×m; w (or 0), y: m; out: k.
+export function lsLoss(k: i32, m: i32, wScalar: f64, F: usize, w: usize, y: usize, out: usize): void {
+  checkDim(k, "lsLoss: k");
+  checkDim(m, "lsLoss: m");
+  checkWeight(w, wScalar, "lsLoss");
+  checkBuf(F, <u64>k * <u64>m, 8, "lsLoss: F");
+  if (w != 0) checkBuf(w, <u64>m, 8, "lsLoss: w");
+  checkBuf(y, <u64>m, 8, "lsLoss: y");
+  checkBuf(out, <u64>k, 8, "lsLoss: out");
+  for (let i = 0; i < k; i++) {
+    const row = F + <usize>i * (<usize>m << 3);
+    const e = w != 0 ? weightedSquares(m, row, y, w, true) : weightedSquares(m, row, y, 0, false);
+    store<f64>(out + (<usize>i << 3), 0.5 * (w != 0 ? e : wScalar * e));
+  }
+}
+
+// Σ_j ω_j (x_j − y_j)² with ω = w (or 1 when !weighted).
+// @ts-ignore: decorator
+@inline
+function weightedSquares(m: i32, x: usize, y: usize, w: usize, weighted: bool): f64 {
+  let s = 0.0;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    let v = f64x2.splat(0);
+    for (; j + 1 < m; j += 2) {
+      const o = <usize>j << 3;
+      const d = f64x2.sub(v128.load(x + o), v128.load(y + o));
+      const e = f64x2.mul(d, d);
+      v = f64x2.add(v, weighted ? f64x2.mul(v128.load(w + o), e) : e);
+    }
+    s = f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
+  }
+  for (; j < m; j++) {
+    const o = <usize>j << 3;
+    const d = load<f64>(x + o) - load<f64>(y + o);
+    s += weighted ? load<f64>(w + o) * (d * d) : d * d;
+  }
+  return s;
+}
+
+// out_i = mean over samples of −log softmax(F_ib)[label_b]; correct_i = #samples whose first
+// argmax is the label (skipped when correct = 0). F: k×(B·C); labels: i32 B; out: k; correct: i32 k.
+export function ceLoss(k: i32, B: i32, C: i32, F: usize, labels: usize, out: usize, correct: usize): void {
+  checkDim(k, "ceLoss: k");
+  checkDim(B, "ceLoss: B");
+  checkDim(C, "ceLoss: C");
+  checkBuf(F, <u64>k * <u64>B * <u64>C, 8, "ceLoss: F");
+  checkBuf(labels, <u64>B, 4, "ceLoss: labels");
+  checkBuf(out, <u64>k, 8, "ceLoss: out");
+  if (correct != 0) checkBuf(correct, <u64>k, 4, "ceLoss: correct");
+  checkLabels(B, C, labels, "ceLoss");
+  for (let i = 0; i < k; i++) {
+    let loss = 0.0;
+    let hits = 0;
+    for (let b = 0; b < B; b++) {
+      const x = F + ((<usize>i * B + b) * C << 3);
+      const label = load<i32>(labels + (<usize>b << 2));
+      let mx = load<f64>(x);
+      let arg = 0;
+      for (let j = 1; j < C; j++) {
+        const v = load<f64>(x + (<usize>j << 3));
+        if (v > mx) { mx = v; arg = j; }
+      }
+      let s = 0.0;
+      for (let j = 0; j < C; j++) s += Math.exp(load<f64>(x + (<usize>j << 3)) - mx);
+      loss += mx + Math.log(s) - load<f64>(x + (<usize>label << 3));
+      if (arg == label) hits++;
+    }
+    store<f64>(out + (<usize>i << 3), loss / <f64>B);
+    if (correct != 0) store<i32>(correct + (<usize>i << 2), hits);
+  }
+}
+
+// G_i = ∇ of the mean cross-entropy at F_i: per sample (softmax(F_ib) − e_label)/B.
+// F, G: k×(B·C); labels: i32 B.
+export function ceGrad(k: i32, B: i32, C: i32, F: usize, labels: usize, G: usize): void {
+  checkDim(k, "ceGrad: k");
+  checkDim(B, "ceGrad: B");
+  checkDim(C, "ceGrad: C");
+  const total = <u64>k * <u64>B * <u64>C;
+  checkBuf(F, total, 8, "ceGrad: F");
+  checkBuf(labels, <u64>B, 4, "ceGrad: labels");
+  checkBuf(G, total, 8, "ceGrad: G");
+  checkLabels(B, C, labels, "ceGrad");
+  const invB = 1.0 / <f64>B;
+  for (let i = 0; i < k; i++) {
+    for (let b = 0; b < B; b++) {
+      const off = (<usize>i * B + b) * C << 3;
+      const g = G + off;
+      softmax(C, F + off, g);
+      for (let j = 0; j < C; j++) store<f64>(g + (<usize>j << 3), load<f64>(g + (<usize>j << 3)) * invB);
+      const gl = g + (<usize>load<i32>(labels + (<usize>b << 2)) << 3);
+      store<f64>(gl, load<f64>(gl) - invB);
+    }
+  }
+}
+
+// Θ_j += Σ_l Z_lj (Θ_l − θ̄) for the persistent EKI ensemble (method.md §3), all members from the
+// old Θ: per column tile the deviations are copied to work first. Θ: J×n; Z: J×J;
+// work: n (θ̄) + J·ROW_TILE (deviations of one tile).
+export function ekiUpdate(J: i32, n: i32, Theta: usize, Z: usize, work: usize): void {
+  checkDim(J, "ekiUpdate: J");
+  checkDim(n, "ekiUpdate: n");
+  checkBuf(Theta, <u64>J * <u64>n, 8, "ekiUpdate: Theta");
+  checkBuf(Z, <u64>J * <u64>J, 8, "ekiUpdate: Z");
+  checkBuf(work, <u64>n + <u64>J * <u64>ROW_TILE, 8, "ekiUpdate: work");
+  const mean = work;
+  const D = work + (<usize>n << 3); // J × ROW_TILE
+  const ld = <usize>n << 3;
+  const ldD = <usize>ROW_TILE << 3;
+  sumRows(J, n, n, Theta, mean);
+  scale(n, 1.0 / <f64>J, mean);
+  for (let j0 = 0; j0 < n; j0 += ROW_TILE) {
+    const len = min(ROW_TILE, n - j0);
+    const o = <usize>j0 << 3;
+    for (let l = 0; l < J; l++) {
+      const src = Theta + <usize>l * ld + o;
+      const dst = D + <usize>l * ldD;
+      for (let j = 0; j < len; j++) {
+        store<f64>(dst + (<usize>j << 3), load<f64>(src + (<usize>j << 3)) - load<f64>(mean + o + (<usize>j << 3)));
+      }
+    }
+    for (let i = 0; i < J; i++) {
+      const row = Theta + <usize>i * ld + o;
+      for (let l = 0; l < J; l++) axpy(len, load<f64>(Z + ((<usize>l * J + i) << 3)), D + <usize>l * ldD, row);
+    }
+  }
+}
+
+// y[0, n) += a·x.
+function axpy(n: i32, a: f64, x: usize, y: usize): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const av = f64x2.splat(a);
+    for (; j + 1 < n; j += 2) {
+      const o = <usize>j << 3;
+      v128.store(y + o, f64x2.add(v128.load(y + o), f64x2.mul(av, v128.load(x + o))));
+    }
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 3;
+    store<f64>(y + o, load<f64>(y + o) + a * load<f64>(x + o));
+  }
+}
+
+// dst(f64 n) = src(f32 n), exact.
+export function widen(n: i32, src: usize, dst: usize): void {
+  checkDim(n, "widen: n");
+  checkBuf(src, <u64>n, 4, "widen: src");
+  checkBuf(dst, <u64>n, 8, "widen: dst");
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; j + 1 < n; j += 2) {
+      v128.store(dst + (<usize>j << 3), f64x2.promote_low_f32x4(v128.load64_zero(src + (<usize>j << 2))));
+    }
+  }
+  for (; j < n; j++) store<f64>(dst + (<usize>j << 3), <f64>load<f32>(src + (<usize>j << 2)));
+}
+
+// dst(f32 n) = src(f64 n), rounded to nearest even.
+export function narrow(n: i32, src: usize, dst: usize): void {
+  checkDim(n, "narrow: n");
+  checkBuf(src, <u64>n, 8, "narrow: src");
+  checkBuf(dst, <u64>n, 4, "narrow: dst");
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; j + 1 < n; j += 2) {
+      v128.store64_lane(dst + (<usize>j << 2), f32x4.demote_f64x2_zero(v128.load(src + (<usize>j << 3))), 0);
+    }
+  }
+  for (; j < n; j++) store<f32>(dst + (<usize>j << 2), <f32>load<f64>(src + (<usize>j << 3)));
+}
