@@ -18,6 +18,7 @@ export const ACT_SIGMOID: i32 = 3;
 const KC_MAX: i32 = 512;
 // Scratch for one 4×8 tile (edge tiles and the scalar build go through it before the epilogue).
 const TILE_BYTES: u64 = 128;
+const TILE_BYTES_U: usize = 128;
 
 // ---- activation constants (shared by both builds so both compute the same math) -----------------
 // exp(y) = 2^n·e^r, n = nearest(y·log2 e), r = y − n·ln2 (Cody–Waite split: n·LN2_HI is exact).
@@ -187,9 +188,11 @@ export function packedWidth(N: i32): i32 {
   return N - r + (r == 0 ? 0 : r <= 4 ? 4 : 8);
 }
 
-// Bytes of `work` for a product with N columns and inner size K: one packed K block + the tile.
+// Bytes of `work` for a product with N columns and inner size K: one packed K block of B, the
+// tile, and one kc × 4 strip of op(A).
 export function engineWorkBytes(N: i32, K: i32): u64 {
-  return <u64>kBlock(K) * <u64>packedWidth(N) * 4 + TILE_BYTES;
+  const kc = <u64>kBlock(K);
+  return kc * <u64>packedWidth(N) * 4 + TILE_BYTES + kc * 16;
 }
 
 // ---- checks --------------------------------------------------------------------------------------
@@ -297,6 +300,30 @@ function finishTile(tile: usize, rows: i32, cols: i32, cp: usize, ldcB: usize, b
   }
 }
 
+// Copies op(A) rows a0..a3 (k stride aCol bytes) for kc k's into strip as kc × 4 floats.
+// full: the 4 rows are adjacent floats (transposed A, no row clamped), one v128 per k.
+function packStrip(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, aCol: usize, full: bool, strip: usize): void {
+  let o = strip;
+  const end = strip + (<usize>kc << 4);
+  let k: usize = 0;
+  if (ASC_FEATURE_SIMD && full) {
+    while (o < end) {
+      v128.store(o, v128.load(a0 + k));
+      k += aCol;
+      o += 16;
+    }
+  } else {
+    while (o < end) {
+      store<f32>(o, load<f32>(a0 + k));
+      store<f32>(o, load<f32>(a1 + k), 4);
+      store<f32>(o, load<f32>(a2 + k), 8);
+      store<f32>(o, load<f32>(a3 + k), 12);
+      k += aCol;
+      o += 16;
+    }
+  }
+}
+
 // ---- the block product ---------------------------------------------------------------------------
 
 // C(M×N) = act(α·op(A)·Bp + [β·C] + [bias]) for one K block of length kc.
@@ -304,17 +331,30 @@ function finishTile(tile: usize, rows: i32, cols: i32, cp: usize, ldcB: usize, b
 //   P:    packed B block from packB (kc × packedWidth(N))
 //   C:    M × N, ldc floats per row; read only when readC
 //   bias: N floats or 0; act: ACT_* (pass identity and 0 except on the last K block)
-//   tile: 128 bytes of scratch, 16-aligned
+//   tile: TILE_BYTES + kc·16 bytes of scratch, 16-aligned (tile, then the A strip)
 export function gemmBlock(M: i32, N: i32, kc: i32, A: usize, aRow: usize, aCol: usize, P: usize,
   C: usize, ldc: i32, alpha: f32, beta: f32, readC: bool, bias: usize, act: i32, tile: usize): void {
   const ldcB = <usize>ldc << 2;
+  // Transposed A (adjacent rows, k strided): copy each 4-row strip to kc × 4 contiguous floats
+  // once, so the tiles of all N panels stream it instead of touching a new cache line per k.
+  const packA = aCol > aRow;
+  const strip = tile + TILE_BYTES_U;
   for (let i0 = 0; i0 < M; i0 += 4) {
     const rows = M - i0 < 4 ? M - i0 : 4;
     // Rows past M re-read the last valid row (computed, never stored): no separate edge kernel.
-    const a0 = A + <usize>i0 * aRow;
-    const a1 = rows > 1 ? a0 + aRow : a0;
-    const a2 = rows > 2 ? a0 + 2 * aRow : a1;
-    const a3 = rows > 3 ? a0 + 3 * aRow : a2;
+    let a0 = A + <usize>i0 * aRow;
+    let a1 = rows > 1 ? a0 + aRow : a0;
+    let a2 = rows > 2 ? a0 + 2 * aRow : a1;
+    let a3 = rows > 3 ? a0 + 3 * aRow : a2;
+    let step = aCol;
+    if (packA) {
+      packStrip(kc, a0, a1, a2, a3, aCol, rows == 4 && aRow == 4, strip);
+      a0 = strip;
+      a1 = strip + 4;
+      a2 = strip + 8;
+      a3 = strip + 12;
+      step = 16;
+    }
     const cRow = C + <usize>i0 * ldcB;
     for (let j0 = 0; j0 < N; ) {
       const rem = N - j0;
@@ -324,12 +364,12 @@ export function gemmBlock(M: i32, N: i32, kc: i32, A: usize, aRow: usize, aCol: 
       const cp = cRow + (<usize>j0 << 2);
       const bb = bias != 0 ? bias + (<usize>j0 << 2) : 0;
       if (ASC_FEATURE_SIMD) {
-        if (w == 8) tile4x8(kc, a0, a1, a2, a3, aCol, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
-        else tile4x4(kc, a0, a1, a2, a3, aCol, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
+        if (w == 8) tile4x8(kc, a0, a1, a2, a3, step, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
+        else tile4x4(kc, a0, a1, a2, a3, step, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
       } else {
         for (let h = 0; h < w; h += 4) {
-          tile2x4s(kc, a0, a1, aCol, bp + (<usize>h << 2), <usize>w << 2, tile + (<usize>h << 2));
-          tile2x4s(kc, a2, a3, aCol, bp + (<usize>h << 2), <usize>w << 2, tile + 64 + (<usize>h << 2));
+          tile2x4s(kc, a0, a1, step, bp + (<usize>h << 2), <usize>w << 2, tile + (<usize>h << 2));
+          tile2x4s(kc, a2, a3, step, bp + (<usize>h << 2), <usize>w << 2, tile + 64 + (<usize>h << 2));
         }
         finishTile(tile, rows, cols, cp, ldcB, bb, alpha, beta, readC, act);
       }
