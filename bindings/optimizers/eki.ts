@@ -95,11 +95,18 @@ export class Eki extends OptimizerBase {
     this.r = ws.f64(J);
     this.lossOut = ws.f64(1);
     this.index = new Int32Array(J);
-    // method.md §3: initial ensemble θ₀ + spread·ξ_j (draw key 0)
+    // method.md §3: initial ensemble θ₀ + spread·ξ_j (draw key 0), recentred so that θ̄₀ = θ₀
+    // exactly (the first prediction is the caller's θ₀; span(ΔΘ₀) is unchanged)
     const theta0Buf = ws.from('f64', theta0);
     ws.raw.perturb64(J, n, this.o.spread, this.seed, this.draws++, 0, 0, theta0Buf.ptr, this.members.ptr);
     ws.free(theta0Buf);
     ws.raw.meanRows(J, n, this.members.ptr, this.meanRow.ptr);
+    const rows = this.members.view();
+    const mean = this.meanRow.view();
+    for (let j = 0; j < J; j++) {
+      for (let i = 0; i < n; i++) rows[j * n + i] += theta0[i] - mean[i];
+    }
+    mean.set(theta0);
   }
 
   get iteration(): number {
