@@ -1,0 +1,126 @@
+// The in-WebAssembly ensemble forward of an MLP, as an Evaluator for the optimizers
+// (bindings/optimizers/types.ts). One call of mlpForward runs every requested member over the
+// current mini-batch (method.md §4): the members' f32 parameters are written straight from θ and
+// the counter RNG by perturb32 (NLB fast path) or narrowed from explicit f64 rows, and the f32
+// logits are widened to the f64 outputs the optimizers read.
+import type { Evaluator } from '../optimizers/types.js';
+import type { EnkfModule } from '../wasm.js';
+import { Workspace, type Buf } from '../workspace.js';
+import { checkInt } from '../errors.js';
+import { ACTIVATION_CODE, type Activation } from './mlp.js';
+
+export interface MlpEvaluatorOptions {
+  /** Layer sizes [d_0, …, d_L]. */
+  layers: readonly number[];
+  activation: Activation;
+  /** Rows of every mini-batch. */
+  batchSize: number;
+  /** Most members per forward call (larger requests are split by the optimizer). */
+  maxMembers: number;
+}
+
+/** F(θ) = the logits of a fixed-size mini-batch, m = batchSize × classes, sample-major. */
+export class MlpEvaluator implements Evaluator {
+  readonly n: number;
+  readonly m: number;
+  readonly maxBatch: number;
+  readonly batchSize: number;
+  private readonly ws: Workspace;
+  private readonly layers: readonly number[];
+  private readonly act: number;
+  private readonly pStride: number;
+  // dims: i32 L+1; X: batchSize × d_0; P: maxMembers × pStride (members' f32 θ, layout of mlp.ts);
+  // logits: maxMembers × batchSize × d_L; bufA, bufB: maxMembers × batchSize × widest hidden layer.
+  private readonly dims: Buf<'i32'>;
+  private readonly X: Buf<'f32'>;
+  private readonly P: Buf<'f32'>;
+  private readonly logits: Buf<'f32'>;
+  private readonly bufA: Buf<'f32'>;
+  private readonly bufB: Buf<'f32'>;
+  private readonly work: Buf<'f32'>;
+  private rowsInBatch = 0;
+
+  constructor(module: EnkfModule, o: MlpEvaluatorOptions) {
+    this.layers = o.layers.slice();
+    this.batchSize = checkInt('batchSize', o.batchSize, 1);
+    this.maxBatch = checkInt('maxMembers', o.maxMembers, 1);
+    this.act = ACTIVATION_CODE[o.activation];
+    const L = this.layers.length - 1;
+    let n = 0;
+    for (let l = 0; l < L; l++) n += this.layers[l] * this.layers[l + 1] + this.layers[l + 1];
+    this.n = n;
+    this.m = this.batchSize * this.layers[L];
+    // Members' rows start 16-byte aligned for the SIMD loads.
+    this.pStride = (n + 3) & ~3;
+    const widest = Math.max(1, ...this.layers.slice(1, L));
+    this.ws = new Workspace(module);
+    const ws = this.ws;
+    this.dims = ws.from('i32', this.layers);
+    this.X = ws.f32(this.batchSize * this.layers[0]);
+    this.P = ws.f32(this.maxBatch * this.pStride);
+    this.logits = ws.f32(this.maxBatch * this.m);
+    this.bufA = ws.f32(this.maxBatch * this.batchSize * widest);
+    this.bufB = ws.f32(this.maxBatch * this.batchSize * widest);
+    this.work = ws.f32(Math.max(1, Math.ceil(ws.raw.mlpWorkBytes(this.batchSize, L, this.dims.ptr) / 4)));
+  }
+
+  /** Bytes of module memory this evaluator holds. */
+  get bytes(): number {
+    return this.ws.bytesInUse;
+  }
+
+  /** Loads the mini-batch: rows `index` of the row-major matrix `data` (d_0 columns). */
+  setBatch(data: Float32Array, index: ArrayLike<number>): void {
+    if (index.length !== this.batchSize) {
+      throw new RangeError(`A mini-batch of ${index.length} rows was given to an evaluator built for ${this.batchSize}.`);
+    }
+    const d0 = this.layers[0];
+    const x = this.X.view();
+    for (let i = 0; i < index.length; i++) {
+      const r = index[i];
+      x.set(data.subarray(r * d0, (r + 1) * d0), i * d0);
+    }
+    this.rowsInBatch = index.length;
+  }
+
+  private checkCall(count: number, out: Buf<'f64'>): void {
+    if (this.rowsInBatch !== this.batchSize) throw new Error('MlpEvaluator: call setBatch before evaluating.');
+    checkInt('count', count, 1, this.maxBatch);
+    if (out.length < count * this.m) {
+      throw new RangeError(`Output buffer holds ${out.length} values; ${count} members × m = ${this.m} need ${count * this.m}.`);
+    }
+  }
+
+  // One forward call for `count` members whose parameters are in P, then f32 → f64 outputs.
+  private forward(count: number, out: Buf<'f64'>): void {
+    const raw = this.ws.raw;
+    const L = this.layers.length - 1;
+    raw.mlpForward(count, this.batchSize, L, this.act, ACTIVATION_CODE.identity, this.dims.ptr, this.X.ptr,
+      this.P.ptr, this.pStride, this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
+    raw.widen(count * this.m, this.logits.ptr, out.ptr);
+  }
+
+  evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>): void {
+    this.checkCall(count, out);
+    if (rows.length < count * this.n) {
+      throw new RangeError(`Parameter rows hold ${rows.length} values; ${count} members × n = ${this.n} need ${count * this.n}.`);
+    }
+    const raw = this.ws.raw;
+    for (let r = 0; r < count; r++) raw.narrow(this.n, rows.at(r * this.n), this.P.at(r * this.pStride));
+    this.forward(count, out);
+  }
+
+  evaluatePerturbed(theta: Buf<'f64'>, sigma: number, seed: number, key: number, member0: number,
+    count: number, antithetic: boolean, out: Buf<'f64'>): void {
+    this.checkCall(count, out);
+    if (theta.length < this.n) throw new RangeError(`θ holds ${theta.length} values; the network has ${this.n} parameters.`);
+    // method.md §2 steps 2–3: members θ + σ·s_i·ξ_{q_i} generated straight into f32 parameters.
+    this.ws.raw.perturb32(count, this.n, sigma, seed, key, member0, antithetic ? 1 : 0, this.pStride, theta.ptr, this.P.ptr);
+    this.forward(count, out);
+  }
+
+  /** Frees the evaluator's buffers. */
+  dispose(): void {
+    this.ws.dispose();
+  }
+}

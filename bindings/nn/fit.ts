@@ -1,0 +1,461 @@
+// fit(): mini-batch training of an MLP classifier with forward passes only (method.md §2 NLB, the
+// default; §3 EKI), in the spirit of tfjs model.fit. The driver owns validation of the data,
+// seeded shuffling, callbacks, validation runs, early stopping, yielding to the event loop,
+// abort, and the training state that save/load carries so a resumed run continues bit-identically.
+//
+// Mini-batches: the index stream is the concatenation of per-epoch permutations
+// epochPermutation(N, seed, e); iteration t trains on stream positions [tB, (t + 1)B). The batch of
+// any iteration is therefore a pure function of (seed, t), and epoch e ends at the iteration whose
+// batch reaches position (e + 1)N.
+import { loadModule, type EnkfModule } from '../wasm.js';
+import { Workspace, type Buf } from '../workspace.js';
+import { checkInt, checkNumber, describe } from '../errors.js';
+import type { EkiOptions, IterationDiagnostics, NlbOptions, Optimizer } from '../optimizers/types.js';
+import { CrossEntropy } from '../optimizers/objectives.js';
+import { createNlb } from '../optimizers/nlb.js';
+import { createEki } from '../optimizers/eki.js';
+import { MlpEvaluator } from './evaluator.js';
+import { epochPermutation } from './random.js';
+import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
+import type { Evaluation, MLP } from './mlp.js';
+
+export type OptimizerKind = 'nlb' | 'eki';
+
+/** What one training iteration did: the optimizer's diagnostics plus the driver's counters. */
+export interface FitIteration extends IterationDiagnostics {
+  /** 0-based epoch the iteration's batch started in. */
+  epoch: number;
+  /** Forward passes (one member over one batch) since the start of training, resumed runs included. */
+  forwardPasses: number;
+  /** Wall time of training so far, ms (resumed runs included). */
+  elapsedMs: number;
+  /** Validation loss and accuracy, on the iterations where validation ran. */
+  valLoss?: number;
+  valAccuracy?: number;
+}
+
+/** One finished epoch. */
+export interface EpochLog {
+  epoch: number;
+  /** Last iteration of the epoch. */
+  iteration: number;
+  /** Mean over the epoch's iterations of the batch loss after the step. */
+  loss: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  forwardPasses: number;
+  elapsedMs: number;
+}
+
+/** One validation run. */
+export interface ValidationLog {
+  iteration: number;
+  epoch: number;
+  forwardPasses: number;
+  elapsedMs: number;
+  loss: number;
+  accuracy: number;
+}
+
+export type FitStopReason = 'maxIterations' | 'callback' | 'aborted' | 'earlyStopping';
+
+/** Everything fit() recorded. */
+export interface History {
+  iterations: FitIteration[];
+  epochs: EpochLog[];
+  validation: ValidationLog[];
+  stopReason: FitStopReason;
+  /** Iterations done in total (resumed runs included). */
+  iteration: number;
+  forwardPasses: number;
+  elapsedMs: number;
+  /** Iteration of the best monitored value when early stopping is on. */
+  bestIteration?: number;
+}
+
+/** A callback's return: false (or a promise of it) stops training after this iteration/epoch. */
+export type CallbackResult = boolean | void | Promise<boolean | void>;
+
+export interface FitCallbacks {
+  onIterationEnd?(log: FitIteration): CallbackResult;
+  onEpochEnd?(log: EpochLog): CallbackResult;
+}
+
+export interface EarlyStoppingOptions {
+  /** 'val_loss' (default with validation data), 'val_accuracy', or 'loss' (epoch mean batch loss). */
+  monitor?: 'val_loss' | 'val_accuracy' | 'loss';
+  /** Checks without improvement before stopping (a check = a validation run, or an epoch for 'loss'). */
+  patience: number;
+  /** Smallest change that counts as an improvement (default 0). */
+  minDelta?: number;
+  /** Put back the parameters of the best check when training ends (default false). */
+  restoreBest?: boolean;
+}
+
+export interface FitOptions {
+  /** 'nlb' (default, method.md §2) or 'eki' (method.md §3). */
+  optimizer?: OptimizerKind;
+  /** NLB options over fit's network defaults (FIT_NLB_DEFAULTS). */
+  nlb?: NlbOptions;
+  /** EKI options over fit's network defaults (FIT_EKI_DEFAULTS). */
+  eki?: EkiOptions;
+  /** Rows per mini-batch (default min(512, rows)). */
+  batchSize?: number;
+  /** Passes over the data (converted to iterations: ⌈epochs·rows/batchSize⌉). Default 1. */
+  epochs?: number;
+  /** Iterations in total, counted from the start of training (resumed runs included). Overrides epochs. */
+  iterations?: number;
+  /** Seed of the batch order and, unless the optimizer options set one, of the optimizer's draws (default: the model's seed). */
+  seed?: number;
+  /** Held-out data evaluated every `validationEvery` iterations and at each epoch end. */
+  validationData?: [MatrixInput, LabelInput] | { x: MatrixInput; labels: LabelInput };
+  /** Iterations between validation runs (default: once per epoch). */
+  validationEvery?: number;
+  callbacks?: FitCallbacks;
+  earlyStopping?: EarlyStoppingOptions;
+  /** Yield to the event loop when this many ms passed since the last yield (default 16 in browsers, 0 = never in Node). */
+  yieldEvery?: number;
+  /** Stops training after the current iteration; fit() resolves with stopReason 'aborted'. */
+  signal?: AbortSignal;
+  /** The module to run on (default: the model's, else loadModule()). */
+  module?: EnkfModule;
+  /** Continue from the model's training state (saved by fit(), kept by saveModel/loadModel). */
+  resume?: boolean;
+}
+
+/** fit's NLB defaults for networks: the measured MNIST settings of method.md §2 step 5. */
+export const FIT_NLB_DEFAULTS: Readonly<NlbOptions> = Object.freeze({
+  ensembleSize: 32, sigma: 0.01, sigmaSchedule: 'constant', trustRegion: 1, stepSize: 1, stepDecay: 200, lambda: 1e-4,
+});
+
+/** fit's EKI defaults for networks (method.md §3). */
+export const FIT_EKI_DEFAULTS: Readonly<EkiOptions> = Object.freeze({ ensembleSize: 32, spread: 0.01, adaptiveStep: true });
+
+const FIT_KEYS = ['optimizer', 'nlb', 'eki', 'batchSize', 'epochs', 'iterations', 'seed', 'validationData', 'validationEvery',
+  'callbacks', 'earlyStopping', 'yieldEvery', 'signal', 'module', 'resume'];
+
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
+/** The state fit() leaves on model.trainingState (and saveModel stores). */
+interface FitState {
+  kind: 'enkf-wasm/fit';
+  version: 1;
+  optimizer: OptimizerKind;
+  optimizerOptions: Record<string, unknown>;
+  optimizerState: Record<string, unknown>;
+  seed: number;
+  batchSize: number;
+  rows: number;
+  iteration: number;
+  forwardPasses: number;
+  elapsedMs: number;
+  epochLossSum: number;
+  epochIterations: number;
+  early: { best: number; wait: number; bestIteration: number; bestParams: Float64Array | null } | null;
+}
+
+// The optimizers expose no state API: these are the internal counters a bit-identical resume
+// needs. NLB: iteration t, the RNG draw key, the damping α and σ of its schedule (θ is saved apart).
+// EKI: iteration t, the RNG draw key and the persistent ensemble Θ (its mean is θ̄).
+interface NlbInternals {
+  t: number;
+  draws: number;
+  damping: { value: number };
+  sigmaSchedule: { sigma: number };
+}
+
+interface EkiInternals {
+  t: number;
+  draws: number;
+  J: number;
+  members: Buf<'f64'>;
+  meanRow: Buf<'f64'>;
+}
+
+interface TrainingOptimizer {
+  readonly optimizer: Optimizer;
+  /** The optimizer's state as plain data (saved in the model's training state). */
+  state(): Record<string, unknown>;
+}
+
+function createOptimizer(kind: OptimizerKind, ws: Workspace, theta: Float64Array, options: Record<string, unknown>,
+  saved: Record<string, unknown> | undefined): TrainingOptimizer {
+  if (kind === 'nlb') {
+    const opt = createNlb(ws, theta, options as NlbOptions);
+    const s = opt as unknown as NlbInternals;
+    if (saved) {
+      s.t = saved.t as number;
+      s.draws = saved.draws as number;
+      s.damping.value = saved.alpha as number;
+      s.sigmaSchedule.sigma = saved.sigma as number;
+    }
+    return {
+      optimizer: opt,
+      state: () => ({ theta: opt.theta(), t: s.t, draws: s.draws, alpha: s.damping.value, sigma: s.sigmaSchedule.sigma }),
+    };
+  }
+  const opt = createEki(ws, theta, options as EkiOptions);
+  const s = opt as unknown as EkiInternals;
+  if (saved) {
+    const ensemble = saved.ensemble as Float64Array;
+    if (!(ensemble instanceof Float64Array) || ensemble.length !== s.members.length) {
+      throw new RangeError(`resume: the saved EKI ensemble holds ${describe(ensemble)}; expected ${s.members.length} values (J × n).`);
+    }
+    s.members.set(ensemble);
+    s.t = saved.t as number;
+    s.draws = saved.draws as number;
+    ws.raw.meanRows(s.J, opt.n, s.members.ptr, s.meanRow.ptr);
+  }
+  return { optimizer: opt, state: () => ({ ensemble: opt.ensemble(), t: s.t, draws: s.draws }) };
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function checkOptimizerOptions(name: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an options object; got ${describe(value)}.`);
+  }
+  return value as Record<string, unknown>;
+}
+
+type Monitor = 'val_loss' | 'val_accuracy' | 'loss';
+
+/** Everything fit() resolved from its arguments before training starts. */
+interface Plan {
+  model: MLP;
+  data: Float32Array;
+  labels: Int32Array;
+  rows: number;
+  kind: OptimizerKind;
+  batchSize: number;
+  seed: number;
+  total: number;
+  yieldEvery: number;
+  validationEvery: number | undefined;
+  val: { data: Float32Array; rows: number; labels: Int32Array } | undefined;
+  early: EarlyStoppingOptions | undefined;
+  monitor: Monitor | undefined;
+  callbacks: FitCallbacks;
+  signal: AbortSignal | undefined;
+  optimizerOptions: Record<string, unknown>;
+  saved: FitState | undefined;
+}
+
+function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions): Plan {
+  if (options === null || typeof options !== 'object') throw new TypeError(`fit options must be an object; got ${describe(options)}.`);
+  for (const key of Object.keys(options)) {
+    if (!FIT_KEYS.includes(key)) throw new TypeError(`Unknown fit option '${key}'. Known options: ${FIT_KEYS.join(', ')}.`);
+  }
+  const m = toMatrix('X', x, model.inputSize);
+  const y = toLabels('labels', labels, m.rows, model.classes);
+  const N = m.rows;
+  const kind = options.optimizer ?? 'nlb';
+  if (kind !== 'nlb' && kind !== 'eki') throw new RangeError(`optimizer must be 'nlb' or 'eki'; got ${describe(kind)}.`);
+  const B = options.batchSize === undefined ? Math.min(512, N) : checkInt('batchSize', options.batchSize, 1, N);
+  const seed = checkInt('seed', options.seed ?? model.seed, 0, 0xffffffff);
+  const total = options.iterations !== undefined ? checkInt('iterations', options.iterations, 0)
+    : Math.ceil((checkNumber('epochs', options.epochs ?? 1, 0) * N) / B);
+  let val: Plan['val'];
+  if (options.validationData !== undefined) {
+    const vd = options.validationData;
+    if (vd === null || typeof vd !== 'object') throw new TypeError(`validationData must be [X, labels] or { x, labels }; got ${describe(vd)}.`);
+    const [vx, vy] = Array.isArray(vd) ? vd : [vd.x, vd.labels];
+    const vm = toMatrix('validationData X', vx, model.inputSize);
+    val = { data: vm.data, rows: vm.rows, labels: toLabels('validationData labels', vy, vm.rows, model.classes) };
+  }
+  const es = options.earlyStopping;
+  let monitor: Monitor | undefined;
+  if (es !== undefined) {
+    if (es === null || typeof es !== 'object') throw new TypeError(`earlyStopping must be { patience, monitor?, minDelta?, restoreBest? }; got ${describe(es)}.`);
+    checkInt('earlyStopping.patience', es.patience, 1);
+    checkNumber('earlyStopping.minDelta', es.minDelta ?? 0, 0);
+    monitor = es.monitor ?? (val ? 'val_loss' : 'loss');
+    if (!['val_loss', 'val_accuracy', 'loss'].includes(monitor)) {
+      throw new RangeError(`earlyStopping.monitor must be 'val_loss', 'val_accuracy' or 'loss'; got ${describe(monitor)}.`);
+    }
+    if (monitor !== 'loss' && !val) {
+      throw new RangeError(`earlyStopping.monitor '${monitor}' needs validationData; pass validationData or monitor 'loss'.`);
+    }
+  }
+  const userOptions = checkOptimizerOptions(kind, kind === 'nlb' ? options.nlb : options.eki);
+  const optimizerOptions = { ...(kind === 'nlb' ? FIT_NLB_DEFAULTS : FIT_EKI_DEFAULTS), seed, ...userOptions };
+
+  // Resume: the saved run must have been on the same data size, batch size, seed and optimizer.
+  let saved: FitState | undefined;
+  if (options.resume) {
+    const st = model.trainingState as FitState | undefined;
+    if (!st || st.kind !== 'enkf-wasm/fit' || st.version !== 1) {
+      throw new RangeError('resume: true, but the model has no training state from fit(). Train it with fit() (and save/load it with saveModel/loadModel), or drop resume.');
+    }
+    const mismatch = (what: string, a: unknown, b: unknown) =>
+      new RangeError(`resume: the saved run used ${what} ${JSON.stringify(a)}, this call ${JSON.stringify(b)}. Use the same settings to continue it, or drop resume.`);
+    if (st.optimizer !== kind) throw mismatch('optimizer', st.optimizer, kind);
+    if (st.rows !== N) throw mismatch('training rows', st.rows, N);
+    if (st.batchSize !== B) throw mismatch('batchSize', st.batchSize, B);
+    if (st.seed !== seed) throw mismatch('seed', st.seed, seed);
+    if (!sameJson(st.optimizerOptions, optimizerOptions)) throw mismatch(`${kind} options`, st.optimizerOptions, optimizerOptions);
+    saved = st;
+  }
+  const callbacks = options.callbacks ?? {};
+  if (callbacks === null || typeof callbacks !== 'object') throw new TypeError(`callbacks must be { onIterationEnd?, onEpochEnd? }; got ${describe(callbacks)}.`);
+  if (options.signal !== undefined && (options.signal === null || typeof options.signal.aborted !== 'boolean')) {
+    throw new TypeError(`signal must be an AbortSignal; got ${describe(options.signal)}.`);
+  }
+  return {
+    model, data: m.data, labels: y, rows: N, kind, batchSize: B, seed, total,
+    yieldEvery: checkNumber('yieldEvery', options.yieldEvery ?? (isNode ? 0 : 16), 0),
+    validationEvery: options.validationEvery === undefined ? undefined : checkInt('validationEvery', options.validationEvery, 1),
+    val, early: es, monitor, callbacks, signal: options.signal, optimizerOptions, saved,
+  };
+}
+
+/**
+ * Trains `model` on (x, labels) with forward passes only and returns the History of every
+ * iteration. The model's θ is updated in place (to the best parameters with
+ * earlyStopping.restoreBest) and model.trainingState is set so that training can resume.
+ * Data shapes, label range and finiteness are checked before anything runs.
+ */
+export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions = {}): Promise<History> {
+  const p = plan(model, x, labels, options);
+  const module = options.module ?? model.module ?? await loadModule();
+  model.module ??= module;
+  const ws = new Workspace(module);
+  let trainer: TrainingOptimizer | undefined;
+  let evaluator: MlpEvaluator | undefined;
+  let objective: CrossEntropy | undefined;
+  try {
+    // NLB resumes from its saved θ (the model may hold the restored best instead); EKI from its ensemble.
+    const startTheta = (p.saved?.optimizerState.theta as Float64Array | undefined) ?? model.params;
+    trainer = createOptimizer(p.kind, ws, startTheta, p.optimizerOptions, p.saved?.optimizerState);
+    // Members per forward call: the whole ensemble (and θ̄ for EKI), up to 64 (bounds the activation buffers).
+    const k = p.optimizerOptions.ensembleSize;
+    const maxMembers = Math.min(64, typeof k === 'number' ? k + 1 : 64);
+    evaluator = new MlpEvaluator(module, { layers: model.layers, activation: model.activation, batchSize: p.batchSize, maxMembers });
+    objective = new CrossEntropy(ws, model.classes, new Int32Array(p.batchSize));
+    return await train(p, trainer, evaluator, objective);
+  } finally {
+    trainer?.optimizer.dispose();
+    objective?.dispose();
+    evaluator?.dispose();
+    ws.dispose();
+  }
+}
+
+async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluator, objective: CrossEntropy): Promise<History> {
+  const { model, rows: N, batchSize: B, seed, total, val, early: es, monitor, callbacks, signal, saved } = p;
+  const opt = trainer.optimizer;
+  let t = saved?.iteration ?? 0;
+  let forwardPasses = saved?.forwardPasses ?? 0;
+  const elapsedBefore = saved?.elapsedMs ?? 0;
+  let epochLossSum = saved?.epochLossSum ?? 0;
+  let epochIterations = saved?.epochIterations ?? 0;
+  const early = es ? (saved?.early ?? { best: Infinity, wait: 0, bestIteration: -1, bestParams: null }) : null;
+  const history: History = {
+    iterations: [], epochs: [], validation: [], stopReason: 'maxIterations', iteration: t, forwardPasses, elapsedMs: elapsedBefore,
+  };
+  const batchIndex = new Int32Array(B);
+  const batchLabels = new Int32Array(B);
+  let perm: Int32Array = new Int32Array(0);
+  let permEpoch = -1;
+  const t0 = performance.now();
+  let lastYield = t0;
+  const elapsed = () => elapsedBefore + performance.now() - t0;
+  // Row at stream position q: the permutation of epoch ⌊q/N⌋ (cached for the current epoch).
+  const rowAt = (q: number): number => {
+    const e = Math.floor(q / N);
+    if (e !== permEpoch) {
+      perm = epochPermutation(N, seed, e);
+      permEpoch = e;
+    }
+    return perm[q - e * N];
+  };
+  const validate = (): Evaluation => {
+    model.setParameters(opt.theta());
+    return model.evaluate({ data: val!.data, shape: [val!.rows, model.inputSize] }, val!.labels);
+  };
+  // Early stopping bookkeeping; true when patience ran out. Scores are "lower is better".
+  const improve = (value: number, iteration: number): boolean => {
+    const score = monitor === 'val_accuracy' ? -value : value;
+    if (score < early!.best - (es!.minDelta ?? 0)) {
+      early!.best = score;
+      early!.wait = 0;
+      early!.bestIteration = iteration;
+      if (es!.restoreBest) early!.bestParams = opt.theta();
+      return false;
+    }
+    early!.wait++;
+    return early!.wait >= es!.patience;
+  };
+
+  while (t < total) {
+    if (signal?.aborted) {
+      history.stopReason = 'aborted';
+      break;
+    }
+    for (let i = 0; i < B; i++) {
+      const r = rowAt(t * B + i);
+      batchIndex[i] = r;
+      batchLabels[i] = p.labels[r];
+    }
+    evaluator.setBatch(p.data, batchIndex);
+    objective.setLabels(batchLabels);
+    const d = opt.step(evaluator, objective, { newBatch: true });
+    forwardPasses += d.evaluations;
+    const epoch = Math.floor((t * B) / N);
+    const epochEnds = Math.floor(((t + 1) * B) / N) > epoch;
+    const log: FitIteration = { ...d, epoch, forwardPasses, elapsedMs: 0 };
+    epochLossSum += Number.isFinite(d.loss) ? d.loss : d.lossBefore;
+    epochIterations++;
+    let stop: FitStopReason | undefined;
+    const due = p.validationEvery ? (t + 1) % p.validationEvery === 0 : epochEnds;
+    if (val && (due || t + 1 === total)) {
+      const v = validate();
+      log.valLoss = v.loss;
+      log.valAccuracy = v.accuracy;
+      history.validation.push({ iteration: t, epoch, forwardPasses, elapsedMs: elapsed(), loss: v.loss, accuracy: v.accuracy });
+      if (early && monitor !== 'loss' && improve(monitor === 'val_loss' ? v.loss : v.accuracy, t)) stop = 'earlyStopping';
+    }
+    log.elapsedMs = elapsed();
+    history.iterations.push(log);
+    t++;
+    if (callbacks.onIterationEnd && (await callbacks.onIterationEnd(log)) === false) stop ??= 'callback';
+    if (epochEnds) {
+      const elog: EpochLog = { epoch, iteration: t - 1, loss: epochLossSum / epochIterations, forwardPasses, elapsedMs: elapsed() };
+      if (log.valLoss !== undefined) {
+        elog.valLoss = log.valLoss;
+        elog.valAccuracy = log.valAccuracy;
+      }
+      epochLossSum = 0;
+      epochIterations = 0;
+      history.epochs.push(elog);
+      if (early && monitor === 'loss' && improve(elog.loss, t - 1)) stop ??= 'earlyStopping';
+      if (callbacks.onEpochEnd && (await callbacks.onEpochEnd(elog)) === false) stop ??= 'callback';
+    }
+    if (stop) {
+      history.stopReason = stop;
+      break;
+    }
+    if (p.yieldEvery > 0 && performance.now() - lastYield >= p.yieldEvery) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      lastYield = performance.now();
+    }
+  }
+
+  const theta = opt.theta();
+  const restored = es?.restoreBest && early?.bestParams ? early.bestParams : null;
+  model.setParameters(restored ?? theta);
+  const optimizerState = trainer.state();
+  history.iteration = t;
+  history.forwardPasses = forwardPasses;
+  history.elapsedMs = elapsed();
+  if (early && early.bestIteration >= 0) history.bestIteration = early.bestIteration;
+  const state: FitState = {
+    kind: 'enkf-wasm/fit', version: 1, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
+    batchSize: B, rows: N, iteration: t, forwardPasses, elapsedMs: history.elapsedMs, epochLossSum, epochIterations, early,
+  };
+  model.trainingState = state;
+  return history;
+}

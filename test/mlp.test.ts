@@ -1,0 +1,115 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadModule } from '../bindings/wasm.js';
+import { mlp, parameterLayout, parameterCount, crossEntropy } from '../bindings/nn/mlp.js';
+import { mulberry32, gaussian, referenceForward } from './nn-oracle.js';
+
+function randomData(rows: number, cols: number, seed: number): Float32Array {
+  const rand = mulberry32(seed);
+  return Float32Array.from({ length: rows * cols }, () => gaussian(rand));
+}
+
+test('layout: per layer W (fan-in × fan-out) then b, contiguous', () => {
+  const layers = [784, 64, 10];
+  assert.equal(parameterLayout(layers), [
+    { fanIn: 784, fanOut: 64, weights: 0, bias: 784 * 64 },
+    { fanIn: 64, fanOut: 10, weights: 784 * 64 + 64, bias: 784 * 64 + 64 + 640 },
+  ]);
+  assert.is(parameterCount(layers), 784 * 64 + 64 + 64 * 10 + 10);
+  assert.is(mlp(layers).parameterCount, 50890);
+});
+
+test('init: seeded, zero biases, He/Glorot/LeCun standard deviations within a 4σ band', () => {
+  const a = mlp([400, 300, 10], { activation: 'relu', seed: 7 });
+  const b = mlp([400, 300, 10], { activation: 'relu', seed: 7 });
+  const c = mlp([400, 300, 10], { activation: 'relu', seed: 8 });
+  assert.equal(Array.from(a.params), Array.from(b.params), 'same seed, same θ');
+  assert.ok(a.params.some((v, i) => v !== c.params[i]), 'different seed, different θ');
+  const cases = [
+    { activation: 'relu' as const, init: undefined, std: (i: number) => Math.sqrt(2 / i) },
+    { activation: 'tanh' as const, init: undefined, std: (i: number, o: number) => Math.sqrt(2 / (i + o)) },
+    { activation: 'sigmoid' as const, init: 'lecun' as const, std: (i: number) => Math.sqrt(1 / i) },
+  ];
+  for (const cs of cases) {
+    const m = mlp([400, 300, 10], { activation: cs.activation, init: cs.init, seed: 3 });
+    for (const s of m.layout) {
+      const w = m.params.subarray(s.weights, s.bias);
+      const n = w.length;
+      const mean = w.reduce((x, v) => x + v, 0) / n;
+      const variance = w.reduce((x, v) => x + (v - mean) ** 2, 0) / n;
+      const sd = cs.std(s.fanIn, s.fanOut);
+      // Sample variance of n normals: relative sd √(2/n).
+      assert.ok(Math.abs(variance / sd ** 2 - 1) < 4 * Math.sqrt(2 / n), `${cs.activation} layer ${s.fanIn}→${s.fanOut}: var ${variance} vs ${sd ** 2}`);
+      assert.ok(Math.abs(mean) < 4 * sd / Math.sqrt(n), `mean ${mean}`);
+      assert.ok(m.params.subarray(s.bias, s.bias + s.fanOut).every((v) => v === 0), 'zero biases');
+    }
+  }
+});
+
+for (const simd of [true, false]) {
+  test(`predict/evaluate (${simd ? 'SIMD' : 'scalar'}) match a plain-TS forward for every activation`, async () => {
+    const module = await loadModule({ simd });
+    for (const activation of ['tanh', 'relu', 'sigmoid'] as const) {
+      const layers = [13, 9, 6, 4];
+      const model = mlp(layers, { activation, seed: 11, module });
+      // Perturb biases so they are exercised too.
+      const rand = mulberry32(5);
+      for (const s of model.layout) for (let j = 0; j < s.fanOut; j++) model.params[s.bias + j] = 0.3 * gaussian(rand);
+      const rows = 1030; // more than one predict chunk of 1024 rows
+      const x = randomData(rows, 13, 99);
+      const ref = referenceForward(layers, activation, Float32Array.from(model.params), x, rows);
+      const logits = model.logits({ data: x, shape: [rows, 13] });
+      let err = 0;
+      for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(logits[i] - ref[i]));
+      assert.ok(err < 1e-4, `${activation}: max |wasm − reference| = ${err}`);
+      const probs = model.predict(x);
+      for (let r = 0; r < rows; r++) {
+        let s = 0;
+        for (let c = 0; c < 4; c++) s += probs[r * 4 + c];
+        assert.ok(Math.abs(s - 1) < 1e-5, 'rows of probabilities sum to 1');
+      }
+      const labels = Int32Array.from({ length: rows }, (_, i) => i % 4);
+      const ev = model.evaluate(x, labels);
+      const want = crossEntropy(ref, labels, 4);
+      assert.ok(Math.abs(ev.loss - want.loss) < 1e-5, `loss ${ev.loss} vs ${want.loss}`);
+      assert.is(ev.accuracy, want.accuracy);
+    }
+  });
+}
+
+test('crossEntropy equals −mean log softmax on a hand-computed case', () => {
+  // Row 0: logits (0, ln 3) → p = (1/4, 3/4), label 1 → −ln(3/4). Row 1: (2, 2) → ½ each, label 0 → ln 2.
+  const ev = crossEntropy([0, Math.log(3), 2, 2], [1, 0], 2);
+  assert.ok(Math.abs(ev.loss - (-Math.log(0.75) + Math.log(2)) / 2) < 1e-12);
+  assert.is(ev.accuracy, 1); // the tie picks class 0, which is the label
+});
+
+test('an array of rows and a flat Float64Array give the same logits as { data, shape }', async () => {
+  const module = await loadModule();
+  const model = mlp([3, 5, 2], { seed: 1, module });
+  const rows = [[0.1, -2, 3], [4, 0.5, -0.25]];
+  const a = model.logits(rows);
+  const b = model.logits(Float64Array.from(rows.flat()));
+  const c = model.logits({ data: Float32Array.from(rows.flat()), shape: [2, 3] });
+  assert.equal(Array.from(a), Array.from(b));
+  assert.equal(Array.from(a), Array.from(c));
+});
+
+test('bad layers, activations, shapes, labels and values give clear typed errors', async () => {
+  const module = await loadModule();
+  assert.throws(() => mlp([784]), (e: Error) => e instanceof RangeError && /at least two sizes/.test(e.message));
+  assert.throws(() => mlp([784, 0, 10]), (e: Error) => e instanceof RangeError && /layers\[1\]/.test(e.message));
+  assert.throws(() => mlp([784, 1]), (e: Error) => e instanceof RangeError && /at least 2/.test(e.message));
+  assert.throws(() => mlp([4, 2], { activation: 'gelu' as never }), (e: Error) => e instanceof RangeError && /'tanh', 'relu', 'sigmoid'.*"gelu"/.test(e.message));
+  const model = mlp([4, 3, 2], { module });
+  assert.throws(() => model.predict({ data: new Float32Array(6), shape: [2, 3] }), (e: Error) => e instanceof RangeError && /3 columns; expected 4 \(network input size\)/.test(e.message));
+  assert.throws(() => model.predict(new Float32Array(6)), (e: Error) => e instanceof RangeError && /not a positive multiple of 4/.test(e.message));
+  assert.throws(() => model.predict([[1, 2, 3, 4], [1, 2, 3]]), (e: Error) => e instanceof RangeError && /X\[1\] has 3 columns/.test(e.message));
+  assert.throws(() => model.predict([[1, 2, NaN, 4]]), (e: Error) => e instanceof RangeError && /non-finite value \(NaN\) at row 0, column 2/.test(e.message));
+  assert.throws(() => model.evaluate([[1, 2, 3, 4]], [2]), (e: Error) => e instanceof RangeError && /labels\[0\] = 2 is not a class id in \[0, 1\]/.test(e.message));
+  assert.throws(() => model.evaluate([[1, 2, 3, 4]], [0, 1]), (e: Error) => e instanceof RangeError && /2 entries but the data has 1 rows/.test(e.message));
+  assert.throws(() => model.setParameters(new Float64Array(3)), (e: Error) => e instanceof RangeError && /has 3 values; layers \[4, 3, 2\] need 23/.test(e.message));
+  assert.throws(() => mlp([4, 2]).predict([[1, 2, 3, 4]]), /no WebAssembly module/);
+});
+
+test.run();
