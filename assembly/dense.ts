@@ -4,7 +4,7 @@
 // b (d_{l+1}); members are pStride floats apart. act: 0 identity, 1 relu, 2 tanh, 3 sigmoid.
 // Bias and activation run in the GEMM epilogue (gemm-tile.ts), while the tile is in registers.
 import {
-  ACT_IDENTITY, ACT_SIGMOID, checkDisjoint, checkRegion, checkSize, engineWorkBytes, gemmBlock,
+  ACT_IDENTITY, ACT_SIGMOID, checkDisjoint, checkRegion, checkSize, dotTail, engineWorkBytes, gemmBlock,
   kBlock, packB, packedWidth,
 } from "./gemm-tile";
 
@@ -15,7 +15,7 @@ function denseOne(rows: i32, K: i32, N: i32, act: i32, X: usize, ldx: i32, W: us
   const tile = work + <usize>kc * <usize>packedWidth(N) * 4;
   for (let k0 = 0; k0 < K; k0 += kc) {
     const kb = K - k0 < kc ? K - k0 : kc;
-    packB(false, k0, kb, N, W, N, work);
+    packB(false, k0, kb, N, W, N, work, dotTail(N, 4));
     // Bias and activation only once the last K block has been summed in.
     const last = k0 + kb == K;
     gemmBlock(rows, N, kb, X + (<usize>k0 << 2), <usize>ldx << 2, 4, work, Y, ldy, 1.0, 1.0,

@@ -188,6 +188,14 @@ export function packedWidth(N: i32): i32 {
   return N - r + (r == 0 ? 0 : r <= 4 ? 4 : 8);
 }
 
+// Whether the last 1–2 columns use the k-vectorized dot tile (SIMD build, op(A) rows contiguous
+// in k, i.e. aCol = 4 bytes): padding them to a 4-wide panel would waste half its flops.
+// @ts-ignore: decorator
+@inline
+export function dotTail(N: i32, aCol: usize): bool {
+  return ASC_FEATURE_SIMD && aCol == 4 && (N & 7) != 0 && (N & 7) <= 2;
+}
+
 // Bytes of `work` for a product with N columns and inner size K: one packed K block of B, the
 // tile, and one kc × 4 strip of op(A).
 export function engineWorkBytes(N: i32, K: i32): u64 {
@@ -224,8 +232,9 @@ export function checkSize(n: i32, what: string): void {
 
 // Packs op(B)[k0, k0 + kc) × [0, N) into dst: panel p (columns 8p …) holds kc rows of w floats
 // (w = 8, or 4 for a narrow last panel), zero-padded past N. op(B)[k][j] = B[k·ldb + j] when
-// transB is false, B[j·ldb + k] when true.
-export function packB(transB: bool, k0: i32, kc: i32, N: i32, B: usize, ldb: i32, dst: usize): void {
+// transB is false, B[j·ldb + k] when true. With dot (see dotTail) the narrow last panel is
+// stored column by column instead: column c's kc values contiguous at c·kc.
+export function packB(transB: bool, k0: i32, kc: i32, N: i32, B: usize, ldb: i32, dst: usize, dot: bool): void {
   const ldbB = <usize>ldb << 2;
   let out = dst;
   for (let j0 = 0; j0 < N; ) {
@@ -233,7 +242,15 @@ export function packB(transB: bool, k0: i32, kc: i32, N: i32, B: usize, ldb: i32
     const w = rem >= 8 ? 8 : rem <= 4 ? 4 : 8;
     const valid = rem < w ? rem : w;
     const rowB = <usize>w << 2;
-    if (!transB) {
+    if (dot && w == 4) {
+      const sk: usize = transB ? 4 : ldbB;
+      const sj: usize = transB ? ldbB : 4;
+      for (let c = 0; c < valid; c++) {
+        const src = B + <usize>k0 * sk + <usize>(j0 + c) * sj;
+        const o = out + <usize>c * <usize>kc * 4;
+        for (let kk = 0; kk < kc; kk++) store<f32>(o + (<usize>kk << 2), load<f32>(src + <usize>kk * sk));
+      }
+    } else if (!transB) {
       let src = B + <usize>k0 * ldbB + (<usize>j0 << 2);
       for (let kk = 0; kk < kc; kk++) {
         const o = out + <usize>kk * rowB;
@@ -338,6 +355,7 @@ export function gemmBlock(M: i32, N: i32, kc: i32, A: usize, aRow: usize, aCol: 
   // Transposed A (adjacent rows, k strided): copy each 4-row strip to kc × 4 contiguous floats
   // once, so the tiles of all N panels stream it instead of touching a new cache line per k.
   const packA = aCol > aRow;
+  const dot = dotTail(N, aCol);
   const strip = tile + TILE_BYTES_U;
   for (let i0 = 0; i0 < M; i0 += 4) {
     const rows = M - i0 < 4 ? M - i0 : 4;
@@ -364,7 +382,10 @@ export function gemmBlock(M: i32, N: i32, kc: i32, A: usize, aRow: usize, aCol: 
       const cp = cRow + (<usize>j0 << 2);
       const bb = bias != 0 ? bias + (<usize>j0 << 2) : 0;
       if (ASC_FEATURE_SIMD) {
-        if (w == 8) tile4x8(kc, a0, a1, a2, a3, step, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
+        if (dot && w == 4) {
+          const b1 = cols > 1 ? bp + <usize>kc * 4 : bp;
+          tileDot(kc, a0, a1, a2, a3, bp, b1, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
+        } else if (w == 8) tile4x8(kc, a0, a1, a2, a3, step, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
         else tile4x4(kc, a0, a1, a2, a3, step, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
       } else {
         for (let h = 0; h < w; h += 4) {
@@ -471,6 +492,66 @@ function tile4x4(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, aCol: usiz
     v128.store(tile, c3, 96);
     finishTile(tile, rows, cols, cp, ldcB, bias, alpha, beta, readC, act);
   }
+}
+
+// [Σx0, Σx1, Σx2, Σx3]: the lane sums of four vectors.
+// @ts-ignore: decorator
+@inline
+function hsum4(x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const y01 = f32x4.add(v128.shuffle<f32>(x0, x1, 0, 1, 4, 5), v128.shuffle<f32>(x0, x1, 2, 3, 6, 7));
+  const y23 = f32x4.add(v128.shuffle<f32>(x2, x3, 0, 1, 4, 5), v128.shuffle<f32>(x2, x3, 2, 3, 6, 7));
+  return f32x4.add(v128.shuffle<f32>(y01, y23, 0, 2, 4, 6), v128.shuffle<f32>(y01, y23, 1, 3, 5, 7));
+}
+
+// SIMD dot tile for the last 1–2 columns: 4 rows × 2 columns, vectorized over k (A rows and the
+// column-packed B are both contiguous in k): 8 accumulators, lane sums at the end, scalar k tail.
+// b0, b1: the two columns (b1 = b0 when only one is valid).
+// @ts-ignore: decorator
+@inline
+function tileDot(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, b0: usize, b1: usize,
+  cp: usize, ldcB: usize, rows: i32, cols: i32, bias: usize, alpha: f32, beta: f32, readC: bool,
+  act: i32, tile: usize): void {
+  let s00 = f32x4.splat(0.0);
+  let s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+  const n4 = <usize>(kc & ~3) << 2;
+  for (let o: usize = 0; o < n4; o += 16) {
+    const x0 = v128.load(b0 + o);
+    const x1 = v128.load(b1 + o);
+    let a = v128.load(a0 + o);
+    s00 = f32x4.add(s00, f32x4.mul(a, x0));
+    s01 = f32x4.add(s01, f32x4.mul(a, x1));
+    a = v128.load(a1 + o);
+    s10 = f32x4.add(s10, f32x4.mul(a, x0));
+    s11 = f32x4.add(s11, f32x4.mul(a, x1));
+    a = v128.load(a2 + o);
+    s20 = f32x4.add(s20, f32x4.mul(a, x0));
+    s21 = f32x4.add(s21, f32x4.mul(a, x1));
+    a = v128.load(a3 + o);
+    s30 = f32x4.add(s30, f32x4.mul(a, x0));
+    s31 = f32x4.add(s31, f32x4.mul(a, x1));
+  }
+  // Column j of the tile = hsum4 over the rows' accumulators; the scratch tile is row-major.
+  const v0 = hsum4(s00, s10, s20, s30);
+  const v1 = hsum4(s01, s11, s21, s31);
+  store<f32>(tile, f32x4.extract_lane(v0, 0));
+  store<f32>(tile, f32x4.extract_lane(v1, 0), 4);
+  store<f32>(tile, f32x4.extract_lane(v0, 1), 32);
+  store<f32>(tile, f32x4.extract_lane(v1, 1), 36);
+  store<f32>(tile, f32x4.extract_lane(v0, 2), 64);
+  store<f32>(tile, f32x4.extract_lane(v1, 2), 68);
+  store<f32>(tile, f32x4.extract_lane(v0, 3), 96);
+  store<f32>(tile, f32x4.extract_lane(v1, 3), 100);
+  for (let o = n4; o < (<usize>kc << 2); o += 4) {
+    const x0 = load<f32>(b0 + o);
+    const x1 = load<f32>(b1 + o);
+    for (let r: usize = 0; r < 4; r++) {
+      const ar = load<f32>((r == 0 ? a0 : r == 1 ? a1 : r == 2 ? a2 : a3) + o);
+      const t = tile + (r << 5);
+      store<f32>(t, load<f32>(t) + ar * x0);
+      store<f32>(t, load<f32>(t, 4) + ar * x1, 4);
+    }
+  }
+  finishTile(tile, rows, cols, cp, ldcB, bias, alpha, beta, readC, act);
 }
 
 // Scalar build: a 2×4 block of the tile (8 accumulators) from a panel of row stride bRow bytes,

@@ -5,7 +5,7 @@
 // The forward passes need NN and the ensemble algebra AᵀB (method.md §2 step 4, §3).
 // The engine (B packing, 4×8 register tiles, fused epilogue) lives in gemm-tile.ts.
 import {
-  ACT_IDENTITY, checkDisjoint, checkRegion, checkSize, engineWorkBytes, gemmBlock, kBlock,
+  ACT_IDENTITY, checkDisjoint, checkRegion, checkSize, dotTail, engineWorkBytes, gemmBlock, kBlock,
   packB, packedWidth, span,
 } from "./gemm-tile";
 
@@ -69,7 +69,7 @@ export function sgemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f
   const aCol: usize = transA ? <usize>lda << 2 : 4;
   for (let k0 = 0; k0 < K; k0 += kc) {
     const kb = K - k0 < kc ? K - k0 : kc;
-    packB(transB != 0, k0, kb, N, B, ldb, work);
+    packB(transB != 0, k0, kb, N, B, ldb, work, dotTail(N, aCol));
     // Later K blocks accumulate onto the partial C: β only on the first.
     const first = k0 == 0;
     gemmBlock(M, N, kb, A + <usize>k0 * aCol, aRow, aCol, work, C, ldc, alpha,
