@@ -8,8 +8,8 @@ import type {
   Evaluator, EvaluationRequest, IterationDiagnostics, Objective, Optimizer, StepOptions, StopReason,
 } from './types.js';
 
-/** Bytes of f64 member rows materialized at once when no memberBatch is given (16 MiB). */
-export const DEFAULT_ROW_BYTES = 16 * 1024 * 1024;
+/** Bytes of f64 member rows materialized at once when no memberBatch is given (8 MiB). */
+export const DEFAULT_ROW_BYTES = 8 * 1024 * 1024;
 
 /** A view of `length` elements of `buf` starting at element `start` (not owned; never freed). */
 export function subBuf<D extends 'f64' | 'f32' | 'i32'>(ws: Workspace, buf: Buf<D>, start: number, length: number): Buf<D> {
