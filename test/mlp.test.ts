@@ -2,6 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadModule } from '../bindings/wasm.js';
 import { mlp, parameterLayout, parameterCount, crossEntropy } from '../bindings/nn/mlp.js';
+import { MlpEvaluator } from '../bindings/nn/evaluator.js';
+import { Workspace } from '../bindings/workspace.js';
 import { mulberry32, gaussian, referenceForward } from './nn-oracle.js';
 
 function randomData(rows: number, cols: number, seed: number): Float32Array {
@@ -73,6 +75,56 @@ for (const simd of [true, false]) {
       const want = crossEntropy(ref, labels, 4);
       assert.ok(Math.abs(ev.loss - want.loss) < 1e-5, `loss ${ev.loss} vs ${want.loss}`);
       assert.is(ev.accuracy, want.accuracy);
+    }
+  });
+}
+
+for (const simd of [true, false]) {
+  test(`MlpEvaluator (${simd ? 'SIMD' : 'scalar'}): one call for all members matches a per-member plain-TS forward`, async () => {
+    const module = await loadModule({ simd });
+    const layers = [11, 7, 5, 3];
+    const activation = 'sigmoid';
+    const model = mlp(layers, { activation, seed: 21 });
+    const n = model.parameterCount;
+    const B = 9;
+    const k = 6;
+    const rows = 40;
+    const data = randomData(rows, 11, 4);
+    const index = Int32Array.from({ length: B }, (_, i) => (i * 7 + 3) % rows);
+    const xBatch = new Float32Array(B * 11);
+    index.forEach((r, i) => xBatch.set(data.subarray(r * 11, (r + 1) * 11), i * 11));
+    const ev = new MlpEvaluator(module, { layers, activation, batchSize: B, maxMembers: k });
+    const ws = new Workspace(module);
+    try {
+      assert.is(ev.n, n);
+      assert.is(ev.m, B * 3);
+      ev.setBatch(data, index);
+      const theta = ws.from('f64', model.params);
+      const out = ws.f64(k * ev.m);
+      // Perturbed members (antithetic pairs too): compare with rows materialized by perturb64.
+      for (const antithetic of [false, true]) {
+        ev.evaluatePerturbed(theta, 0.05, 77, 5, 2, k, antithetic, out);
+        const members = ws.f64(k * n);
+        module.exports.perturb64(k, n, 0.05, 77, 5, 2, antithetic ? 1 : 0, theta.ptr, members.ptr);
+        const got = out.copy();
+        const all = members.copy();
+        for (let j = 0; j < k; j++) {
+          const ref = referenceForward(layers, activation, Float32Array.from(all.subarray(j * n, (j + 1) * n)), xBatch, B);
+          for (let i = 0; i < ev.m; i++) {
+            assert.ok(Math.abs(got[j * ev.m + i] - ref[i]) < 1e-4, `member ${j} output ${i}: ${got[j * ev.m + i]} vs ${ref[i]}`);
+          }
+        }
+        // Explicit rows give the same outputs as the fast path for the same members.
+        ev.evaluate(members, k, out);
+        const viaRows = out.copy();
+        for (let i = 0; i < got.length; i++) assert.ok(Math.abs(viaRows[i] - got[i]) < 1e-6);
+        ws.free(members);
+      }
+      assert.throws(() => ev.evaluate(theta, k + 1, out), (e: Error) => e instanceof RangeError && /count must be an integer in \[1, 6\]/.test(e.message));
+      assert.throws(() => ev.setBatch(data, index.subarray(1)), (e: Error) => e instanceof RangeError && /8 rows was given to an evaluator built for 9/.test(e.message));
+    } finally {
+      ev.dispose();
+      ws.dispose();
     }
   });
 }

@@ -1,0 +1,178 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadModule } from '../bindings/wasm.js';
+import { mlp } from '../bindings/nn/mlp.js';
+import { fit, type FitIteration } from '../bindings/nn/fit.js';
+import { decodeModel, encodeModel } from '../bindings/nn/serialize.js';
+import { epochPermutation } from '../bindings/nn/random.js';
+import { mulberry32, gaussian } from './nn-oracle.js';
+
+const module = await loadModule();
+
+/** Four Gaussian blobs in 8-D with centres ≥ 3 apart and noise 0.35: separable with a wide margin. */
+function blobs(rows: number, seed: number) {
+  const rand = mulberry32(seed);
+  const centres = [
+    [3, 0, 0, 0, 1, 0, 0, 0], [0, 3, 0, 0, 0, -1, 0, 0], [0, 0, 3, 0, 0, 0, 1, 0], [0, 0, 0, 3, 0, 0, 0, -1],
+  ];
+  const x = new Float32Array(rows * 8);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const c = Math.floor(rand() * 4);
+    y[r] = c;
+    for (let j = 0; j < 8; j++) x[r * 8 + j] = centres[c][j] + 0.35 * gaussian(rand);
+  }
+  return { x: { data: x, shape: [rows, 8] as [number, number] }, y };
+}
+
+const small = () => mlp([8, 12, 4], { activation: 'tanh', seed: 3, module });
+const fast = { ensembleSize: 12 };
+
+test('NLB fit: a small MLP reaches ≥ 98 % on a separable synthetic set (held-out rows)', async () => {
+  const train = blobs(600, 1);
+  const val = blobs(300, 2);
+  const model = small();
+  const before = model.evaluate(val.x, val.y).accuracy;
+  const h = await fit(model, train.x, train.y, { batchSize: 100, epochs: 12, nlb: fast, validationData: [val.x, val.y] });
+  const after = model.evaluate(val.x, val.y);
+  assert.ok(before < 0.6, `untrained accuracy ${before} should be near chance`);
+  assert.ok(after.accuracy >= 0.98, `held-out accuracy ${after.accuracy}`);
+  assert.is(h.stopReason, 'maxIterations');
+  assert.is(h.iterations.length, 72);
+  assert.is(h.epochs.length, 12);
+  // The last validation run is on the final θ: it equals a fresh evaluation.
+  assert.is(h.validation[h.validation.length - 1].accuracy, after.accuracy);
+  assert.ok(h.epochs[11].loss < h.epochs[0].loss / 3, `epoch loss ${h.epochs[0].loss} → ${h.epochs[11].loss}`);
+  // Counters: forward passes add up, the acceptance test makes every step lower the batch loss.
+  assert.is(h.forwardPasses, h.iterations.reduce((s, d) => s + d.evaluations, 0));
+  for (const d of h.iterations) if (d.accepted) assert.ok(d.loss < d.lossBefore);
+});
+
+test('EKI fit trains the same network well above chance', async () => {
+  const train = blobs(600, 1);
+  const val = blobs(300, 2);
+  const model = small();
+  await fit(model, train.x, train.y, { optimizer: 'eki', batchSize: 100, epochs: 8, eki: { ensembleSize: 24, spread: 0.3, step: 10 } });
+  const acc = model.evaluate(val.x, val.y).accuracy;
+  assert.ok(acc > 0.9, `EKI held-out accuracy ${acc}`);
+});
+
+for (const optimizer of ['nlb', 'eki'] as const) {
+  test(`${optimizer}: save after 7 iterations + resume to 15 is bit-identical to 15 uninterrupted`, async () => {
+    const train = blobs(500, 4);
+    const opts = { optimizer, batchSize: 64, seed: 9, nlb: optimizer === 'nlb' ? fast : undefined, eki: optimizer === 'eki' ? { ensembleSize: 8, spread: 0.1 } : undefined };
+    const whole = small();
+    const hWhole = await fit(whole, train.x, train.y, { ...opts, iterations: 15 });
+
+    const first = small();
+    const h1 = await fit(first, train.x, train.y, { ...opts, iterations: 7 });
+    const bytes = encodeModel(first);
+    const resumed = decodeModel(bytes, { module });
+    const h2 = await fit(resumed, train.x, train.y, { ...opts, iterations: 15, resume: true });
+
+    assert.equal(Array.from(resumed.params), Array.from(whole.params), 'θ identical bit for bit');
+    const strip = (d: FitIteration) => [d.iteration, d.epoch, d.loss, d.lossBefore, d.sigma, d.alpha, d.mu, d.zNorm, d.stepNorm, d.forwardPasses];
+    assert.equal([...h1.iterations, ...h2.iterations].map(strip), hWhole.iterations.map(strip));
+    assert.is(h2.iteration, 15);
+    assert.is(h2.forwardPasses, hWhole.forwardPasses);
+    // The epoch that straddles the save point is logged with the same mean loss.
+    assert.equal(h2.epochs.map((e) => [e.epoch, e.loss]), hWhole.epochs.filter((e) => e.iteration >= 7).map((e) => [e.epoch, e.loss]));
+  });
+}
+
+test('resume checks that the settings match the saved run', async () => {
+  const train = blobs(200, 5);
+  const model = small();
+  await fit(model, train.x, train.y, { batchSize: 50, iterations: 2, nlb: fast });
+  await assert_rejects(fit(model, train.x, train.y, { batchSize: 40, iterations: 4, nlb: fast, resume: true }), RangeError, /saved run used batchSize 50, this call 40/);
+  await assert_rejects(fit(model, train.x, train.y, { batchSize: 50, iterations: 4, nlb: { ensembleSize: 10 }, resume: true }), RangeError, /nlb options/);
+  await assert_rejects(fit(small(), train.x, train.y, { resume: true }), RangeError, /no training state from fit\(\)/);
+});
+
+test('epochs: each epoch visits every row once in a seeded order; onEpochEnd once per epoch', async () => {
+  const p = epochPermutation(1000, 7, 3);
+  assert.equal(Array.from(p).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+  assert.equal(Array.from(epochPermutation(1000, 7, 3)), Array.from(p));
+  assert.ok(Array.from(epochPermutation(1000, 7, 4)).some((v, i) => v !== p[i]), 'a new order each epoch');
+  const train = blobs(300, 6);
+  const epochs: number[] = [];
+  const h = await fit(small(), train.x, train.y, {
+    batchSize: 100, epochs: 3, nlb: fast, callbacks: { onEpochEnd: (e) => { epochs.push(e.epoch); } },
+  });
+  assert.equal(epochs, [0, 1, 2]);
+  assert.equal(h.iterations.map((d) => d.epoch), [0, 0, 0, 1, 1, 1, 2, 2, 2]);
+});
+
+test('callbacks stop training; AbortSignal stops it; yieldEvery lets timers run', async () => {
+  const train = blobs(300, 7);
+  const h1 = await fit(small(), train.x, train.y, {
+    batchSize: 50, iterations: 50, nlb: fast, callbacks: { onIterationEnd: (d) => d.iteration < 4 },
+  });
+  assert.is(h1.stopReason, 'callback');
+  assert.is(h1.iterations.length, 5);
+
+  const ctrl = new AbortController();
+  let timerFiredAt = -1;
+  let current = 0;
+  setTimeout(() => { timerFiredAt = current; ctrl.abort(); }, 0);
+  const h2 = await fit(small(), train.x, train.y, {
+    batchSize: 50, iterations: 10000, nlb: fast, signal: ctrl.signal, yieldEvery: 1,
+    callbacks: { onIterationEnd: async (d) => { current = d.iteration; } },
+  });
+  assert.is(h2.stopReason, 'aborted');
+  assert.ok(timerFiredAt >= 0, 'the timer ran during training');
+  assert.ok(h2.iterations.length < 10000 && h2.iterations.length >= 1);
+  assert.is(h2.iteration, h2.iterations.length);
+});
+
+test('early stopping on a validation set the model cannot learn restores the best θ', async () => {
+  const train = blobs(400, 8);
+  const val = blobs(200, 9);
+  // Labels rotated by one class: the better the fit, the worse this "validation" loss.
+  const wrong = val.y.map((c) => (c + 1) % 4);
+  const model = small();
+  const h = await fit(model, train.x, train.y, {
+    batchSize: 50, iterations: 400, nlb: fast, validationData: { x: val.x, labels: wrong }, validationEvery: 2,
+    earlyStopping: { patience: 3, restoreBest: true },
+  });
+  assert.is(h.stopReason, 'earlyStopping');
+  assert.ok(h.iterations.length < 400);
+  const best = Math.min(...h.validation.map((v) => v.loss));
+  const bestLog = h.validation.find((v) => v.loss === best)!;
+  assert.is(h.bestIteration, bestLog.iteration);
+  // Patience 3: exactly three validations after the best one.
+  assert.is(h.validation[h.validation.length - 1].iteration, bestLog.iteration + 6);
+  assert.ok(Math.abs(model.evaluate(val.x, wrong).loss - best) < 1e-12, 'the model holds the best θ');
+});
+
+async function assert_rejects(p: Promise<unknown>, type: new (...a: never[]) => Error, pattern: RegExp) {
+  try {
+    await p;
+    assert.unreachable('should have thrown');
+  } catch (e) {
+    assert.instance(e, type);
+    assert.match((e as Error).message, pattern);
+  }
+}
+
+test('bad shapes, labels, values and options give typed errors before training', async () => {
+  const train = blobs(100, 10);
+  const model = small();
+  const before = Array.from(model.params);
+  await assert_rejects(fit(model, { data: train.x.data, shape: [100, 7] }, train.y), RangeError, /7 columns; expected 8 \(network input size\)/);
+  await assert_rejects(fit(model, train.x, train.y.subarray(0, 99)), RangeError, /99 entries but the data has 100 rows/);
+  await assert_rejects(fit(model, train.x, Int32Array.from(train.y, (c, i) => (i === 17 ? 4 : c))), RangeError, /labels\[17\] = 4 is not a class id in \[0, 3\]/);
+  await assert_rejects(fit(model, train.x, Array.from(train.y, (c, i) => (i === 3 ? 1.5 : c))), RangeError, /labels\[3\] = 1\.5/);
+  const nan = train.x.data.slice();
+  nan[8 * 5 + 2] = NaN;
+  await assert_rejects(fit(model, { data: nan, shape: [100, 8] }, train.y), RangeError, /non-finite value \(NaN\) at row 5, column 2/);
+  await assert_rejects(fit(model, train.x, train.y, { batchSize: 101 }), RangeError, /batchSize must be an integer in \[1, 100\]; got 101/);
+  await assert_rejects(fit(model, train.x, train.y, { optimizer: 'adam' as never }), RangeError, /'nlb' or 'eki'/);
+  await assert_rejects(fit(model, train.x, train.y, { learningRate: 0.1 } as never), TypeError, /Unknown fit option 'learningRate'/);
+  await assert_rejects(fit(model, train.x, train.y, { nlb: { ensembleSise: 4 } as never }), TypeError, /Unknown option 'ensembleSise'/);
+  await assert_rejects(fit(model, train.x, train.y, { earlyStopping: { patience: 2, monitor: 'val_loss' } }), RangeError, /needs validationData/);
+  await assert_rejects(fit(model, train.x, train.y, { validationData: [{ data: new Float32Array(9), shape: [1, 9] }, [0]] }), RangeError, /validationData X has 9 columns/);
+  assert.equal(Array.from(model.params), before, 'θ untouched by failed calls');
+});
+
+test.run();
