@@ -6,7 +6,7 @@ export type { DType } from './workspace.js';
 export { KernelError, NotPositiveDefiniteError, OptimizationError, FormatError } from './errors.js';
 export type {
   Evaluator, Objective, LossKind, EvaluationRequest, IterationDiagnostics, StepOptions, Optimizer, StopReason,
-  SigmaSchedule, NlbOptions, EkiOptions,
+  SigmaSchedule, NlbOptions, EkiOptions, OptimizerState, NlbState, EkiState,
 } from './optimizers/types.js';
 export { LeastSquares, CrossEntropy } from './optimizers/objectives.js';
 export { Nlb, createNlb, NLB_DEFAULTS } from './optimizers/nlb.js';

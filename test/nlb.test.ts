@@ -312,6 +312,30 @@ test('same seed → same iterates, in the SIMD and the scalar build; another see
   assert.ok(relativeError(d, a) > 1e-6);
 });
 
+test('saveState/loadState resumes bit-identically (implicit filtering σ, α, draw counter)', () => {
+  const m = 25;
+  const n = 15;
+  const { A, y } = linearProblem(m, n, 91);
+  const ws = new Workspace(mod);
+  const obj = new LeastSquares(ws, y);
+  const ev = linearModel(A, m, n);
+  const opts = { ensembleSize: 5, seed: 6, lambda: 1e-2, sigma: 0.3, maxRetries: 1 };
+  const straight = createNlb(ws, new Float64Array(n), opts);
+  for (let it = 0; it < 30; it++) straight.step(ev, obj);
+  const first = createNlb(ws, new Float64Array(n), opts);
+  for (let it = 0; it < 12; it++) first.step(ev, obj);
+  const state = structuredClone(first.saveState());
+  assert.ok(state.kind === 'nlb' && state.iteration === 12 && state.draws >= 12);
+  const resumed = createNlb(ws, new Float64Array(n), opts);
+  resumed.loadState(state);
+  assert.is(resumed.sigma, first.sigma);
+  for (let it = 12; it < 30; it++) resumed.step(ev, obj);
+  assert.equal(Array.from(resumed.theta()), Array.from(straight.theta()));
+  assert.throws(() => resumed.loadState({ ...state, theta: new Float64Array(3) }), (e: Error) => e instanceof RangeError && /n = 15/.test(e.message));
+  assert.throws(() => resumed.loadState({ kind: 'eki' } as never), TypeError);
+  ws.dispose();
+});
+
 test('diagnostics: evaluations, times and the gradient proxy are consistent', () => {
   const m = 30;
   const n = 10;

@@ -5,7 +5,7 @@
 import { Buf, type Workspace } from '../workspace.js';
 import { checkInt, checkNumber, describe } from '../errors.js';
 import type {
-  Evaluator, EvaluationRequest, IterationDiagnostics, Objective, Optimizer, StepOptions, StopReason,
+  Evaluator, EvaluationRequest, IterationDiagnostics, Objective, Optimizer, OptimizerState, StepOptions, StopReason,
 } from './types.js';
 
 /** Bytes of f64 member rows materialized at once when no memberBatch is given (8 MiB). */
@@ -68,6 +68,12 @@ export function checkTheta0(theta0: unknown): Float64Array {
     if (!Number.isFinite(t[i])) throw new RangeError(`theta0[${i}] is ${t[i]}; every initial parameter must be finite.`);
   }
   return Float64Array.from(t);
+}
+
+/** Checks the counters shared by both optimizers' states. */
+export function checkStateCounters(state: { iteration: unknown; draws: unknown }): void {
+  checkInt('state.iteration', state.iteration, 0);
+  checkInt('state.draws', state.draws, 0, 0xffffffff);
 }
 
 /** Members that survived an evaluation: indices of finite rows, moved to the front of F. */
@@ -209,6 +215,8 @@ export abstract class OptimizerBase implements Optimizer {
   abstract readonly iteration: number;
   abstract theta(out?: Float64Array): Float64Array;
   abstract thetaBuf(): Buf<'f64'>;
+  abstract saveState(): OptimizerState;
+  abstract loadState(state: OptimizerState): void;
   abstract iterate(objective: Objective, options?: StepOptions): Generator<EvaluationRequest, IterationDiagnostics, void>;
   /** True when the σ schedule fell below its floor (implicit filtering's stop). */
   abstract get sigmaBelowMin(): boolean;
@@ -378,6 +386,15 @@ export class SigmaController {
   update(accepted: boolean): void {
     if (this.schedule !== 'implicit-filtering') return;
     this.sigma = accepted ? Math.min(this.sigma * this.grow, this.max) : this.sigma * this.shrink;
+  }
+
+  /** The σ that implicit filtering carries between iterations (σ₀ for the other schedules). */
+  get current(): number {
+    return this.sigma;
+  }
+
+  set current(value: number) {
+    this.sigma = value;
   }
 
   /** Implicit filtering's stop: σ fell below its floor. */

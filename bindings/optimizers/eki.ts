@@ -2,11 +2,14 @@
 // ensemble Θ (J × n) is moved by ensemble-space updates Θ_j += Σ_l Z_lj (Θ_l − θ̄); predictions use
 // the ensemble mean. Its known failures (subspace property, collapse) are what NLB removes.
 import type { Buf, Workspace } from '../workspace.js';
-import { NotPositiveDefiniteError, OptimizationError } from '../errors.js';
-import type { EkiOptions, EvaluationRequest, IterationDiagnostics, Objective, StepOptions } from './types.js';
+import { NotPositiveDefiniteError, OptimizationError, describe } from '../errors.js';
+import type {
+  EkiOptions, EkiState, EvaluationRequest, IterationDiagnostics, Objective, OptimizerState, StepOptions,
+} from './types.js';
 import { LeastSquares } from './objectives.js';
 import {
-  OptimizerBase, boolOption, compactFinite, distance, intOption, numberOption, rejectUnknownOptions, subBuf,
+  OptimizerBase, boolOption, checkStateCounters, compactFinite, distance, intOption, numberOption, rejectUnknownOptions,
+  subBuf,
 } from './driver.js';
 
 /** Every EkiOptions key (unknown keys are rejected). */
@@ -141,6 +144,28 @@ export class Eki extends OptimizerBase {
   spread(): number {
     this.checkAlive();
     return distanceToMean(this.members.view(), this.meanRow.view(), this.J, this.n);
+  }
+
+  saveState(): EkiState {
+    this.checkAlive();
+    return { kind: 'eki', ensemble: this.ensemble(), iteration: this.t, draws: this.draws };
+  }
+
+  loadState(state: OptimizerState): void {
+    this.checkAlive();
+    if (!state || state.kind !== 'eki') throw new TypeError(`loadState expects an EKI state (kind 'eki'); got ${describe(state?.kind)}.`);
+    const e = state.ensemble;
+    if (!(e instanceof Float64Array) || e.length !== this.J * this.n) {
+      throw new RangeError(`state.ensemble holds ${describe(e)}; expected a Float64Array of J × n = ${this.J} × ${this.n}.`);
+    }
+    for (let i = 0; i < e.length; i++) {
+      if (!Number.isFinite(e[i])) throw new RangeError(`state.ensemble[${i}] is ${e[i]}; every value must be finite.`);
+    }
+    checkStateCounters(state);
+    this.members.set(e);
+    this.t = state.iteration;
+    this.draws = state.draws;
+    this.ws.raw.meanRows(this.J, this.n, this.members.ptr, this.meanRow.ptr);
   }
 
   private ensureOutputs(m: number): void {

@@ -3,11 +3,13 @@
 // solves the k×k damped Gauss–Newton system in f64 and moves θ along E·z; the ensemble is then
 // thrown away. E is regenerated from (seed, key, member), never stored as n × k.
 import type { Buf, Workspace } from '../workspace.js';
-import { NotPositiveDefiniteError, OptimizationError } from '../errors.js';
-import type { EvaluationRequest, IterationDiagnostics, NlbOptions, Objective, StepOptions } from './types.js';
+import { NotPositiveDefiniteError, OptimizationError, checkNumber, describe } from '../errors.js';
+import type {
+  EvaluationRequest, IterationDiagnostics, NlbOptions, NlbState, Objective, OptimizerState, StepOptions,
+} from './types.js';
 import {
-  Damping, OptimizerBase, SigmaController, allFinite, boolOption, compactFinite, distance, enumOption, intOption,
-  numberOption, rejectUnknownOptions, squaredNorm, subBuf,
+  Damping, OptimizerBase, SigmaController, allFinite, boolOption, checkStateCounters, compactFinite,
+  distance, enumOption, intOption, numberOption, rejectUnknownOptions, squaredNorm, subBuf,
 } from './driver.js';
 
 /** Every NlbOptions key (unknown keys are rejected). */
@@ -168,6 +170,35 @@ export class Nlb extends OptimizerBase {
   thetaBuf(): Buf<'f64'> {
     this.checkAlive();
     return this.thetaB;
+  }
+
+  saveState(): NlbState {
+    this.checkAlive();
+    return {
+      kind: 'nlb', theta: this.theta(), iteration: this.t, draws: this.draws, alpha: this.damping.value,
+      sigma: this.sigmaSchedule.current,
+    };
+  }
+
+  loadState(state: OptimizerState): void {
+    this.checkAlive();
+    if (!state || state.kind !== 'nlb') throw new TypeError(`loadState expects an NLB state (kind 'nlb'); got ${describe(state?.kind)}.`);
+    if (!(state.theta instanceof Float64Array) || state.theta.length !== this.n) {
+      throw new RangeError(`state.theta holds ${describe(state.theta)}; expected a Float64Array of n = ${this.n}.`);
+    }
+    checkStateCounters(state);
+    checkNumber('state.alpha', state.alpha, 0);
+    checkNumber('state.sigma', state.sigma, Number.MIN_VALUE);
+    for (let i = 0; i < this.n; i++) {
+      if (!Number.isFinite(state.theta[i])) throw new RangeError(`state.theta[${i}] is ${state.theta[i]}; every value must be finite.`);
+    }
+    this.thetaB.set(state.theta);
+    this.thetaSq = squaredNorm(this.thetaB);
+    this.t = state.iteration;
+    this.draws = state.draws;
+    this.damping.value = state.alpha;
+    this.sigmaSchedule.current = state.sigma;
+    this.centerValid = false;
   }
 
   // (Re)allocates the output-sized buffers for m outputs per member.

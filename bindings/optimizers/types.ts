@@ -162,9 +162,33 @@ export interface Optimizer {
   step(evaluator: Evaluator, objective: Objective, options?: StepOptions): IterationDiagnostics;
   /** One iteration; the evaluator may be synchronous or asynchronous. */
   stepAsync(evaluator: Evaluator, objective: Objective, options?: StepOptions): Promise<IterationDiagnostics>;
+  /** The optimizer's state as plain data (typed arrays are copies), for a bit-identical resume. */
+  saveState(): OptimizerState;
+  /** Restores a state from saveState() of an optimizer of the same kind, n and options. */
+  loadState(state: OptimizerState): void;
   /** Frees the optimizer's buffers. */
   dispose(): void;
 }
+
+/** NLB state: the iterate, the iteration and RNG draw counters, the damping and σ of the schedule. */
+export interface NlbState {
+  kind: 'nlb';
+  theta: Float64Array;
+  iteration: number;
+  draws: number;
+  alpha: number;
+  sigma: number;
+}
+
+/** EKI state: the persistent ensemble (J × n) and the iteration and RNG draw counters. */
+export interface EkiState {
+  kind: 'eki';
+  ensemble: Float64Array;
+  iteration: number;
+  draws: number;
+}
+
+export type OptimizerState = NlbState | EkiState;
 
 /** How σ evolves (method.md §2 step 6). */
 export type SigmaSchedule = 'constant' | 'decay' | 'implicit-filtering';
