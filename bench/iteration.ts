@@ -1,0 +1,218 @@
+// Time of one NLB iteration split into forward passes / ensemble ("Kalman") algebra / bookkeeping.
+//
+// Part 1 — grid k ∈ {8, 32, 128} × m ∈ {10³, 10⁴, 10⁵} × n ∈ {10⁴, 10⁶} with a cheap linear forward
+// model in plain JS (F_i = Σ_{j ≡ i mod m} θ_j: O(n + m) per member), members materialized by the
+// black-box path (perturb64 in chunks of memberBatch rows).
+// Part 2 — the MNIST MLP (784-64-10 tanh, batch 512, k = 32) through the in-wasm network evaluator
+// (perturb32 straight into f32 parameters, one mlpForward for all members, widen), with the
+// method.md §2 starting point (τ = 1, μ₀ = 1, T = 200, λ = 1e-4, σ = 0.01) and with λ = 0.
+//
+// Every kernel call is timed through a proxy of the module's exports, so the split is measured,
+// not inferred: forward = the model (JS forward, or mlpForward + narrow + widen), generation =
+// perturb32/perturb64, algebra = the other kernels (lsSystem/ceSystem, cholesky, cholSolve,
+// combineRows, nlbUpdate, losses, randn/projectRows for λ), bookkeeping = the rest (JS).
+// "Kalman part" = everything but the forward model. Medians over repetitions.
+//
+// Run: node --import tsx bench/iteration.ts [--quick]   → bench/results/iteration.json
+import { writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import { loadModule, Workspace, createNlb, LeastSquares, CrossEntropy, type EnkfModule, type Evaluator, type Buf } from '../bindings/index.js';
+import { MlpEvaluator } from '../bindings/nn/evaluator.js';
+import { initialParameters } from '../bindings/nn/mlp.js';
+
+const quick = process.argv.includes('--quick');
+
+interface Timed {
+  module: EnkfModule;
+  times: Map<string, number>;
+}
+
+// A module whose exports time every call into the accumulating map.
+function timedModule(mod: EnkfModule): Timed {
+  const times = new Map<string, number>();
+  const exports: Record<string, unknown> = {};
+  const raw = mod.exports as unknown as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    const f = raw[key];
+    if (typeof f !== 'function') {
+      exports[key] = f;
+      continue;
+    }
+    exports[key] = (...args: unknown[]) => {
+      const t0 = performance.now();
+      try {
+        return (f as (...a: unknown[]) => unknown)(...args);
+      } finally {
+        times.set(key, (times.get(key) ?? 0) + performance.now() - t0);
+      }
+    };
+  }
+  return { module: { exports: exports as unknown as EnkfModule['exports'], memory: mod.memory, simd: mod.simd }, times };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
+};
+
+const FORWARD_KERNELS = ['mlpForward', 'narrow', 'widen', 'denseEnsemble', 'sgemm'];
+const GENERATION_KERNELS = ['perturb32', 'perturb64'];
+const ALLOC_KERNELS = ['alloc', 'free', 'memoryBytes', 'simdEnabled', 'sgemmWorkBytes', 'mlpWorkBytes'];
+
+interface Split {
+  totalMs: number;
+  forwardMs: number;
+  generationMs: number;
+  algebraMs: number;
+  bookkeepingMs: number;
+  kalmanMs: number;
+  kalmanFraction: number;
+  kernels: Record<string, number>;
+  tries: number;
+}
+
+// Splits one iteration given the diagnostics and the kernel times it accumulated.
+function split(totalMs: number, jsForwardMs: number, times: Map<string, number>, tries: number): Split {
+  let forward = jsForwardMs;
+  let generation = 0;
+  let algebra = 0;
+  const kernels: Record<string, number> = {};
+  for (const [name, ms] of times) {
+    if (ALLOC_KERNELS.includes(name)) continue;
+    kernels[name] = ms;
+    if (FORWARD_KERNELS.includes(name)) forward += ms;
+    else if (GENERATION_KERNELS.includes(name)) generation += ms;
+    else algebra += ms;
+  }
+  const bookkeeping = Math.max(0, totalMs - forward - generation - algebra);
+  return {
+    totalMs, forwardMs: forward, generationMs: generation, algebraMs: algebra, bookkeepingMs: bookkeeping,
+    kalmanMs: totalMs - forward, kalmanFraction: (totalMs - forward) / totalMs, kernels, tries,
+  };
+}
+
+function medianSplit(runs: Split[]): Split {
+  const pick = (f: (s: Split) => number) => median(runs.map(f));
+  const kernels: Record<string, number> = {};
+  for (const name of new Set(runs.flatMap((r) => Object.keys(r.kernels)))) kernels[name] = median(runs.map((r) => r.kernels[name] ?? 0));
+  return {
+    totalMs: pick((s) => s.totalMs), forwardMs: pick((s) => s.forwardMs), generationMs: pick((s) => s.generationMs),
+    algebraMs: pick((s) => s.algebraMs), bookkeepingMs: pick((s) => s.bookkeepingMs), kalmanMs: pick((s) => s.kalmanMs),
+    kalmanFraction: pick((s) => s.kalmanFraction), kernels, tries: pick((s) => s.tries),
+  };
+}
+
+// F_i(θ) = Σ_{j ≡ i (mod m)} θ_j (every parameter feeds one output; outputs beyond n repeat θ_{i mod n}).
+function cheapLinear(n: number, m: number): Evaluator & { jsMs: number } {
+  const ev = {
+    n, m, jsMs: 0,
+    evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>) {
+      const t0 = performance.now();
+      const r = rows.view();
+      const o = out.view();
+      for (let c = 0; c < count; c++) {
+        const base = c * n;
+        const ob = c * m;
+        for (let i = 0; i < m; i++) o[ob + i] = m > n ? r[base + (i % n)] : 0;
+        if (m <= n) for (let j = 0; j < n; j++) o[ob + (j % m)] += r[base + j];
+      }
+      ev.jsMs += performance.now() - t0;
+    },
+  };
+  return ev;
+}
+
+async function grid(mod: EnkfModule) {
+  const results = [];
+  const ks = [8, 32, 128];
+  const ms = quick ? [1e3, 1e4] : [1e3, 1e4, 1e5];
+  const ns = quick ? [1e4] : [1e4, 1e6];
+  for (const n of ns) {
+    for (const m of ms) {
+      for (const k of ks) {
+        const timed = timedModule(mod);
+        const ws = new Workspace(timed.module);
+        const y = Float64Array.from({ length: m }, (_, i) => Math.sin(i));
+        const obj = new LeastSquares(ws, y);
+        const ev = cheapLinear(n, m);
+        const nlb = createNlb(ws, new Float64Array(n), { ensembleSize: k, seed: 1, maxRetries: 2 });
+        const reps = n >= 1e6 ? (k >= 128 ? 2 : 3) : 7;
+        const runs: Split[] = [];
+        for (let r = 0; r < reps + 1; r++) {
+          timed.times.clear();
+          ev.jsMs = 0;
+          const d = nlb.step(ev, obj, { newBatch: false });
+          if (r > 0) runs.push(split(d.totalMs, ev.jsMs, timed.times, d.tries));
+        }
+        const s = medianSplit(runs);
+        results.push({ n, m, k, reps, memberBatch: nlb.memberBatch, ...s });
+        console.log(`n=${n.toExponential(0)} m=${m.toExponential(0)} k=${k}: total ${s.totalMs.toFixed(1)} ms, forward ` +
+          `${s.forwardMs.toFixed(1)}, generation ${s.generationMs.toFixed(1)}, algebra ${s.algebraMs.toFixed(1)}, ` +
+          `bookkeeping ${s.bookkeepingMs.toFixed(1)} (Kalman part ${(100 * s.kalmanFraction).toFixed(1)} %)`);
+        ws.dispose();
+      }
+    }
+  }
+  return results;
+}
+
+async function mnist(mod: EnkfModule) {
+  const layers = [784, 64, 10];
+  const batch = 512;
+  const k = 32;
+  const results = [];
+  for (const lambda of [1e-4, 0]) {
+    const timed = timedModule(mod);
+    const ws = new Workspace(timed.module);
+    const ev = new MlpEvaluator(timed.module, { layers, activation: 'tanh', batchSize: batch, maxMembers: k });
+    // MNIST-shaped data: pixels in [0, 1), 10 classes (values do not change the cost)
+    const N = 4096;
+    let s = 12345;
+    const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+    const X = Float32Array.from({ length: N * 784 }, rand);
+    const labelsAll = Int32Array.from({ length: N }, () => Math.floor(rand() * 10));
+    const obj = new CrossEntropy(ws, 10, labelsAll.subarray(0, batch));
+    const theta0 = initialParameters(layers, 'lecun', 1);
+    const nlb = createNlb(ws, theta0, {
+      ensembleSize: k, sigma: 0.01, trustRegion: 1, stepSize: 1, stepDecay: 200, lambda, seed: 1, sigmaSchedule: 'constant',
+    });
+    const reps = quick ? 4 : 12;
+    const runs: Split[] = [];
+    for (let r = 0; r < reps + 3; r++) {
+      const index = Int32Array.from({ length: batch }, (_, i) => ((r * batch + i) * 7919) % N);
+      ev.setBatch(X, index);
+      obj.setLabels(Array.from(index, (i) => labelsAll[i]));
+      timed.times.clear();
+      const d = nlb.step(ev, obj, { newBatch: true });
+      if (r >= 3) runs.push(split(d.totalMs, 0, timed.times, d.tries));
+    }
+    const sp = medianSplit(runs);
+    results.push({ layers, batch, k, lambda, n: nlb.n, reps, ...sp });
+    console.log(`MNIST MLP 784-64-10, batch ${batch}, k = ${k}, λ = ${lambda}: total ${sp.totalMs.toFixed(1)} ms, forward ` +
+      `${sp.forwardMs.toFixed(1)}, generation ${sp.generationMs.toFixed(1)}, algebra ${sp.algebraMs.toFixed(1)}, ` +
+      `bookkeeping ${sp.bookkeepingMs.toFixed(1)} (Kalman part ${(100 * sp.kalmanFraction).toFixed(1)} %, tries ${sp.tries})\n  kernels: ` +
+      Object.entries(sp.kernels).map(([name, ms]) => `${name} ${ms.toFixed(2)}`).join(", "));
+    ev.dispose();
+    ws.dispose();
+  }
+  return results;
+}
+
+const mod = await loadModule();
+const started = performance.now();
+const mlp = await mnist(mod);
+const linear = await grid(mod);
+const out = {
+  benchmark: 'NLB iteration split: forward / generation / algebra / bookkeeping (medians, ms)',
+  environment: {
+    node: process.version, simd: mod.simd, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString(),
+  },
+  notes: 'kalmanFraction = (total − forward)/total; forward = the model only (JS forward, or mlpForward + narrow + widen). ' +
+    'Shared 2-core machine: absolute times drift; compare within one run.',
+  runSeconds: (performance.now() - started) / 1000,
+  mnist: mlp,
+  linear,
+};
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+if (!quick) writeFileSync(new URL('./results/iteration.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+console.log(`done in ${out.runSeconds.toFixed(0)} s${quick ? ' (quick: not written)' : ' → bench/results/iteration.json'}`);
