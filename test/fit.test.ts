@@ -145,6 +145,28 @@ test('early stopping on a validation set the model cannot learn restores the bes
   assert.ok(Math.abs(model.evaluate(val.x, wrong).loss - best) < 1e-12, 'the model holds the best θ');
 });
 
+test('iterate averaging: the model ends at the EMA of the iterates from `start` on', async () => {
+  const train = blobs(300, 11);
+  const base = { batchSize: 60, nlb: fast, seed: 4 };
+  // θ_1 … θ_8, one iteration at a time (resume continues the same run).
+  const stepper = small();
+  const iterates: Float64Array[] = [];
+  for (let t = 1; t <= 8; t++) {
+    await fit(stepper, train.x, train.y, { ...base, iterations: t, resume: t > 1 });
+    iterates.push(stepper.params.slice());
+  }
+  const decay = 0.75;
+  const start = 3;
+  const avg = iterates[start].slice(); // θ after iteration index `start` (0-based) seeds the average
+  for (let t = start; t < 8; t++) for (let i = 0; i < avg.length; i++) avg[i] = decay * avg[i] + (1 - decay) * iterates[t][i];
+  const model = small();
+  await fit(model, train.x, train.y, { ...base, iterations: 8, averaging: { decay, start } });
+  let err = 0;
+  for (let i = 0; i < avg.length; i++) err = Math.max(err, Math.abs(model.params[i] - avg[i]));
+  assert.ok(err < 1e-12, `max |θ̄ − oracle| = ${err}`);
+  assert.ok(iterates[7].some((v, i) => Math.abs(v - avg[i]) > 1e-6), 'the average differs from the last iterate');
+});
+
 async function assert_rejects(p: Promise<unknown>, type: new (...a: never[]) => Error, pattern: RegExp) {
   try {
     await p;

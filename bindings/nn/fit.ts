@@ -121,6 +121,12 @@ export interface FitOptions {
   module?: EnkfModule;
   /** Continue from the model's training state (saved by fit(), kept by saveModel/loadModel). */
   resume?: boolean;
+  /**
+   * Iterate averaging (beyond the paper; off by default): from iteration `start` on, keep the
+   * exponential moving average θ̄ ← β·θ̄ + (1 − β)·θ_t with β = `decay`, and use θ̄ for validation and
+   * as the trained model. The optimizer itself continues from its own iterate.
+   */
+  averaging?: { decay: number; start?: number };
 }
 
 /** fit's NLB defaults for networks: the measured MNIST settings of method.md §2 step 5. */
@@ -132,7 +138,7 @@ export const FIT_NLB_DEFAULTS: Readonly<NlbOptions> = Object.freeze({
 export const FIT_EKI_DEFAULTS: Readonly<EkiOptions> = Object.freeze({ ensembleSize: 32, spread: 0.01, adaptiveStep: true });
 
 const FIT_KEYS = ['optimizer', 'nlb', 'eki', 'batchSize', 'epochs', 'iterations', 'seed', 'validationData', 'validationEvery',
-  'callbacks', 'earlyStopping', 'yieldEvery', 'signal', 'module', 'resume'];
+  'callbacks', 'earlyStopping', 'yieldEvery', 'signal', 'module', 'resume', 'averaging'];
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
@@ -152,6 +158,9 @@ interface FitState {
   epochLossSum: number;
   epochIterations: number;
   early: { best: number; wait: number; bestIteration: number; bestParams: Float64Array | null } | null;
+  averaging: { decay: number; start: number } | null;
+  /** θ̄ of iterate averaging once it started, else null. */
+  average: Float64Array | null;
 }
 
 // The optimizers expose no state API: these are the internal counters a bit-identical resume
@@ -242,6 +251,7 @@ interface Plan {
   signal: AbortSignal | undefined;
   optimizerOptions: Record<string, unknown>;
   saved: FitState | undefined;
+  averaging: { decay: number; start: number } | undefined;
 }
 
 function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions): Plan {
@@ -299,6 +309,15 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
     if (!sameJson(st.optimizerOptions, optimizerOptions)) throw mismatch(`${kind} options`, st.optimizerOptions, optimizerOptions);
     saved = st;
   }
+  let averaging: Plan['averaging'];
+  if (options.averaging !== undefined) {
+    const a = options.averaging;
+    if (a === null || typeof a !== 'object') throw new TypeError(`averaging must be { decay, start? }; got ${describe(a)}.`);
+    averaging = { decay: checkNumber('averaging.decay', a.decay, 0, 1 - Number.EPSILON), start: checkInt('averaging.start', a.start ?? 0, 0) };
+  }
+  if (saved && !sameJson(saved.averaging, averaging ?? null)) {
+    throw new RangeError(`resume: the saved run used averaging ${JSON.stringify(saved.averaging)}, this call ${JSON.stringify(averaging ?? null)}. Use the same settings to continue it, or drop resume.`);
+  }
   const callbacks = options.callbacks ?? {};
   if (callbacks === null || typeof callbacks !== 'object') throw new TypeError(`callbacks must be { onIterationEnd?, onEpochEnd? }; got ${describe(callbacks)}.`);
   if (options.signal !== undefined && (options.signal === null || typeof options.signal.aborted !== 'boolean')) {
@@ -308,7 +327,7 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
     model, data: m.data, labels: y, rows: N, kind, batchSize: B, seed, total,
     yieldEvery: checkNumber('yieldEvery', options.yieldEvery ?? (isNode ? 0 : 16), 0),
     validationEvery: options.validationEvery === undefined ? undefined : checkInt('validationEvery', options.validationEvery, 1),
-    val, early: es, monitor, callbacks, signal: options.signal, optimizerOptions, saved,
+    val, early: es, monitor, callbacks, signal: options.signal, optimizerOptions, saved, averaging,
   };
 }
 
@@ -372,8 +391,12 @@ async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluato
     }
     return perm[q - e * N];
   };
+  // Iterate averaging (FitOptions.averaging): θ̄ starts as θ at iteration `start`.
+  let average = saved?.average ?? null;
+  const current = new Float64Array(opt.n);
+  const evaluated = (): Float64Array => average ?? opt.theta(current);
   const validate = (): Evaluation => {
-    model.setParameters(opt.theta());
+    model.setParameters(evaluated());
     return model.evaluate({ data: val!.data, shape: [val!.rows, model.inputSize] }, val!.labels);
   };
   // Early stopping bookkeeping; true when patience ran out. Scores are "lower is better".
@@ -383,7 +406,7 @@ async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluato
       early!.best = score;
       early!.wait = 0;
       early!.bestIteration = iteration;
-      if (es!.restoreBest) early!.bestParams = opt.theta();
+      if (es!.restoreBest) early!.bestParams = evaluated().slice();
       return false;
     }
     early!.wait++;
@@ -404,6 +427,12 @@ async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluato
     objective.setLabels(batchLabels);
     const d = opt.step(evaluator, objective, { newBatch: true });
     forwardPasses += d.evaluations;
+    if (p.averaging && t >= p.averaging.start) {
+      opt.theta(current);
+      if (!average) average = current.slice();
+      const beta = p.averaging.decay;
+      for (let i = 0; i < average.length; i++) average[i] = beta * average[i] + (1 - beta) * current[i];
+    }
     const epoch = Math.floor((t * B) / N);
     const epochEnds = Math.floor(((t + 1) * B) / N) > epoch;
     const log: FitIteration = { ...d, epoch, forwardPasses, elapsedMs: 0 };
@@ -444,9 +473,8 @@ async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluato
     }
   }
 
-  const theta = opt.theta();
   const restored = es?.restoreBest && early?.bestParams ? early.bestParams : null;
-  model.setParameters(restored ?? theta);
+  model.setParameters(restored ?? evaluated());
   const optimizerState = trainer.state();
   history.iteration = t;
   history.forwardPasses = forwardPasses;
@@ -455,6 +483,7 @@ async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluato
   const state: FitState = {
     kind: 'enkf-wasm/fit', version: 1, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
     batchSize: B, rows: N, iteration: t, forwardPasses, elapsedMs: history.elapsedMs, epochLossSum, epochIterations, early,
+    averaging: p.averaging ?? null, average,
   };
   model.trainingState = state;
   return history;
