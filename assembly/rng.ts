@@ -7,10 +7,14 @@
 //   q     = u − ½ with u = (2·⌊bits/2¹²⌋ + 1)·2⁻⁵³ ∈ (0, 1), exact and symmetric about ½
 //   ξ     = Φ⁻¹(u) by Acklam's rational approximation (relative error < 1.15·10⁻⁹).
 // mix64 is the SplitMix64 finalizer (Steele, Lea & Flood 2014; Stafford's variant 13). Acklam's
-// central region (|q| ≤ 0.47575, 95 % of draws) uses only +, ×, ÷, evaluated lane-wise in f64x2 in
-// the same order as the scalar path; tail draws go through one scalar function (Math.log, a
-// software routine in AssemblyScript) in both builds. IEEE arithmetic is correctly rounded, so the
-// SIMD and scalar builds produce the same bits in every host.
+// central region (|q| ≤ 0.47575, 95 % of draws) is a rational in r = q² evaluated by Estrin's
+// scheme (shorter dependency chains than Horner), only +, ×, ÷, lane-wise in f64x2 in the same
+// order as the scalar path:
+//   num = ((A1·r + A2)·r⁴ + (A3·r + A4)·r²) + (A5·r + A6), times q
+//   den = ((B1·r + B2)·r⁴ + (B3·r + B4)·r²) + (B5·r + 1),  ξ = num/den
+// Tail draws are recorded during the vector pass and patched afterwards by one scalar function
+// (Math.log is a software routine in AssemblyScript, identical in both builds). IEEE arithmetic is
+// correctly rounded, so the SIMD and scalar builds produce the same bits in every host.
 //
 // Layouts: row-major, a k×n matrix holds k member rows of n contiguous values. Member i of a call
 // is the global member member0 + r for row r; with antithetic pairs it uses stream q_i = ⌊i/2⌋
@@ -62,10 +66,17 @@ const VF: usize = memory.data<f64>([
   B1, B1, B2, B2, B3, B3, B4, B4, B5, B5,
   1.0, 1.0, 1.5, 1.5, HALF_ULP, HALF_ULP, Q_TAIL, Q_TAIL,
 ], 16);
-// Layout: 0 MIX1, 1 MIX2, 2 ONE_BITS, 3 2γ (the state step of one f64x2 iteration).
+// Layout: 0 MIX1, 1 MIX2, 2 ONE_BITS, 3 2γ, 4 4γ (state steps of one and two f64x2 pairs).
 const VI: usize = memory.data<u64>([
-  MIX1, MIX1, MIX2, MIX2, ONE_BITS, ONE_BITS, GAMMA << 1, GAMMA << 1,
+  MIX1, MIX1, MIX2, MIX2, ONE_BITS, ONE_BITS, GAMMA << 1, GAMMA << 1, GAMMA << 2, GAMMA << 2,
 ], 16);
+
+// Normals are generated in tiles of TILE values into a caller's buffer or into XI (consumers read
+// them back from L1); TAILS lists the positions of the tile's tail draws. Static, fixed-size
+// scratch: kernels allocate nothing and memory never grows.
+const TILE: i32 = 512;
+const XI: usize = memory.data(TILE << 3, 16);
+const TAILS: usize = memory.data(TILE << 2, 16); // positions of tail draws, u32, ≤ TILE
 
 // @ts-ignore: decorator
 @inline
@@ -83,23 +94,33 @@ function streamKey(seed: u32, iter: u32, member: u32): u64 {
   return mix64(h ^ (<u64>member * GAMMA2 + K1));
 }
 
-// Acklam's lower-tail rational for the tail probability p = ½ − |q| (exact), signed like q.
-function tailNormal(q: f64): f64 {
+// u − ½ from 64 random bits: (2·⌊bits/2¹²⌋ + 1)·2⁻⁵³ − ½, exact (Sterbenz, then an exact add).
+// @ts-ignore: decorator
+@inline
+function centred1(bits: u64): f64 {
+  return (reinterpret<f64>((bits >> 12) | ONE_BITS) - 1.5) + HALF_ULP;
+}
+
+// Acklam's tail for |q| > Q_TAIL: p = ½ − |q| (exact), t = √(−2 ln p), x = c(t)/d(t) < 0 signed
+// like q. Scalar in both builds.
+function tail1(q: f64): f64 {
   const t = Math.sqrt(-2.0 * Math.log(0.5 - Math.abs(q)));
   const x = (((((C1 * t + C2) * t + C3) * t + C4) * t + C5) * t + C6) /
     ((((D1 * t + D2) * t + D3) * t + D4) * t + 1.0);
   return q < 0 ? x : -x;
 }
 
-// One N(0,1) value from 64 random bits (the scalar reference of normal2).
+// One N(0,1) value from 64 random bits (the scalar twin of central2 + tail patching).
 // @ts-ignore: decorator
 @inline
 function normal1(bits: u64): f64 {
-  const q = (reinterpret<f64>((bits >> 12) | ONE_BITS) - 1.5) + HALF_ULP;
-  if (Math.abs(q) > Q_TAIL) return tailNormal(q);
+  const q = centred1(bits);
+  if (Math.abs(q) > Q_TAIL) return tail1(q);
   const r = q * q;
-  const num = (((((A1 * r + A2) * r + A3) * r + A4) * r + A5) * r + A6) * q;
-  const den = ((((B1 * r + B2) * r + B3) * r + B4) * r + B5) * r + 1.0;
+  const r2 = r * r;
+  const r4 = r2 * r2;
+  const num = (((A1 * r + A2) * r4 + (A3 * r + A4) * r2) + (A5 * r + A6)) * q;
+  const den = ((B1 * r + B2) * r4 + (B3 * r + B4) * r2) + (B5 * r + 1.0);
   return num / den;
 }
 
@@ -110,40 +131,73 @@ function normalAt(key: u64, index: u64): f64 {
   return normal1(mix64(key + index * GAMMA));
 }
 
-// Replaces the tail lanes of x (rare: ≈ 9.5 % of pairs) by the scalar tail value.
-function fixTails(q: v128, x: v128): v128 {
-  const q0 = f64x2.extract_lane(q, 0);
-  const q1 = f64x2.extract_lane(q, 1);
-  if (Math.abs(q0) > Q_TAIL) x = f64x2.replace_lane(x, 0, tailNormal(q0));
-  if (Math.abs(q1) > Q_TAIL) x = f64x2.replace_lane(x, 1, tailNormal(q1));
-  return x;
-}
-
-// Two N(0,1) values from two SplitMix64 states (lane-wise the same operations as normal1).
+// Lane-wise centred1(mix64(state)).
 // @ts-ignore: decorator
 @inline
-function normal2(state: v128): v128 {
+function centred2(state: v128): v128 {
   let z = state;
   z = i64x2.mul(v128.xor(z, i64x2.shr_u(z, 30)), v128.load(VI, 0));
   z = i64x2.mul(v128.xor(z, i64x2.shr_u(z, 27)), v128.load(VI, 16));
   z = v128.xor(z, i64x2.shr_u(z, 31));
   const d = v128.or(i64x2.shr_u(z, 12), v128.load(VI, 32));
-  const q = f64x2.add(f64x2.sub(d, v128.load(VF, 192)), v128.load(VF, 208));
+  return f64x2.add(f64x2.sub(d, v128.load(VF, 192)), v128.load(VF, 208));
+}
+
+// Lane-wise central rational of normal1 (same operations, same order); tail lanes are garbage.
+// @ts-ignore: decorator
+@inline
+function central2(q: v128): v128 {
   const r = f64x2.mul(q, q);
-  let num = f64x2.add(f64x2.mul(v128.load(VF, 0), r), v128.load(VF, 16));
-  num = f64x2.add(f64x2.mul(num, r), v128.load(VF, 32));
-  num = f64x2.add(f64x2.mul(num, r), v128.load(VF, 48));
-  num = f64x2.add(f64x2.mul(num, r), v128.load(VF, 64));
-  num = f64x2.add(f64x2.mul(num, r), v128.load(VF, 80));
-  num = f64x2.mul(num, q);
-  let den = f64x2.add(f64x2.mul(v128.load(VF, 96), r), v128.load(VF, 112));
-  den = f64x2.add(f64x2.mul(den, r), v128.load(VF, 128));
-  den = f64x2.add(f64x2.mul(den, r), v128.load(VF, 144));
-  den = f64x2.add(f64x2.mul(den, r), v128.load(VF, 160));
-  den = f64x2.add(f64x2.mul(den, r), v128.load(VF, 176));
-  const x = f64x2.div(num, den);
-  if (v128.any_true(f64x2.gt(f64x2.abs(q), v128.load(VF, 224)))) return fixTails(q, x);
-  return x;
+  const r2 = f64x2.mul(r, r);
+  const r4 = f64x2.mul(r2, r2);
+  const n12 = f64x2.add(f64x2.mul(v128.load(VF, 0), r), v128.load(VF, 16));
+  const n34 = f64x2.add(f64x2.mul(v128.load(VF, 32), r), v128.load(VF, 48));
+  const n56 = f64x2.add(f64x2.mul(v128.load(VF, 64), r), v128.load(VF, 80));
+  const num = f64x2.mul(f64x2.add(f64x2.add(f64x2.mul(n12, r4), f64x2.mul(n34, r2)), n56), q);
+  const d12 = f64x2.add(f64x2.mul(v128.load(VF, 96), r), v128.load(VF, 112));
+  const d34 = f64x2.add(f64x2.mul(v128.load(VF, 128), r), v128.load(VF, 144));
+  const d56 = f64x2.add(f64x2.mul(v128.load(VF, 160), r), v128.load(VF, 176));
+  const den = f64x2.add(f64x2.add(f64x2.mul(d12, r4), f64x2.mul(d34, r2)), d56);
+  return f64x2.div(num, den);
+}
+
+// dst[j] = ξ at stream positions index0 + j, j < len ≤ TILE. The SIMD pass does four values per
+// step (two independent f64x2 chains hide the latency of the rational) and appends the positions
+// of tail draws to TAILS without branching (a data-dependent branch mispredicts on ≈ 18 % of the
+// steps); a second loop recomputes those values with the scalar path.
+function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    let s0 = state2(key, index0);
+    let s1 = i64x2.add(s0, v128.load(VI, 48));
+    let tails: usize = 0;
+    for (; j + 3 < len; j += 4) {
+      const q0 = centred2(s0);
+      const q1 = centred2(s1);
+      s0 = i64x2.add(s0, v128.load(VI, 64));
+      s1 = i64x2.add(s1, v128.load(VI, 64));
+      const o = dst + (<usize>j << 3);
+      v128.store(o, central2(q0));
+      v128.store(o, central2(q1), 16);
+      const qt = v128.load(VF, 224);
+      const bits = <u32>i64x2.bitmask(f64x2.gt(f64x2.abs(q0), qt)) |
+        (<u32>i64x2.bitmask(f64x2.gt(f64x2.abs(q1), qt)) << 2);
+      // Write every candidate, advance past the real ones.
+      store<u32>(TAILS + (tails << 2), <u32>j);
+      tails += bits & 1;
+      store<u32>(TAILS + (tails << 2), <u32>j + 1);
+      tails += (bits >> 1) & 1;
+      store<u32>(TAILS + (tails << 2), <u32>j + 2);
+      tails += (bits >> 2) & 1;
+      store<u32>(TAILS + (tails << 2), <u32>j + 3);
+      tails += bits >> 3;
+    }
+    for (let t: usize = 0; t < tails; t++) {
+      const jt = load<u32>(TAILS + (t << 2));
+      store<f64>(dst + (<usize>jt << 3), tail1(centred1(mix64(key + (index0 + <u64>jt) * GAMMA))));
+    }
+  }
+  for (; j < len; j++) store<f64>(dst + (<usize>j << 3), normalAt(key, index0 + <u64>j));
 }
 
 // The f64x2 states of positions index and index + 1 of stream `key`.
@@ -176,15 +230,9 @@ export function randn(n: i32, seed: u32, iter: u32, member: u32, offset: u32, ou
   checkIndexRange(offset, n, "randn");
   checkBuf(out, <u64>n, 8, "randn: out");
   const key = streamKey(seed, iter, member);
-  let j = 0;
-  if (ASC_FEATURE_SIMD) {
-    let s = state2(key, <u64>offset);
-    for (; j + 1 < n; j += 2) {
-      v128.store(out + (<usize>j << 3), normal2(s));
-      s = i64x2.add(s, v128.load(VI, 48));
-    }
+  for (let j0 = 0; j0 < n; j0 += TILE) {
+    fillNormals(key, <u64>offset + <u64>j0, min(TILE, n - j0), out + (<usize>j0 << 3));
   }
-  for (; j < n; j++) store<f64>(out + (<usize>j << 3), normalAt(key, <u64>offset + <u64>j));
 }
 
 // Global member index → stream index (antithetic pairs share ⌊i/2⌋).
@@ -212,26 +260,31 @@ function checkMemberRange(k: i32, member0: u32, what: string): void {
 // theta, rowP, rowM: f64 n.
 function perturbRows64(n: i32, sp: f64, key: u64, theta: usize, rowP: usize, rowM: usize): void {
   const sm = -sp;
-  let j = 0;
-  if (ASC_FEATURE_SIMD) {
-    const vp = f64x2.splat(sp);
-    const vm = f64x2.splat(sm);
-    let s = state2(key, 0);
-    for (; j + 1 < n; j += 2) {
-      const o = <usize>j << 3;
-      const x = normal2(s);
-      s = i64x2.add(s, v128.load(VI, 48));
-      const t = v128.load(theta + o);
-      v128.store(rowP + o, f64x2.add(t, f64x2.mul(vp, x)));
-      if (rowM != 0) v128.store(rowM + o, f64x2.add(t, f64x2.mul(vm, x)));
+  for (let j0 = 0; j0 < n; j0 += TILE) {
+    const len = min(TILE, n - j0);
+    fillNormals(key, <u64>j0, len, XI);
+    const th = theta + (<usize>j0 << 3);
+    const p = rowP + (<usize>j0 << 3);
+    const m = rowM + (<usize>j0 << 3);
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vp = f64x2.splat(sp);
+      const vm = f64x2.splat(sm);
+      for (; j + 1 < len; j += 2) {
+        const o = <usize>j << 3;
+        const x = v128.load(XI + o);
+        const t = v128.load(th + o);
+        v128.store(p + o, f64x2.add(t, f64x2.mul(vp, x)));
+        if (rowM != 0) v128.store(m + o, f64x2.add(t, f64x2.mul(vm, x)));
+      }
     }
-  }
-  for (; j < n; j++) {
-    const o = <usize>j << 3;
-    const x = normalAt(key, <u64>j);
-    const t = load<f64>(theta + o);
-    store<f64>(rowP + o, t + sp * x);
-    if (rowM != 0) store<f64>(rowM + o, t + sm * x);
+    for (; j < len; j++) {
+      const o = <usize>j << 3;
+      const x = load<f64>(XI + o);
+      const t = load<f64>(th + o);
+      store<f64>(p + o, t + sp * x);
+      if (rowM != 0) store<f64>(m + o, t + sm * x);
+    }
   }
 }
 
@@ -261,26 +314,31 @@ export function perturb64(k: i32, n: i32, sigma: f64, seed: u32, iter: u32, memb
 // As perturbRows64 with f32 rows, each element rounded once from the f64 value.
 function perturbRows32(n: i32, sp: f64, key: u64, theta: usize, rowP: usize, rowM: usize): void {
   const sm = -sp;
-  let j = 0;
-  if (ASC_FEATURE_SIMD) {
-    const vp = f64x2.splat(sp);
-    const vm = f64x2.splat(sm);
-    let s = state2(key, 0);
-    for (; j + 1 < n; j += 2) {
-      const x = normal2(s);
-      s = i64x2.add(s, v128.load(VI, 48));
-      const t = v128.load(theta + (<usize>j << 3));
-      const o = <usize>j << 2;
-      v128.store64_lane(rowP + o, f32x4.demote_f64x2_zero(f64x2.add(t, f64x2.mul(vp, x))), 0);
-      if (rowM != 0) v128.store64_lane(rowM + o, f32x4.demote_f64x2_zero(f64x2.add(t, f64x2.mul(vm, x))), 0);
+  for (let j0 = 0; j0 < n; j0 += TILE) {
+    const len = min(TILE, n - j0);
+    fillNormals(key, <u64>j0, len, XI);
+    const th = theta + (<usize>j0 << 3);
+    const p = rowP + (<usize>j0 << 2);
+    const m = rowM + (<usize>j0 << 2);
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vp = f64x2.splat(sp);
+      const vm = f64x2.splat(sm);
+      for (; j + 1 < len; j += 2) {
+        const x = v128.load(XI + (<usize>j << 3));
+        const t = v128.load(th + (<usize>j << 3));
+        const o = <usize>j << 2;
+        v128.store64_lane(p + o, f32x4.demote_f64x2_zero(f64x2.add(t, f64x2.mul(vp, x))), 0);
+        if (rowM != 0) v128.store64_lane(m + o, f32x4.demote_f64x2_zero(f64x2.add(t, f64x2.mul(vm, x))), 0);
+      }
     }
-  }
-  for (; j < n; j++) {
-    const x = normalAt(key, <u64>j);
-    const t = load<f64>(theta + (<usize>j << 3));
-    const o = <usize>j << 2;
-    store<f32>(rowP + o, <f32>(t + sp * x));
-    if (rowM != 0) store<f32>(rowM + o, <f32>(t + sm * x));
+    for (; j < len; j++) {
+      const x = load<f64>(XI + (<usize>j << 3));
+      const t = load<f64>(th + (<usize>j << 3));
+      const o = <usize>j << 2;
+      store<f32>(p + o, <f32>(t + sp * x));
+      if (rowM != 0) store<f32>(m + o, <f32>(t + sm * x));
+    }
   }
 }
 
@@ -307,21 +365,18 @@ export function perturb32(k: i32, n: i32, sigma: f64, seed: u32, iter: u32, memb
   }
 }
 
-// Columns per tile of nlbUpdate: a θ tile (8 KiB) stays in L1 across all members.
-const UPDATE_TILE: i32 = 1024;
-
-// θ[j0, j0+len) += a·ξ (+ then b·ξ when twice): sequential adds, so the sum over members has the
-// same order whatever the member chunking. theta points at θ_{j0}; stream positions start at j0.
+// θ[j0, j0+len) += a·ξ (+ then b·ξ when twice), len ≤ TILE: sequential adds, so the sum over
+// members has the same order whatever the member chunking. theta points at θ_{j0}; stream
+// positions start at j0.
 function addNormals(len: i32, j0: i32, a: f64, b: f64, twice: bool, key: u64, theta: usize): void {
+  fillNormals(key, <u64>j0, len, XI);
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     const va = f64x2.splat(a);
     const vb = f64x2.splat(b);
-    let s = state2(key, <u64>j0);
     for (; j + 1 < len; j += 2) {
       const o = <usize>j << 3;
-      const x = normal2(s);
-      s = i64x2.add(s, v128.load(VI, 48));
+      const x = v128.load(XI + o);
       let t = f64x2.add(v128.load(theta + o), f64x2.mul(va, x));
       if (twice) t = f64x2.add(t, f64x2.mul(vb, x));
       v128.store(theta + o, t);
@@ -329,7 +384,7 @@ function addNormals(len: i32, j0: i32, a: f64, b: f64, twice: bool, key: u64, th
   }
   for (; j < len; j++) {
     const o = <usize>j << 3;
-    const x = normalAt(key, <u64>(j0 + j));
+    const x = load<f64>(XI + o);
     let t = load<f64>(theta + o) + a * x;
     if (twice) t += b * x;
     store<f64>(theta + o, t);
@@ -348,8 +403,9 @@ export function nlbUpdate(k: i32, n: i32, coef: f64, seed: u32, iter: u32, membe
   checkBuf(z, <u64>k, 8, "nlbUpdate: z");
   checkBuf(theta, <u64>n, 8, "nlbUpdate: theta");
   const anti = antithetic != 0;
-  for (let j0 = 0; j0 < n; j0 += UPDATE_TILE) {
-    const len = min(UPDATE_TILE, n - j0);
+  // θ tiles of TILE values stay in L1 across all members.
+  for (let j0 = 0; j0 < n; j0 += TILE) {
+    const len = min(TILE, n - j0);
     const t = theta + (<usize>j0 << 3);
     for (let r = 0; r < k; r++) {
       const i = member0 + <u32>r;

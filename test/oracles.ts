@@ -78,7 +78,9 @@ export function uniformCentredRef(key: bigint, index: number): number {
   return (2 * u52 + 1) / 2 ** 53 - 0.5;
 }
 
-/** Acklam's inverse normal CDF of u = q + ½ (his published coefficients and region split). */
+/** Acklam's inverse normal CDF of u = q + ½ (his published coefficients and region split); the
+ *  central rational is evaluated by Estrin's scheme in the order rng.ts documents, so a host
+ *  that follows the definition reproduces the kernel's bits. */
 export function acklamRef(q: number): number {
   const a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
     1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
@@ -90,8 +92,11 @@ export function acklamRef(q: number): number {
     3.754408661907416e+00];
   if (Math.abs(q) <= 0.47575) {
     const r = q * q;
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-      (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+    const r2 = r * r;
+    const r4 = r2 * r2;
+    const num = (((a[0] * r + a[1]) * r4 + (a[2] * r + a[3]) * r2) + (a[4] * r + a[5])) * q;
+    const den = ((b[0] * r + b[1]) * r4 + (b[2] * r + b[3]) * r2) + (b[4] * r + 1);
+    return num / den;
   }
   const t = Math.sqrt(-2 * Math.log(0.5 - Math.abs(q)));
   const x = (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t + c[5]) /
