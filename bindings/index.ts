@@ -9,7 +9,7 @@ export type {
   SigmaSchedule, NlbOptions, EkiOptions, OptimizerState, NlbState, EkiState,
 } from './optimizers/types.js';
 export { LeastSquares, CrossEntropy } from './optimizers/objectives.js';
-export { Nlb, createNlb, NLB_DEFAULTS } from './optimizers/nlb.js';
+export { Nlb, createNlb, NLB_DEFAULTS, defaultEnsembleSize } from './optimizers/nlb.js';
 export { Eki, createEki, EKI_DEFAULTS } from './optimizers/eki.js';
 export type { StopCriteria } from './optimizers/driver.js';
 export { Stopper, resolveStopCriteria } from './optimizers/driver.js';

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  loadModule, Workspace, createNlb, LeastSquares, OptimizationError, type Evaluator, type Buf,
+  loadModule, Workspace, createNlb, LeastSquares, OptimizationError, NLB_DEFAULTS, type Evaluator, type Buf,
 } from '../bindings/index.js';
 import {
   RowEvaluator, gaussian, leastSquares, linearModel, matVec, norm, oscillatory, oscillatoryResiduals, randomMatrix,
@@ -218,7 +218,8 @@ test('σ schedules: decay follows σ₀γ^t; implicit filtering halves σ after 
   assert.is(d0.tries, 3);
   assert.is(d0.stepNorm, 0);
   assert.equal(Array.from(impl.theta()), new Array(n).fill(0));
-  assert.ok(Math.abs(d0.alpha - 1e-3 * 100) < 1e-12, `α raised ×10 per rejection: ${d0.alpha}`);
+  const { alpha, alphaUp } = NLB_DEFAULTS;
+  assert.ok(Math.abs(d0.alpha - alpha * alphaUp ** 2) < 1e-15, `α raised ×alphaUp per rejection: ${d0.alpha}`);
   assert.is(impl.sigma, 0.2);
   const d1 = impl.step(ev, obj, { newBatch: false });
   assert.is(d1.accepted, true);

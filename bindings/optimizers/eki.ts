@@ -7,6 +7,7 @@ import type {
   EkiOptions, EkiState, EvaluationRequest, IterationDiagnostics, Objective, OptimizerState, StepOptions,
 } from './types.js';
 import { LeastSquares } from './objectives.js';
+import { defaultEnsembleSize } from './nlb.js';
 import {
   OptimizerBase, boolOption, checkStateCounters, compactFinite, distance, intOption, numberOption, rejectUnknownOptions,
   subBuf,
@@ -18,9 +19,8 @@ export const EKI_OPTION_KEYS = [
   'memberBatch', 'maxRedraws',
 ] as const;
 
-/** The defaults of EkiOptions (evidence: docs/defaults.md). */
+/** The defaults of EkiOptions except ensembleSize (J = max(2, min(2n, 32)); evidence: docs/defaults.md). */
 export const EKI_DEFAULTS = {
-  ensembleSize: 16,
   spread: 1,
   step: 1,
   adaptiveStep: false,
@@ -39,7 +39,7 @@ export class Eki extends OptimizerBase {
   readonly kind = 'eki' as const;
   readonly J: number;
   readonly seed: number;
-  private readonly o: Omit<typeof EKI_DEFAULTS, 'ensembleSize' | 'seed'>;
+  private readonly o: Omit<typeof EKI_DEFAULTS, 'seed'>;
   private t = 0;
   private draws = 0;
   private m = 0;
@@ -69,7 +69,7 @@ export class Eki extends OptimizerBase {
 
   constructor(ws: Workspace, theta0: Float64Array, options: EkiOptions = {}) {
     rejectUnknownOptions('the eki optimizer', options, EKI_OPTION_KEYS);
-    const J = intOption('ensembleSize', options.ensembleSize, EKI_DEFAULTS.ensembleSize, 2, 4096);
+    const J = intOption('ensembleSize', options.ensembleSize, Math.max(2, defaultEnsembleSize(theta0.length)), 2, 4096);
     super(ws, theta0.length, options.memberBatch, J + 1);
     this.J = J;
     const d = EKI_DEFAULTS;

@@ -19,23 +19,27 @@ export const NLB_OPTION_KEYS = [
   'trustRegion', 'lambda', 'antithetic', 'seed', 'memberBatch', 'maxRedraws',
 ] as const;
 
-/** The defaults of NlbOptions (evidence: docs/defaults.md). */
+/** The default ensemble size for n parameters: min(2n, 32) (evidence: docs/defaults.md). */
+export function defaultEnsembleSize(n: number): number {
+  return Math.max(1, Math.min(2 * n, 32));
+}
+
+/** The defaults of NlbOptions except ensembleSize (see defaultEnsembleSize; evidence: docs/defaults.md). */
 export const NLB_DEFAULTS = {
-  ensembleSize: 16,
   sigma: 0.1,
   sigmaSchedule: 'implicit-filtering' as const,
   sigmaDecay: 0.9,
   sigmaShrink: 0.5,
   sigmaGrow: 1,
-  sigmaMin: 1e-10,
+  sigmaMin: 1e-8,
   sigmaMax: Infinity,
-  alpha: 1e-3,
-  alphaUp: 10,
-  alphaDown: 0.3,
+  alpha: 1e-6,
+  alphaUp: 3,
+  alphaDown: 0.1,
   alphaMin: 1e-12,
   alphaMax: 1e12,
   acceptance: true,
-  maxRetries: 4,
+  maxRetries: 2,
   stepSize: 1,
   stepDecay: Infinity,
   trustRegion: Infinity,
@@ -87,7 +91,7 @@ export class Nlb extends OptimizerBase {
 
   constructor(ws: Workspace, theta0: Float64Array, options: NlbOptions = {}) {
     rejectUnknownOptions('the nlb optimizer', options, NLB_OPTION_KEYS);
-    const k = intOption('ensembleSize', options.ensembleSize, NLB_DEFAULTS.ensembleSize, 1, 4096);
+    const k = intOption('ensembleSize', options.ensembleSize, defaultEnsembleSize(theta0.length), 1, 4096);
     super(ws, theta0.length, options.memberBatch, k);
     this.k = k;
     this.seed = intOption('seed', options.seed, NLB_DEFAULTS.seed, 0, 0xffffffff);

@@ -195,7 +195,7 @@ export type SigmaSchedule = 'constant' | 'decay' | 'implicit-filtering';
 
 /** Options of the never-look-back EnKF (method.md §2). Defaults and their evidence: docs/defaults.md. */
 export interface NlbOptions {
-  /** k, members drawn afresh per iteration. */
+  /** k, members drawn afresh per iteration (default min(2n, 32)). */
   ensembleSize?: number;
   /** Initial perturbation radius σ₀ (absolute, in units of θ). */
   sigma?: number;
@@ -245,7 +245,7 @@ export interface NlbOptions {
 
 /** Options of classical EKI (method.md §3). */
 export interface EkiOptions {
-  /** J, members of the persistent ensemble. */
+  /** J, members of the persistent ensemble (default max(2, min(2n, 32))). */
   ensembleSize?: number;
   /** Standard deviation of the initial ensemble around θ₀. */
   spread?: number;
