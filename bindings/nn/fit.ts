@@ -16,6 +16,7 @@ import { createNlb } from '../optimizers/nlb.js';
 import { createEki } from '../optimizers/eki.js';
 import { MlpEvaluator } from './evaluator.js';
 import { epochPermutation } from './random.js';
+import { LastLayerSolver, type LastLayerOptions } from './lastlayer.js';
 import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
 import type { Evaluation, MLP } from './mlp.js';
 
@@ -127,6 +128,12 @@ export interface FitOptions {
    * as the trained model. The optimizer itself continues from its own iterate.
    */
   averaging?: { decay: number; start?: number };
+  /**
+   * Exact last layer (beyond the paper; off by default; NLB only): every `every` iterations, replace
+   * the last layer by the minimizer of the (convex) cross-entropy of the training rows' hidden
+   * features (L-BFGS, `iterations` steps, ridge `l2`), while NLB trains all layers in between.
+   */
+  exactLastLayer?: { every?: number } & LastLayerOptions;
 }
 
 /** fit's NLB defaults for networks: the measured MNIST settings of method.md §2 step 5. */
@@ -138,7 +145,7 @@ export const FIT_NLB_DEFAULTS: Readonly<NlbOptions> = Object.freeze({
 export const FIT_EKI_DEFAULTS: Readonly<EkiOptions> = Object.freeze({ ensembleSize: 32, spread: 0.01, adaptiveStep: true });
 
 const FIT_KEYS = ['optimizer', 'nlb', 'eki', 'batchSize', 'epochs', 'iterations', 'seed', 'validationData', 'validationEvery',
-  'callbacks', 'earlyStopping', 'yieldEvery', 'signal', 'module', 'resume', 'averaging'];
+  'callbacks', 'earlyStopping', 'yieldEvery', 'signal', 'module', 'resume', 'averaging', 'exactLastLayer'];
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
@@ -159,6 +166,7 @@ interface FitState {
   epochIterations: number;
   early: { best: number; wait: number; bestIteration: number; bestParams: Float64Array | null } | null;
   averaging: { decay: number; start: number } | null;
+  exactLastLayer: Plan['exactLastLayer'] | null;
   /** θ̄ of iterate averaging once it started, else null. */
   average: Float64Array | null;
 }
@@ -252,6 +260,7 @@ interface Plan {
   optimizerOptions: Record<string, unknown>;
   saved: FitState | undefined;
   averaging: { decay: number; start: number } | undefined;
+  exactLastLayer: { every: number; iterations: number; l2: number } | undefined;
 }
 
 function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions): Plan {
@@ -318,6 +327,20 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
   if (saved && !sameJson(saved.averaging, averaging ?? null)) {
     throw new RangeError(`resume: the saved run used averaging ${JSON.stringify(saved.averaging)}, this call ${JSON.stringify(averaging ?? null)}. Use the same settings to continue it, or drop resume.`);
   }
+  let exactLastLayer: Plan['exactLastLayer'];
+  if (options.exactLastLayer !== undefined) {
+    const e = options.exactLastLayer;
+    if (e === null || typeof e !== 'object') throw new TypeError(`exactLastLayer must be { every?, iterations?, l2? }; got ${describe(e)}.`);
+    if (kind !== 'nlb') throw new RangeError("exactLastLayer works with the 'nlb' optimizer only.");
+    exactLastLayer = {
+      every: checkInt('exactLastLayer.every', e.every ?? 100, 1),
+      iterations: checkInt('exactLastLayer.iterations', e.iterations ?? 30, 1),
+      l2: checkNumber('exactLastLayer.l2', e.l2 ?? 1e-4, 0),
+    };
+  }
+  if (saved && !sameJson(saved.exactLastLayer, exactLastLayer ?? null)) {
+    throw new RangeError(`resume: the saved run used exactLastLayer ${JSON.stringify(saved.exactLastLayer)}, this call ${JSON.stringify(exactLastLayer ?? null)}. Use the same settings to continue it, or drop resume.`);
+  }
   const callbacks = options.callbacks ?? {};
   if (callbacks === null || typeof callbacks !== 'object') throw new TypeError(`callbacks must be { onIterationEnd?, onEpochEnd? }; got ${describe(callbacks)}.`);
   if (options.signal !== undefined && (options.signal === null || typeof options.signal.aborted !== 'boolean')) {
@@ -327,7 +350,7 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
     model, data: m.data, labels: y, rows: N, kind, batchSize: B, seed, total,
     yieldEvery: checkNumber('yieldEvery', options.yieldEvery ?? (isNode ? 0 : 16), 0),
     validationEvery: options.validationEvery === undefined ? undefined : checkInt('validationEvery', options.validationEvery, 1),
-    val, early: es, monitor, callbacks, signal: options.signal, optimizerOptions, saved, averaging,
+    val, early: es, monitor, callbacks, signal: options.signal, optimizerOptions, saved, averaging, exactLastLayer,
   };
 }
 
@@ -342,30 +365,39 @@ export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, option
   const module = options.module ?? model.module ?? await loadModule();
   model.module ??= module;
   const ws = new Workspace(module);
-  let trainer: TrainingOptimizer | undefined;
+  const run: Run = { ws, trainer: undefined, lastLayer: undefined };
   let evaluator: MlpEvaluator | undefined;
   let objective: CrossEntropy | undefined;
   try {
     // NLB resumes from its saved θ (the model may hold the restored best instead); EKI from its ensemble.
     const startTheta = (p.saved?.optimizerState.theta as Float64Array | undefined) ?? model.params;
-    trainer = createOptimizer(p.kind, ws, startTheta, p.optimizerOptions, p.saved?.optimizerState);
+    run.trainer = createOptimizer(p.kind, ws, startTheta, p.optimizerOptions, p.saved?.optimizerState);
     // Members per forward call: the whole ensemble (and θ̄ for EKI), up to 64 (bounds the activation buffers).
     const k = p.optimizerOptions.ensembleSize;
     const maxMembers = Math.min(64, typeof k === 'number' ? k + 1 : 64);
     evaluator = new MlpEvaluator(module, { layers: model.layers, activation: model.activation, batchSize: p.batchSize, maxMembers });
     objective = new CrossEntropy(ws, model.classes, new Int32Array(p.batchSize));
-    return await train(p, trainer, evaluator, objective);
+    if (p.exactLastLayer) run.lastLayer = new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);
+    return await train(p, run, evaluator, objective);
   } finally {
-    trainer?.optimizer.dispose();
+    run.trainer?.optimizer.dispose();
+    run.lastLayer?.dispose();
     objective?.dispose();
     evaluator?.dispose();
     ws.dispose();
   }
 }
 
-async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluator, objective: CrossEntropy): Promise<History> {
+/** What a training run holds; the optimizer is replaced when the exact last layer moves θ. */
+interface Run {
+  ws: Workspace;
+  trainer: TrainingOptimizer | undefined;
+  lastLayer: LastLayerSolver | undefined;
+}
+
+async function train(p: Plan, run: Run, evaluator: MlpEvaluator, objective: CrossEntropy): Promise<History> {
   const { model, rows: N, batchSize: B, seed, total, val, early: es, monitor, callbacks, signal, saved } = p;
-  const opt = trainer.optimizer;
+  let opt = run.trainer!.optimizer;
   let t = saved?.iteration ?? 0;
   let forwardPasses = saved?.forwardPasses ?? 0;
   const elapsedBefore = saved?.elapsedMs ?? 0;
@@ -427,6 +459,14 @@ async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluato
     objective.setLabels(batchLabels);
     const d = opt.step(evaluator, objective, { newBatch: true });
     forwardPasses += d.evaluations;
+    if (p.exactLastLayer && (t + 1) % p.exactLastLayer.every === 0) {
+      // Same optimizer counters, θ with the exact last layer (the optimizer has no θ setter).
+      const state = run.trainer!.state();
+      state.theta = run.lastLayer!.solve(opt.theta(current), p.exactLastLayer);
+      opt.dispose();
+      run.trainer = createOptimizer(p.kind, run.ws, state.theta as Float64Array, p.optimizerOptions, state);
+      opt = run.trainer.optimizer;
+    }
     if (p.averaging && t >= p.averaging.start) {
       opt.theta(current);
       if (!average) average = current.slice();
@@ -475,7 +515,7 @@ async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluato
 
   const restored = es?.restoreBest && early?.bestParams ? early.bestParams : null;
   model.setParameters(restored ?? evaluated());
-  const optimizerState = trainer.state();
+  const optimizerState = run.trainer!.state();
   history.iteration = t;
   history.forwardPasses = forwardPasses;
   history.elapsedMs = elapsed();
@@ -483,7 +523,7 @@ async function train(p: Plan, trainer: TrainingOptimizer, evaluator: MlpEvaluato
   const state: FitState = {
     kind: 'enkf-wasm/fit', version: 1, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
     batchSize: B, rows: N, iteration: t, forwardPasses, elapsedMs: history.elapsedMs, epochLossSum, epochIterations, early,
-    averaging: p.averaging ?? null, average,
+    averaging: p.averaging ?? null, exactLastLayer: p.exactLastLayer ?? null, average,
   };
   model.trainingState = state;
   return history;

@@ -1,0 +1,202 @@
+// Exact last layer (beyond the paper; off by default): with the hidden layers fixed, the logits
+// H·W + b are linear in the last layer's (W, b), and the softmax cross-entropy is convex in them
+// (multinomial logistic regression). This solves that convex problem on the hidden features H of
+// the training rows by L-BFGS, with the two products per evaluation (H·W and Hᵀ·G) as sgemm calls.
+//
+//   minimize over W (d × C), b (C):  −(1/N) Σ_r log softmax(H_r·W + b)[y_r] + (l2/2)‖W‖²
+//   gradient:  ∇_W = Hᵀ·G + l2·W,  ∇_b = Σ_r G_r,  G_r = (softmax(H_r·W + b) − e_{y_r})/N
+import type { EnkfModule } from '../wasm.js';
+import { Workspace, type Buf } from '../workspace.js';
+import { ACTIVATION_CODE, parameterLayout, type Activation } from './mlp.js';
+
+export interface LastLayerOptions {
+  /** L-BFGS iterations per solve (default 30). */
+  iterations?: number;
+  /** Ridge weight on W (default 1e-4; biases are not penalized). */
+  l2?: number;
+}
+
+/** L-BFGS history length. */
+const MEMORY = 8;
+
+/** Solves the last layer of an MLP exactly on fixed training rows (features recomputed per solve). */
+export class LastLayerSolver {
+  private readonly ws: Workspace;
+  private readonly layers: readonly number[];
+  private readonly act: number;
+  private readonly rows: number;
+  private readonly d: number;
+  private readonly C: number;
+  private readonly labels: Int32Array;
+  // X: rows × d_0 (training rows); H: rows × d hidden features; Z/G: rows × C logits, then gradient rows;
+  // W: d × C, gW: d × C (f32 for sgemm); P: hidden stack parameters (f32); dims: i32 L; bufA/bufB, work: forward scratch
+  private readonly X: Buf<'f32'>;
+  private readonly H: Buf<'f32'>;
+  private readonly Z: Buf<'f32'>;
+  private readonly W: Buf<'f32'>;
+  private readonly gW: Buf<'f32'>;
+  private readonly P: Buf<'f32'> | null;
+  private readonly dims: Buf<'i32'> | null;
+  private readonly bufA: Buf<'f32'> | null;
+  private readonly bufB: Buf<'f32'> | null;
+  private readonly work: Buf<'f32'>;
+  private readonly hiddenParams: number;
+
+  constructor(module: EnkfModule, layers: readonly number[], activation: Activation, data: Float32Array, labels: Int32Array) {
+    this.ws = new Workspace(module);
+    this.layers = layers.slice();
+    this.act = ACTIVATION_CODE[activation];
+    const L = layers.length - 1;
+    this.d = layers[L - 1];
+    this.C = layers[L];
+    this.rows = labels.length;
+    this.labels = labels;
+    const ws = this.ws;
+    const raw = ws.raw;
+    this.X = ws.from('f32', data.subarray(0, this.rows * layers[0]));
+    this.H = L > 1 ? ws.f32(this.rows * this.d) : this.X;
+    this.Z = ws.f32(this.rows * this.C);
+    this.W = ws.f32(this.d * this.C);
+    this.gW = ws.f32(this.d * this.C);
+    const last = parameterLayout(layers)[L - 1];
+    this.hiddenParams = last.weights;
+    if (L > 1) {
+      this.P = ws.f32(this.hiddenParams);
+      this.dims = ws.from('i32', layers.slice(0, L));
+      const widest = Math.max(1, ...layers.slice(1, L - 1));
+      this.bufA = ws.f32(this.rows * widest);
+      this.bufB = ws.f32(this.rows * widest);
+    } else {
+      this.P = this.dims = this.bufA = this.bufB = null;
+    }
+    const fwdWork = L > 1 ? raw.mlpWorkBytes(this.rows, L - 1, this.dims!.ptr) : 0;
+    const gemmWork = Math.max(raw.sgemmWorkBytes(this.rows, this.C, this.d), raw.sgemmWorkBytes(this.d, this.C, this.rows));
+    this.work = ws.f32(Math.max(1, Math.ceil(Math.max(fwdWork, gemmWork) / 4)));
+  }
+
+  /** Returns θ with its last layer replaced by the (approximate, `iterations`-step) minimizer,
+   *  warm-started from θ's own last layer. θ is not modified. */
+  solve(theta: Float64Array, options: LastLayerOptions = {}): Float64Array {
+    const iterations = options.iterations ?? 30;
+    const l2 = options.l2 ?? 1e-4;
+    const L = this.layers.length - 1;
+    const raw = this.ws.raw;
+    if (L > 1) {
+      // H = hidden activations of every training row: one mlpForward over the hidden stack.
+      this.P!.set(Float32Array.from(theta.subarray(0, this.hiddenParams)));
+      raw.mlpForward(1, this.rows, L - 1, this.act, this.act, this.dims!.ptr, this.X.ptr, this.P!.ptr, this.hiddenParams,
+        this.H.ptr, this.bufA!.ptr, this.bufB!.ptr, this.work.ptr);
+    }
+    const size = this.d * this.C + this.C;
+    const x = Float64Array.from(theta.subarray(this.hiddenParams, this.hiddenParams + size));
+    const g = new Float64Array(size);
+    let f = this.objective(x, g, l2);
+    // L-BFGS (two-loop recursion) with Armijo backtracking.
+    const S: Float64Array[] = [];
+    const Y: Float64Array[] = [];
+    const rho: number[] = [];
+    const dir = new Float64Array(size);
+    const xNew = new Float64Array(size);
+    const gNew = new Float64Array(size);
+    const alpha = new Float64Array(MEMORY);
+    for (let it = 0; it < iterations; it++) {
+      dir.set(g);
+      for (let j = S.length - 1; j >= 0; j--) {
+        alpha[j] = rho[j] * dot(S[j], dir);
+        axpy(-alpha[j], Y[j], dir);
+      }
+      // Initial Hessian scale sᵀy/yᵀy of the newest pair (1/‖g‖ on the first step).
+      const gamma = S.length ? dot(S[S.length - 1], Y[Y.length - 1]) / dot(Y[Y.length - 1], Y[Y.length - 1]) : 1 / Math.sqrt(dot(g, g));
+      for (let i = 0; i < size; i++) dir[i] *= gamma;
+      for (let j = 0; j < S.length; j++) {
+        const beta = rho[j] * dot(Y[j], dir);
+        axpy(alpha[j] - beta, S[j], dir);
+      }
+      const slope = -dot(g, dir);
+      if (!(slope < 0)) break; // not a descent direction: converged to rounding
+      let step = 1;
+      let fNew = Infinity;
+      for (let ls = 0; ls < 20; ls++) {
+        for (let i = 0; i < size; i++) xNew[i] = x[i] - step * dir[i];
+        fNew = this.objective(xNew, gNew, l2);
+        if (fNew <= f + 1e-4 * step * slope) break;
+        step *= 0.5;
+      }
+      if (!(fNew < f)) break;
+      const s = new Float64Array(size);
+      const y = new Float64Array(size);
+      for (let i = 0; i < size; i++) {
+        s[i] = xNew[i] - x[i];
+        y[i] = gNew[i] - g[i];
+      }
+      const sy = dot(s, y);
+      if (sy > 1e-12) {
+        if (S.length === MEMORY) {
+          S.shift();
+          Y.shift();
+          rho.shift();
+        }
+        S.push(s);
+        Y.push(y);
+        rho.push(1 / sy);
+      }
+      x.set(xNew);
+      g.set(gNew);
+      f = fNew;
+    }
+    const out = theta.slice();
+    out.set(x, this.hiddenParams);
+    return out;
+  }
+
+  /** f(x) and its gradient into g, for x = [W (d × C) row-major, b (C)]. */
+  private objective(x: Float64Array, g: Float64Array, l2: number): number {
+    const { d, C, rows } = this;
+    const raw = this.ws.raw;
+    this.W.set(Float32Array.from(x.subarray(0, d * C)));
+    // Z = H·W (rows × C)
+    raw.sgemm(0, 0, rows, C, d, 1, this.H.ptr, d, this.W.ptr, C, 0, this.Z.ptr, C, this.work.ptr);
+    const z = this.Z.view();
+    const b = x.subarray(d * C);
+    let loss = 0;
+    g.fill(0);
+    for (let r = 0; r < rows; r++) {
+      const o = r * C;
+      let max = -Infinity;
+      for (let c = 0; c < C; c++) max = Math.max(max, (z[o + c] += b[c]));
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += Math.exp(z[o + c] - max);
+      const y = this.labels[r];
+      loss += Math.log(sum) + max - z[o + y];
+      // G_r = (softmax − e_y)/N, overwriting the logits; ∇_b accumulates Σ_r G_r
+      for (let c = 0; c < C; c++) {
+        const gr = (Math.exp(z[o + c] - max) / sum - (c === y ? 1 : 0)) / rows;
+        z[o + c] = gr;
+        g[d * C + c] += gr;
+      }
+    }
+    // ∇_W = Hᵀ·G (d × C)
+    raw.sgemm(1, 0, d, C, rows, 1, this.H.ptr, d, this.Z.ptr, C, 0, this.gW.ptr, C, this.work.ptr);
+    const gw = this.gW.view();
+    let ridge = 0;
+    for (let i = 0; i < d * C; i++) {
+      g[i] = gw[i] + l2 * x[i];
+      ridge += x[i] * x[i];
+    }
+    return loss / rows + 0.5 * l2 * ridge;
+  }
+
+  dispose(): void {
+    this.ws.dispose();
+  }
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function axpy(a: number, x: Float64Array, y: Float64Array): void {
+  for (let i = 0; i < x.length; i++) y[i] += a * x[i];
+}
