@@ -298,10 +298,38 @@ function finish4(acc: v128, cp: usize, bias: usize, alphaV: v128, betaV: v128, r
   let v = f32x4.mul(acc, alphaV);
   if (readC) v = f32x4.add(v, f32x4.mul(v128.load(cp), betaV));
   if (bias != 0) v = f32x4.add(v, v128.load(bias));
-  if (act == ACT_RELU) v = f32x4.max(v, f32x4.splat(0.0));
-  else if (act == ACT_TANH) v = tanh4(v);
-  else if (act == ACT_SIGMOID) v = sigmoid4(v);
-  v128.store(cp, v);
+  v128.store(cp, act4(v, act));
+}
+
+// actScalar lane-wise.
+// @ts-ignore: decorator
+@inline
+function act4(v: v128, act: i32): v128 {
+  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0.0));
+  if (act == ACT_TANH) return tanh4(v);
+  if (act == ACT_SIGMOID) return sigmoid4(v);
+  return v;
+}
+
+// finish1 for one column of 4 rows (lane r = row r, ldcB bytes apart): gather, finish, scatter.
+// @ts-ignore: decorator
+@inline
+function finishCol4(acc: v128, cp: usize, ldcB: usize, bias: usize, alphaV: v128, betaV: v128,
+  readC: bool, act: i32): void {
+  let v = f32x4.mul(acc, alphaV);
+  if (readC) {
+    let c = f32x4.splat(load<f32>(cp));
+    c = f32x4.replace_lane(c, 1, load<f32>(cp + ldcB));
+    c = f32x4.replace_lane(c, 2, load<f32>(cp + 2 * ldcB));
+    c = f32x4.replace_lane(c, 3, load<f32>(cp + 3 * ldcB));
+    v = f32x4.add(v, f32x4.mul(c, betaV));
+  }
+  if (bias != 0) v = f32x4.add(v, v128.load32_splat(bias));
+  v = act4(v, act);
+  store<f32>(cp, f32x4.extract_lane(v, 0));
+  store<f32>(cp + ldcB, f32x4.extract_lane(v, 1));
+  store<f32>(cp + 2 * ldcB, f32x4.extract_lane(v, 2));
+  store<f32>(cp + 3 * ldcB, f32x4.extract_lane(v, 3));
 }
 
 // Epilogue of a partial tile held in the scratch (row stride 8 floats): rows × cols valid.
@@ -570,7 +598,8 @@ function hsum4(x0: v128, x1: v128, x2: v128, x3: v128): v128 {
 }
 
 // SIMD dot tile for the last 1–2 columns: 4 rows × 2 columns, vectorized over k (A rows and the
-// column-packed B are both contiguous in k): 8 accumulators, lane sums at the end, scalar k tail.
+// column-packed B are both contiguous in k): 8 accumulators, lane sums at the end, then the
+// k tail and the epilogue vectorized over the 4 rows of a column.
 // b0, b1: the two columns (b1 = b0 when only one is valid).
 // @ts-ignore: decorator
 @inline
@@ -596,28 +625,34 @@ function tileDot(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, b0: usize,
     s30 = f32x4.add(s30, f32x4.mul(a, x0));
     s31 = f32x4.add(s31, f32x4.mul(a, x1));
   }
-  // Column j of the tile = hsum4 over the rows' accumulators; the scratch tile is row-major.
-  const v0 = hsum4(s00, s10, s20, s30);
-  const v1 = hsum4(s01, s11, s21, s31);
-  store<f32>(tile, f32x4.extract_lane(v0, 0));
-  store<f32>(tile, f32x4.extract_lane(v1, 0), 4);
-  store<f32>(tile, f32x4.extract_lane(v0, 1), 32);
-  store<f32>(tile, f32x4.extract_lane(v1, 1), 36);
-  store<f32>(tile, f32x4.extract_lane(v0, 2), 64);
-  store<f32>(tile, f32x4.extract_lane(v1, 2), 68);
-  store<f32>(tile, f32x4.extract_lane(v0, 3), 96);
-  store<f32>(tile, f32x4.extract_lane(v1, 3), 100);
+  // Column j for rows 0..3 = hsum4 of the rows' accumulators; the k tail adds a(·, k)·b_j(k).
+  let v0 = hsum4(s00, s10, s20, s30);
+  let v1 = hsum4(s01, s11, s21, s31);
   for (let o = n4; o < (<usize>kc << 2); o += 4) {
-    const x0 = load<f32>(b0 + o);
-    const x1 = load<f32>(b1 + o);
-    for (let r: usize = 0; r < 4; r++) {
-      const ar = load<f32>((r == 0 ? a0 : r == 1 ? a1 : r == 2 ? a2 : a3) + o);
-      const t = tile + (r << 5);
-      store<f32>(t, load<f32>(t) + ar * x0);
-      store<f32>(t, load<f32>(t, 4) + ar * x1, 4);
-    }
+    let a = f32x4.splat(load<f32>(a0 + o));
+    a = f32x4.replace_lane(a, 1, load<f32>(a1 + o));
+    a = f32x4.replace_lane(a, 2, load<f32>(a2 + o));
+    a = f32x4.replace_lane(a, 3, load<f32>(a3 + o));
+    v0 = f32x4.add(v0, f32x4.mul(a, v128.load32_splat(b0 + o)));
+    v1 = f32x4.add(v1, f32x4.mul(a, v128.load32_splat(b1 + o)));
   }
-  finishTile(tile, rows, cols, cp, ldcB, bias, alpha, beta, readC, act);
+  if (rows == 4) {
+    const alphaV = f32x4.splat(alpha);
+    const betaV = f32x4.splat(beta);
+    finishCol4(v0, cp, ldcB, bias, alphaV, betaV, readC, act);
+    if (cols > 1) finishCol4(v1, cp + 4, ldcB, bias != 0 ? bias + 4 : 0, alphaV, betaV, readC, act);
+  } else {
+    // Lane r of v_j is tile[r][j] (row-major scratch, 8 floats per row).
+    store<f32>(tile, f32x4.extract_lane(v0, 0));
+    store<f32>(tile, f32x4.extract_lane(v1, 0), 4);
+    store<f32>(tile, f32x4.extract_lane(v0, 1), 32);
+    store<f32>(tile, f32x4.extract_lane(v1, 1), 36);
+    store<f32>(tile, f32x4.extract_lane(v0, 2), 64);
+    store<f32>(tile, f32x4.extract_lane(v1, 2), 68);
+    store<f32>(tile, f32x4.extract_lane(v0, 3), 96);
+    store<f32>(tile, f32x4.extract_lane(v1, 3), 100);
+    finishTile(tile, rows, cols, cp, ldcB, bias, alpha, beta, readC, act);
+  }
 }
 
 // Scalar build: a 2×4 block of the tile (8 accumulators) from a panel of row stride bRow bytes,

@@ -49,7 +49,7 @@ function expectKernelError(fn: () => void, msg: RegExp): void {
 }
 
 // Runs act(x·1 + 0) over xs through denseEnsemble with `width` output columns (8: full SIMD tiles,
-// 3: the scalar epilogue of edge tiles) and returns column 0.
+// 3: the scalar epilogue of edge tiles, 2: the column epilogue of the dot tile) and returns column 0.
 function activate(mod: EnkfModule, act: number, xs: Float32Array, width: number): Float32Array {
   const ws = new Workspace(mod);
   try {
@@ -72,6 +72,7 @@ test('tanh and sigmoid: relative error ≤ 2.5e-7 on [−30, 30]; SIMD and scala
     const ref = ACTS[act];
     const v8 = activate(simd, act, xs, 8);
     const s8 = activate(simd, act, xs, 3);
+    const d8 = activate(simd, act, xs, 2);
     const c8 = activate(scalar, act, xs, 8);
     let worst = 0;
     for (let i = 0; i < n; i++) {
@@ -84,6 +85,7 @@ test('tanh and sigmoid: relative error ≤ 2.5e-7 on [−30, 30]; SIMD and scala
       if (v8[i] !== s8[i] && !(Number.isNaN(v8[i]) && Number.isNaN(s8[i]))) {
         assert.unreachable(`act ${act}(${xs[i]}): vector ${v8[i]} ≠ scalar epilogue ${s8[i]}`);
       }
+      if (v8[i] !== d8[i]) assert.unreachable(`act ${act}(${xs[i]}): vector ${v8[i]} ≠ column epilogue ${d8[i]}`);
       if (v8[i] !== c8[i]) assert.unreachable(`act ${act}(${xs[i]}): SIMD build ${v8[i]} ≠ scalar build ${c8[i]}`);
     }
     assert.ok(worst > 1e-8, 'the error measurement saw rounding at all');
