@@ -1,5 +1,5 @@
 // A static file server on loopback for the browser tests: serves the package root so a page can
-// import dist/*.js and fetch build/*.wasm. `/nomime/` serves the same files as octet-stream to
+// import dist/*.js and fetch build/*.wasm. `/nomime/` serves the same files but .wasm as octet-stream to
 // exercise the compileStreaming → arrayBuffer fallback.
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -26,7 +26,8 @@ export async function serve(): Promise<{ server: Server; origin: string }> {
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': noMime ? 'application/octet-stream' : TYPES[extname(file)] ?? 'application/octet-stream' });
+      const wasmWithoutMime = noMime && extname(file) === '.wasm';
+      res.writeHead(200, { 'content-type': wasmWithoutMime ? 'application/octet-stream' : TYPES[extname(file)] ?? 'application/octet-stream' });
       res.end(body);
     } catch {
       res.writeHead(404).end();
