@@ -4,20 +4,28 @@
 // pointer w ≠ 0, else wScalar·I (Γ⁻¹ of method.md §1). All sums accumulate in f64.
 //
 // The k×k Gram matrices (O(m k²), the expensive part) are computed tile by tile over columns:
-// a tile of F (k × GRAM_TILE) stays in L1 while 4×2 blocks of the upper triangle accumulate in
-// registers; the lower triangle is copied from the upper one at the end, so A is exactly symmetric.
+// each tile of ΔF (and of WΔF) is formed once in a static scratch area, where it stays in cache
+// while 4×2 register blocks of the upper triangle accumulate over it; the lower triangle is copied
+// from the upper one at the end, so A is exactly symmetric. Differences and weights are applied
+// while the tile is formed, so the block kernel is pure multiply-adds on 14 live registers.
 import { checkPtr, checkDim } from "./util";
 
-// Columns of F per tile: 32 members × 128 × 8 B = 32 KiB, inside a 48 KiB L1.
+// Target columns per Gram tile (measured best of 32…256 at k = 32: two 32 KiB tiles, L1/L2).
 const GRAM_TILE: i32 = 128;
-// Columns per tile of the row-streaming kernels (meanRows, combineRows, ekiUpdate).
+// Columns per tile of the row-streaming kernels (ekiUpdate).
 const ROW_TILE: i32 = 256;
-// Static scratch of ceSystem (its ABI has no work buffer): centred outputs X (k × T) and the
-// softmax weights (T) of one tile of whole samples. Fixed size, so memory never grows.
-const CE_SCRATCH_BYTES: i32 = 1 << 18;
-const CE_SCRATCH: usize = memory.data(CE_SCRATCH_BYTES, 16);
-// Target columns per ceSystem tile (whole samples), like GRAM_TILE.
-const CE_TILE: i32 = 256;
+// Static scratch of the Gram kernels (their ABI has no work buffer): two k × T tiles. Fixed size,
+// so memory never grows; it bounds k·T, hence k ≤ SCRATCH_BYTES/16 and, for ceSystem, k·C.
+const SCRATCH_BYTES: i32 = 1 << 18;
+const SCRATCH: usize = memory.data(SCRATCH_BYTES, 16);
+const MAX_ROWS: i32 = SCRATCH_BYTES >> 4;
+
+// Tile width for k rows: GRAM_TILE, or what fits two k-row tiles in the scratch (≥ 1).
+// @ts-ignore: decorator
+@inline
+function tileWidth(k: i32): i32 {
+  return min(GRAM_TILE, (SCRATCH_BYTES >> 4) / k);
+}
 
 // Aborts unless `count` elements of `elem` bytes at ptr lie in memory, `elem`-aligned.
 // @ts-ignore: decorator
@@ -46,14 +54,11 @@ function checkLabels(B: i32, C: i32, labels: usize, what: string): void {
   }
 }
 
-// out[a][b] += Σ_{j<len} ω_j·x_a(j)·y_b(j) for a 4×2 block, where x_a = Fa_a − c (or Fa_a when
-// !aDiff), ω = w (or 1 when !weighted), y_b = Fb_b − c (or Fb_b when !bDiff). Row pointers point
-// at the tile start; c and w too. Only rows a < na and columns b < nb are written (out: row
-// stride ldo bytes). Flags are compile-time constants at every call site (the block is inlined).
+// out[a][b] += Σ_{j<len} x_a(j)·y_b(j) for a 4×2 block of rows x0..x3 and y0, y1 (pointers at the
+// tile start). Only rows a < na and columns b < nb are written (out: row stride ldo bytes).
 // @ts-ignore: decorator
 @inline
 function block42(len: i32, a0: usize, a1: usize, a2: usize, a3: usize, b0: usize, b1: usize,
-  c: usize, w: usize, aDiff: bool, weighted: bool, bDiff: bool,
   out: usize, ldo: usize, na: i32, nb: i32): void {
   let s00: f64 = 0, s01: f64 = 0, s10: f64 = 0, s11: f64 = 0;
   let s20: f64 = 0, s21: f64 = 0, s30: f64 = 0, s31: f64 = 0;
@@ -63,24 +68,14 @@ function block42(len: i32, a0: usize, a1: usize, a2: usize, a3: usize, b0: usize
     let v20 = f64x2.splat(0), v21 = f64x2.splat(0), v30 = f64x2.splat(0), v31 = f64x2.splat(0);
     for (; j + 1 < len; j += 2) {
       const o = <usize>j << 3;
-      let x0 = v128.load(a0 + o), x1 = v128.load(a1 + o), x2 = v128.load(a2 + o), x3 = v128.load(a3 + o);
-      let y0 = v128.load(b0 + o), y1 = v128.load(b1 + o);
-      if (aDiff || bDiff) {
-        const cv = v128.load(c + o);
-        if (aDiff) {
-          x0 = f64x2.sub(x0, cv); x1 = f64x2.sub(x1, cv); x2 = f64x2.sub(x2, cv); x3 = f64x2.sub(x3, cv);
-        }
-        if (bDiff) {
-          y0 = f64x2.sub(y0, cv); y1 = f64x2.sub(y1, cv);
-        }
-      }
-      if (weighted) {
-        const wv = v128.load(w + o);
-        x0 = f64x2.mul(x0, wv); x1 = f64x2.mul(x1, wv); x2 = f64x2.mul(x2, wv); x3 = f64x2.mul(x3, wv);
-      }
+      const y0 = v128.load(b0 + o), y1 = v128.load(b1 + o);
+      const x0 = v128.load(a0 + o);
       v00 = f64x2.add(v00, f64x2.mul(x0, y0)); v01 = f64x2.add(v01, f64x2.mul(x0, y1));
+      const x1 = v128.load(a1 + o);
       v10 = f64x2.add(v10, f64x2.mul(x1, y0)); v11 = f64x2.add(v11, f64x2.mul(x1, y1));
+      const x2 = v128.load(a2 + o);
       v20 = f64x2.add(v20, f64x2.mul(x2, y0)); v21 = f64x2.add(v21, f64x2.mul(x2, y1));
+      const x3 = v128.load(a3 + o);
       v30 = f64x2.add(v30, f64x2.mul(x3, y0)); v31 = f64x2.add(v31, f64x2.mul(x3, y1));
     }
     s00 = f64x2.extract_lane(v00, 0) + f64x2.extract_lane(v00, 1);
@@ -94,21 +89,8 @@ function block42(len: i32, a0: usize, a1: usize, a2: usize, a3: usize, b0: usize
   }
   for (; j < len; j++) {
     const o = <usize>j << 3;
-    let x0 = load<f64>(a0 + o), x1 = load<f64>(a1 + o), x2 = load<f64>(a2 + o), x3 = load<f64>(a3 + o);
-    let y0 = load<f64>(b0 + o), y1 = load<f64>(b1 + o);
-    if (aDiff || bDiff) {
-      const cv = load<f64>(c + o);
-      if (aDiff) {
-        x0 -= cv; x1 -= cv; x2 -= cv; x3 -= cv;
-      }
-      if (bDiff) {
-        y0 -= cv; y1 -= cv;
-      }
-    }
-    if (weighted) {
-      const wv = load<f64>(w + o);
-      x0 *= wv; x1 *= wv; x2 *= wv; x3 *= wv;
-    }
+    const y0 = load<f64>(b0 + o), y1 = load<f64>(b1 + o);
+    const x0 = load<f64>(a0 + o), x1 = load<f64>(a1 + o), x2 = load<f64>(a2 + o), x3 = load<f64>(a3 + o);
     s00 += x0 * y0; s01 += x0 * y1; s10 += x1 * y0; s11 += x1 * y1;
     s20 += x2 * y0; s21 += x2 * y1; s30 += x3 * y0; s31 += x3 * y1;
   }
@@ -124,17 +106,14 @@ function addOut(p: usize, v: f64): void {
   store<f64>(p, load<f64>(p) + v);
 }
 
-// OUT(ka × kb) += Σ_j ω_j x_a(j) y_b(j) over one column tile (block42's operands): rows of X start
-// at xa (stride ldx bytes), rows of Y at yb (stride ldy bytes). upper: only blocks that touch the
-// upper triangle (kb = ka, Y = X), the rest is filled by symmetrize().
-// @ts-ignore: decorator
-@inline
+// OUT(ka × kb) += X·Yᵀ over one column tile of len values: rows of X start at xa (stride ldx
+// bytes), rows of Y at yb (stride ldy bytes). upper: only blocks that touch the upper triangle
+// (kb = ka), the rest is filled by symmetrize().
 function tileProducts(len: i32, ka: i32, kb: i32, xa: usize, ldx: usize, yb: usize, ldy: usize,
-  c: usize, w: usize, aDiff: bool, weighted: bool, bDiff: bool, upper: bool,
-  out: usize, ldo: usize): void {
+  upper: bool, out: usize, ldo: usize): void {
+  const last = ka - 1;
   for (let a = 0; a < ka; a += 4) {
     // Rows past the end alias the last row: computed, never written (na < 4).
-    const last = ka - 1;
     const p0 = xa + <usize>a * ldx;
     const p1 = xa + <usize>min(a + 1, last) * ldx;
     const p2 = xa + <usize>min(a + 2, last) * ldx;
@@ -143,8 +122,7 @@ function tileProducts(len: i32, ka: i32, kb: i32, xa: usize, ldx: usize, yb: usi
     for (let b = upper ? a : 0; b < kb; b += 2) {
       const q0 = yb + <usize>b * ldy;
       const q1 = yb + <usize>min(b + 1, kb - 1) * ldy;
-      block42(len, p0, p1, p2, p3, q0, q1, c, w, aDiff, weighted, bDiff,
-        out + <usize>a * ldo + (<usize>b << 3), ldo, na, min(2, kb - b));
+      block42(len, p0, p1, p2, p3, q0, q1, out + <usize>a * ldo + (<usize>b << 3), ldo, na, min(2, kb - b));
     }
   }
 }
@@ -201,11 +179,12 @@ function sumRows(k: i32, n: i32, ld: i32, X: usize, out: usize): void {
 
 // A(k×k) = ΔFᵀWΔF, r(k) = ΔFᵀW(y − c); returns ½(y − c)ᵀW(y − c) (method.md §2 step 4, least
 // squares). One pass over F: each column tile is read from memory once for A, r and the loss.
-// F: k×m; c, y, w (or 0): m; A: k×k; r: k.
+// F: k×m; c, y, w (or 0): m; A: k×k; r: k. k ≤ 16384 (the scratch holds two k-row tiles).
 export function lsSystem(k: i32, m: i32, wScalar: f64, F: usize, c: usize, w: usize, y: usize,
   A: usize, r: usize): f64 {
   checkDim(k, "lsSystem: k");
   checkDim(m, "lsSystem: m");
+  if (k > MAX_ROWS) abort("lsSystem: k must be ≤ 16384 (Gram tile scratch); split the ensemble");
   checkWeight(w, wScalar, "lsSystem");
   checkBuf(F, <u64>k * <u64>m, 8, "lsSystem: F");
   checkBuf(c, <u64>m, 8, "lsSystem: c");
@@ -215,18 +194,22 @@ export function lsSystem(k: i32, m: i32, wScalar: f64, F: usize, c: usize, w: us
   checkBuf(r, <u64>k, 8, "lsSystem: r");
   memory.fill(A, 0, (<usize>k * k) << 3);
   memory.fill(r, 0, <usize>k << 3);
+  const T = tileWidth(k);
+  const ldT = <usize>T << 3;
+  const D = SCRATCH; // ΔF tile: k × T
+  const WD = SCRATCH + <usize>k * ldT; // WΔF tile: k × T
   const ld = <usize>m << 3;
   const ldA = <usize>k << 3;
   let loss = 0.0;
-  for (let j0 = 0; j0 < m; j0 += GRAM_TILE) {
-    const len = min(GRAM_TILE, m - j0);
+  for (let j0 = 0; j0 < m; j0 += T) {
+    const len = min(T, m - j0);
     const o = <usize>j0 << 3;
     if (w != 0) {
-      tileProducts(len, k, k, F + o, ld, F + o, ld, c + o, w + o, true, true, true, true, A, ldA);
-      loss += residualTile(len, k, F + o, ld, c + o, w + o, y + o, true, r);
+      loss += formTile(len, k, F + o, ld, c + o, w + o, y + o, D, WD, ldT, r, true, true);
+      tileProducts(len, k, k, WD, ldT, D, ldT, true, A, ldA);
     } else {
-      tileProducts(len, k, k, F + o, ld, F + o, ld, c + o, 0, true, false, true, true, A, ldA);
-      loss += residualTile(len, k, F + o, ld, c + o, 0, y + o, false, r);
+      loss += formTile(len, k, F + o, ld, c + o, 0, y + o, D, 0, ldT, r, false, true);
+      tileProducts(len, k, k, D, ldT, D, ldT, true, A, ldA);
     }
   }
   symmetrize(k, A);
@@ -238,28 +221,49 @@ export function lsSystem(k: i32, m: i32, wScalar: f64, F: usize, c: usize, w: us
   return 0.5 * loss;
 }
 
-// r_i += Σ_j (F_ij − c_j)·ω_j(y_j − c_j) over one tile; returns Σ_j ω_j (y_j − c_j)².
+// One column tile of len values: D_i = F_i − c and, when weighted, WD_i = w∘D_i (rows of stride
+// ldT bytes); when withR, r_i += D_i·ω(y − c) and the return is Σ_j ω_j (y_j − c_j)² (ω = w or 1).
 // @ts-ignore: decorator
 @inline
-function residualTile(len: i32, k: i32, F: usize, ld: usize, c: usize, w: usize, y: usize,
-  weighted: bool, r: usize): f64 {
+function formTile(len: i32, k: i32, F: usize, ld: usize, c: usize, w: usize, y: usize,
+  D: usize, WD: usize, ldT: usize, r: usize, weighted: bool, withR: bool): f64 {
   for (let i = 0; i < k; i++) {
     const row = F + <usize>i * ld;
+    const d = D + <usize>i * ldT;
+    const wd = WD + <usize>i * ldT;
     let s = 0.0;
-    for (let j = 0; j < len; j++) {
-      const o = <usize>j << 3;
-      const cj = load<f64>(c + o);
-      let u = load<f64>(y + o) - cj;
-      if (weighted) u *= load<f64>(w + o);
-      s += (load<f64>(row + o) - cj) * u;
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      let sv = f64x2.splat(0);
+      for (; j + 1 < len; j += 2) {
+        const o = <usize>j << 3;
+        const cv = v128.load(c + o);
+        const dv = f64x2.sub(v128.load(row + o), cv);
+        v128.store(d + o, dv);
+        const wdv = weighted ? f64x2.mul(v128.load(w + o), dv) : dv;
+        if (weighted) v128.store(wd + o, wdv);
+        if (withR) sv = f64x2.add(sv, f64x2.mul(wdv, f64x2.sub(v128.load(y + o), cv)));
+      }
+      s = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
     }
-    addOut(r + (<usize>i << 3), s);
+    for (; j < len; j++) {
+      const o = <usize>j << 3;
+      const cv = load<f64>(c + o);
+      const dv = load<f64>(row + o) - cv;
+      store<f64>(d + o, dv);
+      const wdv = weighted ? load<f64>(w + o) * dv : dv;
+      if (weighted) store<f64>(wd + o, wdv);
+      if (withR) s += wdv * (load<f64>(y + o) - cv);
+    }
+    if (withR) addOut(r + (<usize>i << 3), s);
   }
   let e = 0.0;
-  for (let j = 0; j < len; j++) {
-    const o = <usize>j << 3;
-    const u = load<f64>(y + o) - load<f64>(c + o);
-    e += weighted ? load<f64>(w + o) * u * u : u * u;
+  if (withR) {
+    for (let j = 0; j < len; j++) {
+      const o = <usize>j << 3;
+      const u = load<f64>(y + o) - load<f64>(c + o);
+      e += weighted ? load<f64>(w + o) * u * u : u * u;
+    }
   }
   return e;
 }
@@ -285,7 +289,7 @@ function softmax(C: i32, x: usize, p: usize): f64 {
 // and g_b = (p_b − e_{c_b})/B at c (method.md §1, §2 step 4): A = ΔFᵀHΔF, r = −ΔFᵀg; returns the
 // mean loss at c. H is applied, never formed: ΔF_aᵀH_bΔF_b = (1/B)Σ_j p_j (x_aj − s_a)(x_bj − s_b)
 // with x = ΔF on sample b and s = pᵀx, so A is a p-weighted Gram of the p-centred ΔF.
-// F: k×(B·C); c: B·C; labels: i32 B; A: k×k; r: k.
+// F: k×(B·C); c: B·C; labels: i32 B; A: k×k; r: k. (2k + 1)·C ≤ 32768 (scratch of one sample).
 export function ceSystem(k: i32, B: i32, C: i32, F: usize, c: usize, labels: usize, A: usize, r: usize): f64 {
   checkDim(k, "ceSystem: k");
   checkDim(B, "ceSystem: B");
@@ -296,19 +300,19 @@ export function ceSystem(k: i32, B: i32, C: i32, F: usize, c: usize, labels: usi
   checkBuf(labels, <u64>B, 4, "ceSystem: labels");
   checkBuf(A, <u64>k * <u64>k, 8, "ceSystem: A");
   checkBuf(r, <u64>k, 8, "ceSystem: r");
-  // One sample's centred rows (k × C) plus its weights must fit the scratch.
-  if (<u64>(k + 1) * <u64>C * 8 > <u64>CE_SCRATCH_BYTES) {
-    abort("ceSystem: (k + 1)·C must be ≤ " + (CE_SCRATCH_BYTES >> 3).toString() + "; use fewer members or classes per call");
+  // One sample's weights and two k × C tiles must fit the scratch.
+  if ((2 * <u64>k + 1) * <u64>C * 8 > <u64>SCRATCH_BYTES) {
+    abort("ceSystem: (2k + 1)·C must be ≤ " + (SCRATCH_BYTES >> 3).toString() + "; use fewer members or classes per call");
   }
   checkLabels(B, C, labels, "ceSystem");
   const m = B * C;
-  // Samples per tile: about CE_TILE columns, as many as the scratch holds, at least one.
-  const cap = (CE_SCRATCH_BYTES >> 3) / ((k + 1) * C);
-  const G = max(1, min(B, min(cap, max(1, CE_TILE / C))));
+  // Samples per tile: about GRAM_TILE columns, as many as the scratch holds, at least one.
+  const G = min(B, max(1, min(GRAM_TILE / C, (SCRATCH_BYTES >> 3) / ((2 * k + 1) * C))));
   const T = G * C;
-  const P = CE_SCRATCH; // p of the tile's samples: T
-  const X = CE_SCRATCH + (<usize>T << 3); // centred ΔF: k × T
-  const ldX = <usize>T << 3;
+  const ldT = <usize>T << 3;
+  const P = SCRATCH; // p of the tile's samples: T
+  const X = SCRATCH + ldT; // p-centred ΔF: k × T
+  const PX = X + <usize>k * ldT; // p∘X: k × T
   const ld = <usize>m << 3;
   const ldA = <usize>k << 3;
   const invB = 1.0 / <f64>B;
@@ -319,13 +323,14 @@ export function ceSystem(k: i32, B: i32, C: i32, F: usize, c: usize, labels: usi
     const nb = min(G, B - b0);
     for (let t = 0; t < nb; t++) {
       const b = b0 + t;
-      const cb = c + (<usize>b * C << 3);
-      const pb = P + (<usize>t * C << 3);
+      const cb = c + ((<usize>b * C) << 3);
+      const pb = P + ((<usize>t * C) << 3);
       const label = load<i32>(labels + (<usize>b << 2));
       loss += softmax(C, cb, pb) - load<f64>(cb + (<usize>label << 3));
       for (let i = 0; i < k; i++) {
-        const fb = F + <usize>i * ld + (<usize>b * C << 3);
-        const xb = X + <usize>i * ldX + (<usize>t * C << 3);
+        const fb = F + <usize>i * ld + ((<usize>b * C) << 3);
+        const xb = X + <usize>i * ldT + ((<usize>t * C) << 3);
+        const pxb = PX + <usize>i * ldT + ((<usize>t * C) << 3);
         // s = pᵀΔF_ib; r_i −= ΔF_ibᵀ g_b with g_b = (p_b − e_label)/B.
         let s = 0.0;
         for (let j = 0; j < C; j++) {
@@ -335,22 +340,27 @@ export function ceSystem(k: i32, B: i32, C: i32, F: usize, c: usize, labels: usi
         }
         const dl = load<f64>(xb + (<usize>label << 3));
         addOut(r + (<usize>i << 3), (dl - s) * invB);
-        for (let j = 0; j < C; j++) store<f64>(xb + (<usize>j << 3), load<f64>(xb + (<usize>j << 3)) - s);
+        for (let j = 0; j < C; j++) {
+          const x = load<f64>(xb + (<usize>j << 3)) - s;
+          store<f64>(xb + (<usize>j << 3), x);
+          store<f64>(pxb + (<usize>j << 3), load<f64>(pb + (<usize>j << 3)) * x);
+        }
       }
     }
-    tileProducts(nb * C, k, k, X, ldX, X, ldX, 0, P, false, true, false, true, A, ldA);
+    tileProducts(nb * C, k, k, PX, ldT, X, ldT, true, A, ldA);
   }
   symmetrize(k, A);
   scale(k * k, invB, A);
   return loss * invB;
 }
 
-// R(k×p): R_iq = ΔF_iᵀ W V_q. F: k×m; c, w (or 0): m; V: p×m; R: k×p.
+// R(k×p): R_iq = ΔF_iᵀ W V_q. F: k×m; c, w (or 0): m; V: p×m; R: k×p. k ≤ 16384.
 export function projectRows(k: i32, m: i32, p: i32, wScalar: f64, F: usize, c: usize, w: usize,
   V: usize, R: usize): void {
   checkDim(k, "projectRows: k");
   checkDim(m, "projectRows: m");
   checkDim(p, "projectRows: p");
+  if (k > MAX_ROWS) abort("projectRows: k must be ≤ 16384 (Gram tile scratch); split the ensemble");
   checkWeight(w, wScalar, "projectRows");
   checkBuf(F, <u64>k * <u64>m, 8, "projectRows: F");
   checkBuf(c, <u64>m, 8, "projectRows: c");
@@ -358,13 +368,22 @@ export function projectRows(k: i32, m: i32, p: i32, wScalar: f64, F: usize, c: u
   checkBuf(V, <u64>p * <u64>m, 8, "projectRows: V");
   checkBuf(R, <u64>k * <u64>p, 8, "projectRows: R");
   memory.fill(R, 0, (<usize>k * p) << 3);
+  const T = tileWidth(k);
+  const ldT = <usize>T << 3;
+  const D = SCRATCH;
+  const WD = SCRATCH + <usize>k * ldT;
   const ld = <usize>m << 3;
   const ldR = <usize>p << 3;
-  for (let j0 = 0; j0 < m; j0 += GRAM_TILE) {
-    const len = min(GRAM_TILE, m - j0);
+  for (let j0 = 0; j0 < m; j0 += T) {
+    const len = min(T, m - j0);
     const o = <usize>j0 << 3;
-    if (w != 0) tileProducts(len, k, p, F + o, ld, V + o, ld, c + o, w + o, true, true, false, false, R, ldR);
-    else tileProducts(len, k, p, F + o, ld, V + o, ld, c + o, 0, true, false, false, false, R, ldR);
+    if (w != 0) {
+      formTile(len, k, F + o, ld, c + o, w + o, 0, D, WD, ldT, 0, true, false);
+      tileProducts(len, k, p, WD, ldT, V + o, ld, false, R, ldR);
+    } else {
+      formTile(len, k, F + o, ld, c + o, 0, 0, D, 0, ldT, 0, false, false);
+      tileProducts(len, k, p, D, ldT, V + o, ld, false, R, ldR);
+    }
   }
   if (w == 0) scale(k * p, wScalar, R);
 }

@@ -154,6 +154,38 @@ test('ceSystem on MNIST-like shapes (k = 32, B = 512, C = 10) and with extreme l
   }
 });
 
+test('large k: the tile narrows to fit the scratch (lsSystem, projectRows, ceSystem)', async () => {
+  const rand = mulberry32(212);
+  for (const mod of await builds()) {
+    const ws = new Workspace(mod);
+    const k = 1500, m = 37;
+    const { F, c } = ensemble(rand, k, m);
+    const y = uniformArray(rand, m, -3, 3);
+    const f = ws.from('f64', F), cb = ws.from('f64', c);
+    const A = ws.f64(k * k), r = ws.f64(k);
+    const loss = mod.exports.lsSystem(k, m, 2, f.ptr, cb.ptr, 0, ws.from('f64', y).ptr, A.ptr, r.ptr);
+    const ref = lsSystemRef(k, m, 2, F, c, y);
+    close(A.copy(), ref.A, maxAbs(ref.A), `${label(mod)} lsSystem k=${k} A`, 1e-11);
+    close(r.copy(), ref.r, maxAbs(ref.r), `${label(mod)} lsSystem k=${k} r`, 1e-11);
+    assert.ok(Math.abs(loss - ref.loss) <= 1e-12 * ref.loss);
+    const V = uniformArray(rand, 3 * m);
+    const R = ws.f64(k * 3);
+    mod.exports.projectRows(k, m, 3, 2, f.ptr, cb.ptr, 0, ws.from('f64', V).ptr, R.ptr);
+    const Rref = projectRowsRef(k, m, 3, 2, F, c, V);
+    close(R.copy(), Rref, maxAbs(Rref), `${label(mod)} projectRows k=${k}`, 1e-11);
+    // ceSystem with 1401·C·8 B per sample: two samples per tile.
+    const kc = 700, B = 5, C = 10;
+    const e = ensemble(rand, kc, B * C, 0.1);
+    const labels = Int32Array.from({ length: B }, () => randInt(rand, 0, C - 1));
+    const Ac = ws.f64(kc * kc), rc = ws.f64(kc);
+    mod.exports.ceSystem(kc, B, C, ws.from('f64', e.F).ptr, ws.from('f64', e.c).ptr, ws.from('i32', labels).ptr, Ac.ptr, rc.ptr);
+    const cref = ceSystemRef(kc, B, C, e.F, e.c, labels);
+    close(Ac.copy(), cref.A, maxAbs(cref.A), `${label(mod)} ceSystem k=${kc} A`, 1e-10);
+    close(rc.copy(), cref.r, maxAbs(cref.r), `${label(mod)} ceSystem k=${kc} r`, 1e-10);
+    ws.dispose();
+  }
+});
+
 test('projectRows: R = ΔFᵀWVᵀ', async () => {
   const rand = mulberry32(205);
   for (const mod of await builds()) {
@@ -292,7 +324,8 @@ test('bad arguments: sizes, out-of-bounds or misaligned buffers, labels, weights
     expectKernelError(() => x.lsSystem(2, 4, 1, p, p, 0, p, p + 4, p), /lsSystem: A: misaligned/);
     expectKernelError(() => x.lsSystem(2, 4, NaN, p, p, 0, p, p, p), /wScalar must be finite/);
     expectKernelError(() => x.lsSystem(2, 4, -1, p, p, 0, p, p, p), /wScalar must be finite and ≥ 0/);
-    expectKernelError(() => x.lsSystem(70000, 70000, 1, p, p, 0, p, p, p), /out of bounds/);
+    expectKernelError(() => x.lsSystem(70000, 4, 1, p, p, 0, p, p, p), /lsSystem: k must be ≤ 16384/);
+    expectKernelError(() => x.lsSystem(2, 1 << 30, 1, p, p, 0, p, p, p), /lsSystem: F: buffer out of bounds/); // 2·2³⁰·8 B overflows u32
     labels.set([0, 3, 1]);
     expectKernelError(() => x.ceSystem(2, 3, 3, p, p, labels.ptr, p + 8 * 100, p + 8 * 200), /labels\[1\] = 3 is outside \[0, C = 3\)/);
     labels.set([-1, 0, 1]);
@@ -320,7 +353,7 @@ test('ceSystem: (k + 1)·C beyond its scratch aborts with the limit', async () =
     const A = ws.f64(k * k);
     const r = ws.f64(k);
     expectKernelError(() => mod.exports.ceSystem(k, 1, C, F.ptr, c.ptr, ws.from('i32', [0]).ptr, A.ptr, r.ptr),
-      /\(k \+ 1\)·C must be ≤ 32768/);
+      /\(2k \+ 1\)·C must be ≤ 32768/);
     ws.dispose();
   }
 });

@@ -232,32 +232,37 @@ export function ceLossGradRef(B: number, C: number, x: Float64Array, labels: Int
   return { loss, g };
 }
 
-/** A = ΔFᵀHΔF with H formed, r = −ΔFᵀg, loss at c. */
+/** A = ΔFᵀHΔF with each sample's C×C block H_b = (diag p_b − p_b p_bᵀ)/B formed explicitly
+ *  (H is block diagonal), r = −ΔFᵀg, loss at c. */
 export function ceSystemRef(k: number, B: number, C: number, F: Float64Array, c: Float64Array,
   labels: Int32Array): { A: Float64Array; r: Float64Array; loss: number } {
   const m = B * C;
   const D = differences(k, m, F, c);
-  const H = ceHessianRef(B, C, c);
   const { loss, g } = ceLossGradRef(B, C, c, labels);
-  const HD = new Float64Array(k * m); // rows (H ΔF_b)ᵀ
-  for (let b = 0; b < k; b++) {
-    for (let i = 0; i < m; i++) {
-      let s = 0;
-      for (let j = 0; j < m; j++) s += H[i * m + j] * D[b * m + j];
-      HD[b * m + i] = s;
+  const HD = new Float64Array(k * m); // row b: H ΔF_b
+  const Hb = new Float64Array(C * C);
+  for (let s = 0; s < B; s++) {
+    const p = softmaxRef(c.subarray(s * C, (s + 1) * C));
+    for (let i = 0; i < C; i++) for (let j = 0; j < C; j++) Hb[i * C + j] = ((i === j ? p[i] : 0) - p[i] * p[j]) / B;
+    for (let b = 0; b < k; b++) {
+      for (let i = 0; i < C; i++) {
+        let acc = 0;
+        for (let j = 0; j < C; j++) acc += Hb[i * C + j] * D[b * m + s * C + j];
+        HD[b * m + s * C + i] = acc;
+      }
     }
   }
   const A = new Float64Array(k * k);
   const r = new Float64Array(k);
   for (let a = 0; a < k; a++) {
     for (let b = 0; b < k; b++) {
-      let s = 0;
-      for (let i = 0; i < m; i++) s += D[a * m + i] * HD[b * m + i];
-      A[a * k + b] = s;
+      let acc = 0;
+      for (let i = 0; i < m; i++) acc += D[a * m + i] * HD[b * m + i];
+      A[a * k + b] = acc;
     }
-    let s = 0;
-    for (let i = 0; i < m; i++) s -= D[a * m + i] * g[i];
-    r[a] = s;
+    let acc = 0;
+    for (let i = 0; i < m; i++) acc -= D[a * m + i] * g[i];
+    r[a] = acc;
   }
   return { A, r, loss };
 }
