@@ -23,6 +23,14 @@ function positiveInt(name: string) {
   };
 }
 
+function nonNegative(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a finite number ≥ 0; got "${v}".`);
+    return n;
+  };
+}
+
 function hiddenSizes(v: string): number[] {
   const sizes = v.split(',').map((s) => Number(s.trim()));
   if (sizes.length === 0 || !sizes.every((n) => Number.isInteger(n) && n >= 1)) {
@@ -52,6 +60,10 @@ const program = new Command()
     if (!(n >= 0)) throw new InvalidArgumentError(`--time-limit must be a number ≥ 0; got "${v}".`);
     return n;
   }, 0)
+  .option('--lambda <value>', 'NLB Tikhonov weight λ (Φ = L + λ/2·‖θ‖²)', nonNegative('--lambda'))
+  .option('--sigma <value>', 'NLB perturbation radius σ / EKI initial spread', nonNegative('--sigma'))
+  .option('--average <decay>', 'beyond the paper: evaluate the moving average of the iterates (EMA decay in [0, 1))', nonNegative('--average'))
+  .option('--exact-last-layer <every>', 'beyond the paper (NLB): solve the last layer exactly every <every> iterations', positiveInt('--exact-last-layer'))
   .option('--save <file>', 'save the trained model (weights and training state) to this file')
   .option('--resume <file>', 'continue the run saved in this file (same settings; --iterations is the total)')
   .option('--no-simd', 'use the scalar WebAssembly build')
@@ -61,7 +73,12 @@ program.parse();
 const opts = program.opts<{
   optimizer: 'nlb' | 'eki'; k: number; batch: number; iterations: number; hidden: number[]; activation: Activation;
   seed: number; out: string; evalEvery: number; timeLimit: number; save?: string; resume?: string; simd: boolean;
+  lambda?: number; sigma?: number; average?: number; exactLastLayer?: number;
 }>();
+if (opts.average !== undefined && opts.average >= 1) {
+  console.error(`--average must be in [0, 1); got ${opts.average}.`);
+  process.exit(2);
+}
 
 const module = await loadModule({ simd: opts.simd ? 'auto' : false });
 const { train, test } = await mnistSplit(0);
@@ -77,7 +94,13 @@ if (opts.resume && model.layers.join(',') !== layers.join(',')) {
 const xTrain = { data: train.images, shape: [train.count, MNIST_FEATURES] as [number, number] };
 const xTest = { data: test.images, shape: [test.count, MNIST_FEATURES] as [number, number] };
 
-const optimizerOptions = opts.optimizer === 'nlb' ? { nlb: { ensembleSize: opts.k } } : { eki: { ensembleSize: opts.k } };
+const optimizerOptions = opts.optimizer === 'nlb'
+  ? { nlb: { ensembleSize: opts.k, ...(opts.lambda !== undefined && { lambda: opts.lambda }), ...(opts.sigma !== undefined && { sigma: opts.sigma }) } }
+  : { eki: { ensembleSize: opts.k, ...(opts.sigma !== undefined && { spread: opts.sigma }) } };
+const beyondPaper = {
+  ...(opts.average !== undefined && { averaging: { decay: opts.average } }),
+  ...(opts.exactLastLayer !== undefined && { exactLastLayer: { every: opts.exactLastLayer } }),
+};
 const tty = process.stdout.isTTY === true;
 const bar = tty
   ? new cliProgress.SingleBar({
@@ -116,7 +139,7 @@ try {
   history = await fit(model, xTrain, train.labels, {
     optimizer: opts.optimizer, ...optimizerOptions, batchSize: opts.batch, iterations: opts.iterations, seed: opts.seed,
     validationData: [xTest, test.labels], validationEvery: opts.evalEvery, callbacks: { onIterationEnd },
-    resume: opts.resume !== undefined, yieldEvery: 100,
+    resume: opts.resume !== undefined, yieldEvery: 100, ...beyondPaper,
   });
 } finally {
   bar?.stop();
@@ -170,7 +193,10 @@ const defaults = opts.optimizer === 'nlb' ? FIT_NLB_DEFAULTS : FIT_EKI_DEFAULTS;
 const settings: Record<string, string | number | boolean> = {
   optimizer: opts.optimizer.toUpperCase(), 'ensemble size k': opts.k, 'batch size': opts.batch, iterations: opts.iterations,
   layers: layers.join('-'), activation: opts.activation, initialization: 'N(0, 1/fan-in)', seed: opts.seed,
-  ...Object.fromEntries(Object.entries(defaults).filter(([key]) => key !== 'ensembleSize').map(([key, v]) => [`${opts.optimizer}.${key}`, String(v)])),
+  ...Object.fromEntries(Object.entries({ ...defaults, ...(optimizerOptions.nlb ?? optimizerOptions.eki) })
+    .filter(([key]) => key !== 'ensembleSize').map(([key, v]) => [`${opts.optimizer}.${key}`, String(v)])),
+  'iterate averaging (beyond the paper)': opts.average !== undefined ? `EMA decay ${opts.average}` : 'off',
+  'exact last layer (beyond the paper)': opts.exactLastLayer !== undefined ? `every ${opts.exactLastLayer} iterations` : 'off',
   'train / test digits': `${train.count} / ${test.count}`, 'WebAssembly SIMD': module.simd,
   host: `Node ${process.versions.node}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}`,
   resumed: opts.resume ? `from iteration ${startIteration}` : 'no',
