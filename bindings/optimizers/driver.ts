@@ -84,21 +84,21 @@ export interface Survivors {
 }
 
 /**
- * Moves the rows of F (k × m, f64) that are entirely finite to the front, keeping their order
- * (method.md-independent failure handling: a member with NaN/Inf is dropped for the iteration).
+ * Moves the rows of F (k × m, f64) whose loss is finite to the front, keeping their order: a
+ * member with NaN/Inf outputs (hence a non-finite loss, see Objective.losses) is dropped for the
+ * iteration. One kernel pass over F (objective.losses into `loss`, f64 k) instead of a JS scan.
  */
-export function compactFinite(F: Buf<'f64'>, k: number, m: number, index: Int32Array): Survivors {
-  const v = F.view();
+export function compactFinite(objective: Objective, F: Buf<'f64'>, k: number, m: number, loss: Buf<'f64'>,
+  index: Int32Array): Survivors {
+  objective.losses(k, F.ptr, loss.ptr);
+  const l = loss.view();
   let count = 0;
   for (let i = 0; i < k; i++) {
-    let ok = true;
-    const base = i * m;
-    for (let j = 0; j < m; j++) {
-      const x = v[base + j];
-      if (x - x !== 0) { ok = false; break; } // NaN and ±Inf give NaN
+    if (!Number.isFinite(l[i])) continue;
+    if (count !== i) {
+      const v = F.view();
+      v.copyWithin(count * m, i * m, (i + 1) * m);
     }
-    if (!ok) continue;
-    if (count !== i) v.copyWithin(count * m, base, base + m);
     index[count++] = i;
   }
   return { count, index };

@@ -65,6 +65,8 @@ export class Eki extends OptimizerBase {
   private readonly Z: Buf<'f64'>;
   private readonly r: Buf<'f64'>;
   private readonly lossOut: Buf<'f64'>;
+  // memberLoss: J (finiteness of each member's outputs)
+  private readonly memberLoss: Buf<'f64'>;
   private readonly index: Int32Array;
 
   constructor(ws: Workspace, theta0: Float64Array, options: EkiOptions = {}) {
@@ -97,6 +99,7 @@ export class Eki extends OptimizerBase {
     this.Z = ws.f64(J * J);
     this.r = ws.f64(J);
     this.lossOut = ws.f64(1);
+    this.memberLoss = ws.f64(J);
     this.index = new Int32Array(J);
     // method.md §3: initial ensemble θ₀ + spread·ξ_j (draw key 0), recentred so that θ̄₀ = θ₀
     // exactly (the first prediction is the caller's θ₀; span(ΔΘ₀) is unchanged)
@@ -210,7 +213,7 @@ export class Eki extends OptimizerBase {
       raw.meanRows(J, n, this.members.ptr, this.meanRow.ptr);
       yield { kind: 'rows', rows: this.all, count: J + 1, out: F };
       evaluations += J + 1;
-      kk = compactFinite(Fm, J, m, this.index).count;
+      kk = compactFinite(objective, Fm, J, m, this.memberLoss, this.index).count;
       dropped += J - kk;
       if (kk >= 2) break;
       if (redraws === o.maxRedraws) {
@@ -301,7 +304,7 @@ export class Eki extends OptimizerBase {
 
   protected freeBuffers(): void {
     const bufs = [this.all, this.prevMean, this.noiseRow, this.updateWork, this.A, this.L, this.D, this.B, this.Z,
-      this.r, this.lossOut, this.F, this.c, this.eta, this.work];
+      this.r, this.lossOut, this.memberLoss, this.F, this.c, this.eta, this.work];
     for (const b of bufs) if (b) this.ws.free(b);
   }
 }

@@ -78,8 +78,9 @@ export class Nlb extends OptimizerBase {
   private readonly r: Buf<'f64'>;
   private readonly z: Buf<'f64'>;
   private readonly zFull: Buf<'f64'>;
-  // loss of one member: 1
+  // loss of one member: 1; memberLoss: k (finiteness of each member's outputs)
   private readonly lossOut: Buf<'f64'>;
+  private readonly memberLoss: Buf<'f64'>;
   // Tikhonov: gramP (k+1) × block perturbation columns + θ block, gramR k × (k+1), gramZero: block zeros
   private gramP: Buf<'f64'> | null = null;
   private gramR: Buf<'f64'> | null = null;
@@ -135,6 +136,7 @@ export class Nlb extends OptimizerBase {
     this.z = ws.f64(k);
     this.zFull = ws.f64(k);
     this.lossOut = ws.f64(1);
+    this.memberLoss = ws.f64(k);
     this.index = new Int32Array(k);
     this.thetaSq = squaredNorm(this.thetaB);
   }
@@ -253,7 +255,7 @@ export class Nlb extends OptimizerBase {
         antithetic: o.antithetic, out: this.Fk!,
       };
       evaluations += k;
-      kk = compactFinite(this.Fk!, k, m, this.index).count;
+      kk = compactFinite(objective, this.Fk!, k, m, this.memberLoss, this.index).count;
       dropped += k - kk;
       if (kk >= Math.min(2, k)) break;
       if (redraws === o.maxRedraws) {
@@ -432,7 +434,7 @@ export class Nlb extends OptimizerBase {
 
   protected freeBuffers(): void {
     const bufs = [this.thetaB, this.candB, this.F0, this.Fc, this.Fk, this.dFz, this.A, this.L, this.r, this.z,
-      this.zFull, this.lossOut, this.gramP, this.gramR, this.gramZero];
+      this.zFull, this.lossOut, this.memberLoss, this.gramP, this.gramR, this.gramZero];
     for (const b of bufs) if (b) this.ws.free(b);
   }
 }
