@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  loadModule, Workspace, createNlb, createAskTell, minimize, LeastSquares, MinimizeError, OptimizationError,
+  loadModule, Workspace, createNlb, createAskTell, minimize, LeastSquares, MinimizeError, OptimizationError, NLB_DEFAULTS,
   type ForwardFunction,
 } from '../bindings/index.js';
 import { gaussian, leastSquares, linearModel, matVec, randomMatrix, relativeError, rosenbrockResiduals } from './optim-oracle.js';
@@ -210,6 +210,39 @@ test('failures: θ stays at its last good value and the error names the cause', 
   const boom = new Error('model crashed');
   await minimize({ forward: () => { throw boom; }, y: new Float64Array(2), theta0: new Float64Array(2), module: mod })
     .then(() => assert.unreachable('should reject'), (e) => assert.is(e, boom));
+});
+
+test('ask/tell: a wrong-length tell keeps the request; all-NaN members trigger a redraw at σ/2', async () => {
+  const m = 12;
+  const n = 5;
+  const { y, forward } = linearProblem(m, n, 13);
+  const opt = await createAskTell({ theta0: new Float64Array(n), y, ensembleSize: 4, seed: 2, maxIterations: 3, module: mod });
+  const center = opt.ask();
+  assert.throws(() => opt.tell(new Float64Array(m + 1)), (e: Error) => e instanceof RangeError && /expected 1 × 12 = 12/.test(e.message));
+  assert.is(opt.pending, 1, 'the request is still pending');
+  assert.is(opt.tell(forward(center, 1)), undefined, 'the iteration continues');
+  const members = opt.ask();
+  assert.is(members.length, 4 * n);
+  opt.tell(new Float64Array(4 * m).fill(NaN));
+  const redrawn = opt.ask();
+  assert.is(redrawn.length, 4 * n, 'the members are drawn again');
+  // a fresh draw at half the radius: |row − θ| shrinks by about 2 on average
+  let before = 0;
+  let after = 0;
+  for (let i = 0; i < 4 * n; i++) {
+    before += Math.abs(members[i] - center[i % n]);
+    after += Math.abs(redrawn[i] - center[i % n]);
+  }
+  assert.ok(after < before, `redraw radius ${after} vs ${before}`);
+  let d = opt.tell(forward(redrawn, 4));
+  while (!d) d = opt.tell(forward(opt.ask(), opt.pending));
+  assert.is(d.redraws, 1);
+  assert.is(d.dropped, 4);
+  assert.ok(Math.abs(d.sigma - NLB_DEFAULTS.sigma / 2) < 1e-15);
+  while (!opt.done) opt.tell(forward(opt.ask(), opt.pending));
+  assert.is(opt.history.length, 3);
+  assert.ok(opt.theta().every(Number.isFinite));
+  opt.dispose();
 });
 
 test('bad arguments throw typed errors before any forward evaluation', async () => {

@@ -232,6 +232,8 @@ export class Nlb extends OptimizerBase {
 
     // method.md §2 step 3: F0 = F(θ_t), reused from the last acceptance test on an unchanged batch
     if (newBatch || !this.centerValid || this.centerObjective !== objective) {
+      // invalid until the evaluation completes: a forward that throws leaves F0 half-written
+      this.centerValid = false;
       yield { kind: 'rows', rows: this.thetaB, count: 1, out: this.F0! };
       evaluations += 1;
       if (!allFinite(this.F0!)) {
