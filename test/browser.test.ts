@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { serve } from './browser/serve.js';
 import { loadModule, Workspace } from '../bindings/index.js';
+// @ts-ignore: a plain ES module shared with the page
+import { trainEverywhere } from './browser/train-everywhere.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -89,6 +91,32 @@ test('dist/inline.js needs no fetch of a .wasm file', async () => {
   const ref = await nodeReference();
   assert.equal(got.product, ref.product);
   assert.equal(wasmRequests, []);
+});
+
+test('the same seed gives the same iterates in the browser and in Node (minimize and fit)', async () => {
+  const inPage = await page.evaluate(async ({ pkg, workload }) => {
+    const [enkf, { trainEverywhere: run }] = await Promise.all([import(pkg), import(workload)]);
+    return run(enkf);
+  }, { pkg: `${origin}/dist/index.js`, workload: `${origin}/test/browser/train-everywhere.js` });
+  const inNode = await trainEverywhere(await import('../bindings/index.js'));
+  assert.ok(inNode.theta.some((v) => v !== 0), 'minimize moved θ');
+  assert.equal(inPage.theta, inNode.theta);
+  assert.equal(inPage.params, inNode.params);
+});
+
+test('the demo page trains the spirals to ≥ 97 % accuracy while staying responsive', async () => {
+  const demo = await browser.newPage();
+  const errors: string[] = [];
+  demo.on('pageerror', (e) => errors.push(e.message));
+  await demo.goto(`${origin}/examples/browser/index.html?autostart`);
+  // The page must answer between iterations (fit yields every 16 ms).
+  const responsive = await demo.evaluate(() => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 50)));
+  assert.ok(responsive);
+  await demo.waitForFunction(() => document.body.dataset.done === 'true', null, { timeout: 120_000 });
+  const accuracy = Number(await demo.evaluate(() => document.body.dataset.accuracy));
+  assert.equal(errors, []);
+  assert.ok(accuracy >= 0.97, `accuracy ${accuracy}`);
+  await demo.close();
 });
 
 test.run();
