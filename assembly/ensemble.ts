@@ -162,11 +162,21 @@ function sumRows(k: i32, n: i32, ld: i32, X: usize, out: usize): void {
   const rowBytes = <usize>ld << 3;
   let j = 0;
   if (ASC_FEATURE_SIMD) {
-    for (; j + 1 < n; j += 2) {
+    // Eight columns (one cache line of each row) per pass over the rows.
+    for (; j + 7 < n; j += 8) {
       const o = <usize>j << 3;
-      let s = v128.load(X + o);
-      for (let i = 1; i < k; i++) s = f64x2.add(s, v128.load(X + <usize>i * rowBytes + o));
-      v128.store(out + o, s);
+      let s0 = v128.load(X + o), s1 = v128.load(X + o, 16), s2 = v128.load(X + o, 32), s3 = v128.load(X + o, 48);
+      for (let i = 1; i < k; i++) {
+        const row = X + <usize>i * rowBytes + o;
+        s0 = f64x2.add(s0, v128.load(row));
+        s1 = f64x2.add(s1, v128.load(row, 16));
+        s2 = f64x2.add(s2, v128.load(row, 32));
+        s3 = f64x2.add(s3, v128.load(row, 48));
+      }
+      v128.store(out + o, s0);
+      v128.store(out + o, s1, 16);
+      v128.store(out + o, s2, 32);
+      v128.store(out + o, s3, 48);
     }
   }
   for (; j < n; j++) {
@@ -401,17 +411,25 @@ export function combineRows(k: i32, m: i32, F: usize, c: usize, z: usize, out: u
   let mx = 0.0;
   let j = 0;
   if (ASC_FEATURE_SIMD) {
+    // Eight columns (one cache line of each row) per pass over the members.
     let vm = f64x2.splat(0);
-    for (; j + 1 < m; j += 2) {
+    for (; j + 7 < m; j += 8) {
       const o = <usize>j << 3;
-      const cv = v128.load(c + o);
-      let s = f64x2.splat(0);
+      const c0 = v128.load(c + o), c1 = v128.load(c + o, 16), c2 = v128.load(c + o, 32), c3 = v128.load(c + o, 48);
+      let s0 = f64x2.splat(0), s1 = f64x2.splat(0), s2 = f64x2.splat(0), s3 = f64x2.splat(0);
       for (let i = 0; i < k; i++) {
-        const d = f64x2.sub(v128.load(F + <usize>i * ld + o), cv);
-        s = f64x2.add(s, f64x2.mul(f64x2.splat(load<f64>(z + (<usize>i << 3))), d));
+        const zi = f64x2.splat(load<f64>(z + (<usize>i << 3)));
+        const row = F + <usize>i * ld + o;
+        s0 = f64x2.add(s0, f64x2.mul(zi, f64x2.sub(v128.load(row), c0)));
+        s1 = f64x2.add(s1, f64x2.mul(zi, f64x2.sub(v128.load(row, 16), c1)));
+        s2 = f64x2.add(s2, f64x2.mul(zi, f64x2.sub(v128.load(row, 32), c2)));
+        s3 = f64x2.add(s3, f64x2.mul(zi, f64x2.sub(v128.load(row, 48), c3)));
       }
-      v128.store(out + o, s);
-      vm = f64x2.max(vm, f64x2.abs(s));
+      v128.store(out + o, s0);
+      v128.store(out + o, s1, 16);
+      v128.store(out + o, s2, 32);
+      v128.store(out + o, s3, 48);
+      vm = f64x2.max(vm, f64x2.max(f64x2.max(f64x2.abs(s0), f64x2.abs(s1)), f64x2.max(f64x2.abs(s2), f64x2.abs(s3))));
     }
     mx = max(f64x2.extract_lane(vm, 0), f64x2.extract_lane(vm, 1));
   }
