@@ -84,21 +84,19 @@ export interface Survivors {
 }
 
 /**
- * Moves the rows of F (k × m, f64) whose loss is finite to the front, keeping their order: a
- * member with NaN/Inf outputs (hence a non-finite loss, see Objective.losses) is dropped for the
- * iteration. One kernel pass over F (objective.losses into `loss`, f64 k) instead of a JS scan.
+ * Moves the rows of F (k × m, f64) that are entirely finite to the front, keeping their order: a
+ * member with NaN/Inf outputs is dropped for the iteration. The test is one SIMD kernel pass,
+ * lsLoss with weight 0 against a finite reference row `ref` (m): 0·Σ(F_i − ref)² is 0 for a
+ * finite row and NaN for a row holding NaN or ±Inf. loss: f64 k scratch.
  */
-export function compactFinite(objective: Objective, F: Buf<'f64'>, k: number, m: number, loss: Buf<'f64'>,
+export function compactFinite(ws: Workspace, F: Buf<'f64'>, k: number, m: number, ref: Buf<'f64'>, loss: Buf<'f64'>,
   index: Int32Array): Survivors {
-  objective.losses(k, F.ptr, loss.ptr);
+  ws.raw.lsLoss(k, m, 0, F.ptr, 0, ref.ptr, loss.ptr);
   const l = loss.view();
   let count = 0;
   for (let i = 0; i < k; i++) {
-    if (!Number.isFinite(l[i])) continue;
-    if (count !== i) {
-      const v = F.view();
-      v.copyWithin(count * m, i * m, (i + 1) * m);
-    }
+    if (l[i] !== 0) continue;
+    if (count !== i) F.view().copyWithin(count * m, i * m, (i + 1) * m);
     index[count++] = i;
   }
   return { count, index };

@@ -57,6 +57,8 @@ export class Eki extends OptimizerBase {
   private c: Buf<'f64'> | null = null;
   private eta: Buf<'f64'> | null = null;
   private work: Buf<'f64'> | null = null;
+  // zeroRow: m zeros, the finite reference row of the finiteness test
+  private zeroRow: Buf<'f64'> | null = null;
   // A, L, D, B: J × J ensemble-space matrices; Z: J × J update coefficients; r: J; lossOut: 1
   private readonly A: Buf<'f64'>;
   private readonly L: Buf<'f64'>;
@@ -65,7 +67,7 @@ export class Eki extends OptimizerBase {
   private readonly Z: Buf<'f64'>;
   private readonly r: Buf<'f64'>;
   private readonly lossOut: Buf<'f64'>;
-  // memberLoss: J (finiteness of each member's outputs)
+  // memberLoss: J (finiteness test of each member's outputs)
   private readonly memberLoss: Buf<'f64'>;
   private readonly index: Int32Array;
 
@@ -173,12 +175,13 @@ export class Eki extends OptimizerBase {
 
   private ensureOutputs(m: number): void {
     if (this.m === m) return;
-    for (const b of [this.F, this.c, this.eta, this.work]) if (b) this.ws.free(b);
+    for (const b of [this.F, this.c, this.eta, this.work, this.zeroRow]) if (b) this.ws.free(b);
     const J = this.J;
     this.F = this.ws.f64((J + 1) * m);
     this.c = this.ws.f64(m);
     this.eta = this.ws.f64(J * m);
     this.work = this.ws.f64(J * Math.max(m, J + 1));
+    this.zeroRow = this.ws.f64(m);
     this.m = m;
   }
 
@@ -213,7 +216,7 @@ export class Eki extends OptimizerBase {
       raw.meanRows(J, n, this.members.ptr, this.meanRow.ptr);
       yield { kind: 'rows', rows: this.all, count: J + 1, out: F };
       evaluations += J + 1;
-      kk = compactFinite(objective, Fm, J, m, this.memberLoss, this.index).count;
+      kk = compactFinite(ws, Fm, J, m, this.zeroRow!, this.memberLoss, this.index).count;
       dropped += J - kk;
       if (kk >= 2) break;
       if (redraws === o.maxRedraws) {
@@ -304,7 +307,7 @@ export class Eki extends OptimizerBase {
 
   protected freeBuffers(): void {
     const bufs = [this.all, this.prevMean, this.noiseRow, this.updateWork, this.A, this.L, this.D, this.B, this.Z,
-      this.r, this.lossOut, this.memberLoss, this.F, this.c, this.eta, this.work];
+      this.r, this.lossOut, this.memberLoss, this.F, this.c, this.eta, this.work, this.zeroRow];
     for (const b of bufs) if (b) this.ws.free(b);
   }
 }

@@ -78,7 +78,7 @@ export class Nlb extends OptimizerBase {
   private readonly r: Buf<'f64'>;
   private readonly z: Buf<'f64'>;
   private readonly zFull: Buf<'f64'>;
-  // loss of one member: 1; memberLoss: k (finiteness of each member's outputs)
+  // loss of one member: 1; memberLoss: k (finiteness test of each member's outputs)
   private readonly lossOut: Buf<'f64'>;
   private readonly memberLoss: Buf<'f64'>;
   // Tikhonov: gramP (k+1) × block perturbation columns + θ block, gramR k × (k+1), gramZero: block zeros
@@ -257,7 +257,7 @@ export class Nlb extends OptimizerBase {
         antithetic: o.antithetic, out: this.Fk!,
       };
       evaluations += k;
-      kk = compactFinite(objective, this.Fk!, k, m, this.memberLoss, this.index).count;
+      kk = compactFinite(this.ws, this.Fk!, k, m, this.F0!, this.memberLoss, this.index).count;
       dropped += k - kk;
       if (kk >= Math.min(2, k)) break;
       if (redraws === o.maxRedraws) {

@@ -66,7 +66,7 @@ export interface Objective {
    * A(k×k) = ΔFᵀHΔF, r(k) = −ΔFᵀg with ΔF_i = F_i − c (F: k × m). Returns L(c).
    */
   system(k: number, F: number, c: number, A: number, r: number): number;
-  /** out(k) = L(F_i) for the k rows of F (k × m); non-finite when row i holds NaN or ±Inf. */
+  /** out(k) = L(F_i) for the k rows of F (k × m). */
   losses(k: number, F: number, out: number): void;
   /**
    * The EKI right-hand sides (method.md §3): D(k×k) with D_lj = ⟨F_l − c, ∇L_j(F_j)⟩, where
