@@ -119,7 +119,7 @@ if (!tty) {
 const trainStart = performance.now();
 
 const onIterationEnd = (d: FitIteration): boolean => {
-  lastLoss = Number.isFinite(d.loss) ? d.loss : d.lossBefore;
+  lastLoss = d.crossEntropy;
   if (d.valAccuracy !== undefined) lastAcc = d.valAccuracy;
   const seconds = (performance.now() - trainStart) / 1000;
   if (bar) {
@@ -128,7 +128,7 @@ const onIterationEnd = (d: FitIteration): boolean => {
       fwd: d.forwardPasses, elapsed: seconds.toFixed(0),
     });
   } else if (d.valAccuracy !== undefined) {
-    console.log(`iteration ${d.iteration + 1}/${opts.iterations}  loss ${lastLoss.toFixed(4)}  test loss ${d.valLoss!.toFixed(4)}  ` +
+    console.log(`iteration ${d.iteration + 1}/${opts.iterations}  batch loss ${lastLoss.toFixed(4)}  test loss ${d.valLoss!.toFixed(4)}  ` +
       `test accuracy ${(100 * d.valAccuracy).toFixed(2)}%  forward passes ${d.forwardPasses}  ${seconds.toFixed(1)} s`);
   }
   return !(opts.timeLimit > 0 && seconds >= opts.timeLimit);
@@ -168,7 +168,7 @@ const smooth = (v: number[], w: number) => v.map((_, i) => {
   for (let j = lo; j <= i; j++) s += v[j];
   return s / (i - lo + 1);
 });
-const batchLoss = smooth(its.map((d) => (Number.isFinite(d.loss) ? d.loss : d.lossBefore)), 25);
+const batchLoss = smooth(its.map((d) => d.crossEntropy), 25);
 const lossSeries = (x: 'iteration' | 'forwardPasses') => [
   { label: 'train (batch, 25-it mean)', color: '#1f77b4', x: its.map((d) => (x === 'iteration' ? d.iteration + 1 : d.forwardPasses)), y: batchLoss },
   { label: 'test', color: '#d62728', x: val.map((v) => (x === 'iteration' ? v.iteration + 1 : v.forwardPasses)), y: val.map((v) => v.loss) },

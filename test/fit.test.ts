@@ -48,6 +48,22 @@ test('NLB fit: a small MLP reaches ≥ 98 % on a separable synthetic set (held-o
   for (const d of h.iterations) if (d.accepted) assert.ok(d.loss < d.lossBefore);
 });
 
+test('the logged batch cross-entropy is Φ without (λ/2)‖θ‖², measured on the first batch', async () => {
+  const train = blobs(300, 12);
+  const model = small();
+  const lambda = 0.01;
+  const h = await fit(model, train.x, train.y, { batchSize: 60, iterations: 1, seed: 5, nlb: { ...fast, lambda } });
+  const d = h.iterations[0];
+  assert.ok(d.accepted);
+  const rows = epochPermutation(300, 5, 0).subarray(0, 60);
+  const xb = new Float32Array(60 * 8);
+  rows.forEach((r, i) => xb.set(train.x.data.subarray(r * 8, r * 8 + 8), i * 8));
+  const ce = model.evaluate({ data: xb, shape: [60, 8] }, Array.from(rows, (r) => train.y[r])).loss;
+  const sq = model.params.reduce((s, v) => s + v * v, 0);
+  assert.ok(Math.abs(d.crossEntropy - ce) < 1e-5, `logged ${d.crossEntropy}, recomputed ${ce}`);
+  assert.ok(Math.abs(d.loss - (ce + 0.5 * lambda * sq)) < 1e-5, `Φ ${d.loss} vs ${ce + 0.5 * lambda * sq}`);
+});
+
 test('EKI fit trains the same network well above chance', async () => {
   const train = blobs(600, 1);
   const val = blobs(300, 2);

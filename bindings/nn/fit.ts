@@ -30,6 +30,9 @@ export interface FitIteration extends IterationDiagnostics {
   forwardPasses: number;
   /** Wall time of training so far, ms (resumed runs included). */
   elapsedMs: number;
+  /** Mean cross-entropy of this batch at the iterate after the step: `loss` without the Tikhonov
+   *  term (λ/2)‖θ‖² (NLB; EKI: at the ensemble mean before the update). */
+  crossEntropy: number;
   /** Validation loss and accuracy, on the iterations where validation ran. */
   valLoss?: number;
   valAccuracy?: number;
@@ -136,13 +139,17 @@ export interface FitOptions {
   exactLastLayer?: { every?: number } & LastLayerOptions;
 }
 
-/** fit's NLB defaults for networks: the measured MNIST settings of method.md §2 step 5. */
+/** fit's NLB defaults for networks: the measured MNIST settings of method.md §2 step 5, except
+ *  λ = 1e-3 instead of 1e-4 — measured on the 8 000 / 2 000 split (seed 1, 1 300 iterations): test
+ *  cross-entropy 0.341 and 90.7 % vs 0.36 and ≈ 89.9 % (λ = 0); the random-subspace steps let the
+ *  weights of rarely active inputs drift, and the Tikhonov term holds them back. */
 export const FIT_NLB_DEFAULTS: Readonly<NlbOptions> = Object.freeze({
-  ensembleSize: 32, sigma: 0.01, sigmaSchedule: 'constant', trustRegion: 1, stepSize: 1, stepDecay: 200, lambda: 1e-4,
+  ensembleSize: 32, sigma: 0.01, sigmaSchedule: 'constant', trustRegion: 1, stepSize: 1, stepDecay: 200, lambda: 1e-3,
 });
 
-/** fit's EKI defaults for networks (method.md §3). */
-export const FIT_EKI_DEFAULTS: Readonly<EkiOptions> = Object.freeze({ ensembleSize: 32, spread: 0.01, adaptiveStep: true });
+/** fit's EKI defaults for networks (method.md §3): the best of a small grid on MNIST (spread
+ *  0.01–0.2, h₀ 1–1000, adaptive or fixed; 100 iterations, k = 32, batch 512). */
+export const FIT_EKI_DEFAULTS: Readonly<EkiOptions> = Object.freeze({ ensembleSize: 32, spread: 0.05, step: 100, adaptiveStep: true });
 
 const FIT_KEYS = ['optimizer', 'nlb', 'eki', 'batchSize', 'epochs', 'iterations', 'seed', 'validationData', 'validationEvery',
   'callbacks', 'earlyStopping', 'yieldEvery', 'signal', 'module', 'resume', 'averaging', 'exactLastLayer'];
@@ -426,6 +433,8 @@ async function train(p: Plan, run: Run, evaluator: MlpEvaluator, objective: Cros
   // Iterate averaging (FitOptions.averaging): θ̄ starts as θ at iteration `start`.
   let average = saved?.average ?? null;
   const current = new Float64Array(opt.n);
+  // NLB's Φ includes (λ/2)‖θ‖²; the logs also give the batch cross-entropy alone.
+  const lambda = p.kind === 'nlb' && typeof p.optimizerOptions.lambda === 'number' ? p.optimizerOptions.lambda : 0;
   const evaluated = (): Float64Array => average ?? opt.theta(current);
   const validate = (): Evaluation => {
     model.setParameters(evaluated());
@@ -459,6 +468,12 @@ async function train(p: Plan, run: Run, evaluator: MlpEvaluator, objective: Cros
     objective.setLabels(batchLabels);
     const d = opt.step(evaluator, objective, { newBatch: true });
     forwardPasses += d.evaluations;
+    let thetaSq = 0;
+    if (lambda > 0) {
+      opt.theta(current);
+      for (let i = 0; i < current.length; i++) thetaSq += current[i] * current[i];
+    }
+    const crossEntropy = d.loss - 0.5 * lambda * thetaSq;
     if (p.exactLastLayer && (t + 1) % p.exactLastLayer.every === 0) {
       // Same optimizer counters, θ with the exact last layer (the optimizer has no θ setter).
       const state = run.trainer!.state();
@@ -475,7 +490,7 @@ async function train(p: Plan, run: Run, evaluator: MlpEvaluator, objective: Cros
     }
     const epoch = Math.floor((t * B) / N);
     const epochEnds = Math.floor(((t + 1) * B) / N) > epoch;
-    const log: FitIteration = { ...d, epoch, forwardPasses, elapsedMs: 0 };
+    const log: FitIteration = { ...d, epoch, forwardPasses, elapsedMs: 0, crossEntropy };
     epochLossSum += Number.isFinite(d.loss) ? d.loss : d.lossBefore;
     epochIterations++;
     let stop: FitStopReason | undefined;
