@@ -1,4 +1,4 @@
-// The generic driver shared by both optimizers: option validation, the σ / α / μ schedules, the
+// The generic driver shared by both optimizers: option validation, the σ and α schedules, the
 // dispatch of evaluation requests to an evaluator (sync or async, chunked by memberBatch), timing
 // of forward passes vs algebra, stopping rules and compaction of failed members.
 // An optimizer only implements `iterate` (one update step as a generator of requests).
@@ -241,6 +241,7 @@ export abstract class OptimizerBase implements Optimizer {
     if (evaluator.n !== this.n) {
       throw new RangeError(`The evaluator takes ${evaluator.n} parameters per member; this optimizer has n = ${this.n}.`);
     }
+    if (evaluator.maxBatch !== undefined) checkInt('evaluator.maxBatch', evaluator.maxBatch, 1);
     this.checkObjective(objective, evaluator.m);
   }
 
