@@ -96,6 +96,7 @@ const variations: { option: string; values: (number | string | boolean)[] }[] = 
   { option: 'alphaDown', values: [0.1, 0.3, 1] },
   { option: 'alphaUp', values: [3, 10, 100] },
   { option: 'maxRetries', values: [1, 2, 4, 8] },
+  { option: 'dampingControl', values: ['factors', 'gain-ratio'] },
   { option: 'antithetic', values: [false, true] },
 ];
 // Options that only make sense together with another one.

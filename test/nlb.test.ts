@@ -60,6 +60,8 @@ test('k ≥ n, α → 0, μ = 1, small σ: one NLB step is the exact Gauss–New
     assert.is(d.tries, 1);
     const err = relativeError(nlb.theta(), star);
     assert.ok(err < 1e-8, `k = ${k}: relative error ${err} after one step`);
+    // on a linear problem the k-dim quadratic model is exact: actual / predicted decrease = 1
+    assert.ok(Math.abs(d.gainRatio! - 1) < 1e-6, `gain ratio ${d.gainRatio}`);
     ws.dispose();
   }
 });
@@ -83,6 +85,7 @@ test('Tikhonov λ enters the k×k system exactly: one step with k = n lands on (
     const d = nlb.step(linearModel(A, m, n), obj);
     const err = relativeError(nlb.theta(), ridge);
     assert.ok(err < 1e-8, `antithetic ${antithetic}: relative error ${err}`);
+    assert.ok(Math.abs(d.gainRatio! - 1) < 1e-6, `the model includes λ exactly: gain ratio ${d.gainRatio}`);
     // the reported Φ includes (λ/2)‖θ‖²
     const r = matVec(A, m, n, nlb.theta());
     let phi = 0;
@@ -182,6 +185,32 @@ test('trust region: every accepted step changes the outputs by at most τ (max|�
     if (peak > 0.99 * tau) hit++;
   }
   assert.ok(hit > 10, `the trust region was active (${hit} steps at τ)`);
+  ws.dispose();
+});
+
+test('gain-ratio damping: α falls after very successful steps and doubles-up after rejections', () => {
+  const n = 10;
+  const m = 18;
+  const ws = new Workspace(mod);
+  const ev = new RowEvaluator(n, m, rosenbrockResiduals);
+  const obj = new LeastSquares(ws, new Float64Array(m));
+  const x0 = Float64Array.from({ length: n }, (_, i) => (i % 2 === 0 ? -1.2 : 1));
+  const nlb = createNlb(ws, x0, { dampingControl: 'gain-ratio', alpha: 1e-2, seed: 5 });
+  let loss = Infinity;
+  let sawDecrease = false;
+  for (let it = 0; it < 400 && loss >= 1e-8; it++) {
+    const before = nlb.alpha;
+    const d = nlb.step(ev, obj, { newBatch: false });
+    loss = d.loss;
+    if (d.accepted && d.tries === 1 && d.gainRatio! > 0.9) {
+      // Nielsen: α·max(1/3, 1 − (2ρ − 1)³) < α for ρ > ½
+      assert.ok(nlb.alpha < before, `α ${before} → ${nlb.alpha} after ρ = ${d.gainRatio}`);
+      sawDecrease = true;
+    }
+  }
+  assert.ok(sawDecrease);
+  assert.ok(loss < 1e-8, `Φ = ${loss}`);
+  assert.throws(() => createNlb(ws, x0, { dampingControl: 'nielsen' as never }), /'factors', 'gain-ratio'/);
   ws.dispose();
 });
 

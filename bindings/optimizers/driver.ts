@@ -402,20 +402,35 @@ export class SigmaController {
   }
 }
 
-/** Levenberg–Marquardt damping control (method.md §2 step 5): raise on rejection, relax on acceptance. */
+/**
+ * Levenberg–Marquardt damping control (method.md §2 step 5). 'factors': α ← α·up after a rejected
+ * candidate, α ← α·down after an accepted one. 'gain-ratio' (Nielsen's rule): with
+ * ρ = actual / predicted decrease of Φ, α ← α·max(1/3, 1 − (2ρ − 1)³) on acceptance and
+ * α ← α·ν, ν ← 2ν on rejection (ν = 2 after every acceptance).
+ */
 export class Damping {
   value: number;
-  constructor(alpha0: number, private readonly up: number, private readonly down: number,
-    private readonly min: number, private readonly max: number) {
+  private nu = 2;
+  constructor(alpha0: number, private readonly mode: 'factors' | 'gain-ratio', private readonly up: number,
+    private readonly down: number, private readonly min: number, private readonly max: number) {
     this.value = alpha0;
   }
 
   // From at least 1e-12, so that α = 0 (an exact Gauss–Newton step) can still grow.
   reject(): void {
-    this.value = Math.min(Math.max(this.value * this.up, this.min, 1e-12), this.max);
+    const factor = this.mode === 'gain-ratio' ? this.nu : this.up;
+    this.value = Math.min(Math.max(this.value * factor, this.min, 1e-12), this.max);
+    if (this.mode === 'gain-ratio') this.nu = Math.min(2 * this.nu, 2 ** 30);
   }
 
-  accept(): void {
+  /** rho: the gain ratio of the accepted candidate (used by 'gain-ratio'). */
+  accept(rho: number): void {
+    if (this.mode === 'gain-ratio') {
+      const f = Number.isFinite(rho) ? Math.max(1 / 3, 1 - (2 * rho - 1) ** 3) : 1;
+      this.value = Math.min(Math.max(this.value * f, this.min), this.max);
+      this.nu = 2;
+      return;
+    }
     this.value = Math.max(this.value * this.down, this.min);
   }
 }

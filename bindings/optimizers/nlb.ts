@@ -15,7 +15,7 @@ import {
 /** Every NlbOptions key (unknown keys are rejected). */
 export const NLB_OPTION_KEYS = [
   'ensembleSize', 'sigma', 'sigmaSchedule', 'sigmaDecay', 'sigmaShrink', 'sigmaGrow', 'sigmaMin', 'sigmaMax',
-  'alpha', 'alphaUp', 'alphaDown', 'alphaMin', 'alphaMax', 'acceptance', 'maxRetries', 'stepSize', 'stepDecay',
+  'alpha', 'alphaUp', 'alphaDown', 'alphaMin', 'alphaMax', 'dampingControl', 'acceptance', 'maxRetries', 'stepSize', 'stepDecay',
   'trustRegion', 'lambda', 'antithetic', 'seed', 'memberBatch', 'maxRedraws',
 ] as const;
 
@@ -38,6 +38,7 @@ export const NLB_DEFAULTS = {
   alphaDown: 0.1,
   alphaMin: 1e-12,
   alphaMax: 1e12,
+  dampingControl: 'factors' as const,
   acceptance: true,
   maxRetries: 2,
   stepSize: 1,
@@ -111,6 +112,7 @@ export class Nlb extends OptimizerBase {
       alphaDown: numberOption('alphaDown', options.alphaDown, d.alphaDown, 0, 1),
       alphaMin: numberOption('alphaMin', options.alphaMin, d.alphaMin, 0),
       alphaMax: numberOption('alphaMax', options.alphaMax, d.alphaMax, 0),
+      dampingControl: enumOption('dampingControl', options.dampingControl, d.dampingControl, ['factors', 'gain-ratio']),
       acceptance: boolOption('acceptance', options.acceptance, d.acceptance),
       maxRetries: intOption('maxRetries', options.maxRetries, d.maxRetries, 1, 100),
       stepSize: numberOption('stepSize', options.stepSize, d.stepSize, Number.MIN_VALUE),
@@ -127,7 +129,8 @@ export class Nlb extends OptimizerBase {
     }
     this.o = o;
     this.sigmaSchedule = new SigmaController(o.sigmaSchedule, sigma, o.sigmaDecay, o.sigmaShrink, o.sigmaGrow, o.sigmaMin, o.sigmaMax);
-    this.damping = new Damping(Math.min(Math.max(o.alpha, o.alphaMin), o.alphaMax), o.alphaUp, o.alphaDown, o.alphaMin, o.alphaMax);
+    this.damping = new Damping(Math.min(Math.max(o.alpha, o.alphaMin), o.alphaMax), o.dampingControl, o.alphaUp,
+      o.alphaDown, o.alphaMin, o.alphaMax);
     this.thetaB = ws.from('f64', theta0);
     this.candB = ws.f64(this.n);
     this.A = ws.f64(k * k);
@@ -294,6 +297,7 @@ export class Nlb extends OptimizerBase {
     let tries = 0;
     let zNorm = 0;
     let phiNew = NaN;
+    let gainRatio = NaN;
     let alphaUsed = this.damping.value;
     // A zero system (F constant along every member) has no descent direction: the step fails.
     while (meanDiag > 0 && tries < o.maxRetries) {
@@ -314,6 +318,7 @@ export class Nlb extends OptimizerBase {
       const candSq = squaredNorm(this.candB);
       objective.losses(1, this.Fc!.ptr, this.lossOut.ptr);
       phiNew = this.lossOut.view()[0] + 0.5 * lambda * candSq;
+      gainRatio = (phi0 - phiNew) / this.predictedDecrease(kk, mu);
       if (phiNew < phi0) {
         accepted = true;
         break;
@@ -334,14 +339,30 @@ export class Nlb extends OptimizerBase {
         this.centerValid = false;
         loss = NaN;
       }
-      this.damping.accept();
+      this.damping.accept(gainRatio);
     }
     this.sigmaSchedule.update(accepted);
     this.t++;
     return {
       iteration: t, loss, lossBefore: phi0, accepted, tries, sigma, alpha: alphaUsed, mu, zNorm, stepNorm,
-      gradientNorm, dropped, redraws, evaluations, forwardMs: 0, algebraMs: 0, totalMs: 0,
+      gradientNorm, gainRatio, dropped, redraws, evaluations, forwardMs: 0, algebraMs: 0, totalMs: 0,
     };
+  }
+
+  // Decrease of the k-dim quadratic model of Φ at w = μz (method.md §2 step 4): μ zᵀr − ½μ² zᵀAz.
+  private predictedDecrease(kk: number, mu: number): number {
+    const z = this.z.view();
+    const r = this.r.view();
+    const a = this.A.view();
+    let zr = 0;
+    let zAz = 0;
+    for (let i = 0; i < kk; i++) {
+      zr += z[i] * r[i];
+      let row = 0;
+      for (let j = 0; j < kk; j++) row += a[i * kk + j] * z[j];
+      zAz += z[i] * row;
+    }
+    return mu * zr - 0.5 * mu * mu * zAz;
   }
 
   // Cholesky of A + shift·I and z = (A + shift·I)⁻¹ r; on a non-positive pivot raises α and

@@ -110,6 +110,8 @@ export interface IterationDiagnostics {
   stepNorm: number;
   /** Estimate of ‖∇Φ(θ_t)‖ from the ensemble: ‖Eᵀ∇Φ‖/(σ√k) for NLB, NaN for EKI. */
   gradientNorm: number;
+  /** NLB: actual / predicted decrease of Φ for the last candidate (the k-dim model's gain ratio; NaN if none). */
+  gainRatio?: number;
   /** Members whose outputs held NaN/Inf and were left out of this iteration. */
   dropped: number;
   /** Draws retried with a smaller σ because fewer than 2 members survived. */
@@ -218,6 +220,8 @@ export interface NlbOptions {
   alphaUp?: number;
   /** α ← max(α·alphaDown, alphaMin) after an accepted one (in (0, 1]). */
   alphaDown?: number;
+  /** 'factors' (alphaUp / alphaDown) or 'gain-ratio' (Nielsen's rule on actual / predicted decrease). */
+  dampingControl?: 'factors' | 'gain-ratio';
   /** Bounds of α. */
   alphaMin?: number;
   alphaMax?: number;
