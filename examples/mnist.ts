@@ -55,11 +55,7 @@ const program = new Command()
   }, 1)
   .option('--out <dir>', 'directory for report.html', 'out')
   .option('--eval-every <n>', 'iterations between test-set evaluations', positiveInt('--eval-every'), 50)
-  .option('--time-limit <seconds>', 'stop training after this many seconds (0 = no limit)', (v) => {
-    const n = Number(v);
-    if (!(n >= 0)) throw new InvalidArgumentError(`--time-limit must be a number ≥ 0; got "${v}".`);
-    return n;
-  }, 0)
+  .option('--time-limit <seconds>', 'stop training after this many seconds, whatever --iterations says (0 = no limit)', nonNegative('--time-limit'), 170)
   .option('--lambda <value>', 'NLB Tikhonov weight λ (Φ = L + λ/2·‖θ‖²)', nonNegative('--lambda'))
   .option('--sigma <value>', 'NLB perturbation radius σ / EKI initial spread', nonNegative('--sigma'))
   .option('--average <decay>', 'beyond the paper: evaluate the moving average of the iterates (EMA decay in [0, 1))', nonNegative('--average'))
