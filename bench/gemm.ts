@@ -242,6 +242,10 @@ const shapes = SHAPES.map((s, i) => {
       ours: r2(Math.max(...r.ours)), peak: r2(Math.max(...r.peak)), tfjsWasm: r2(Math.max(...r.tfjs)), plainJs: r2(Math.max(...r.js)),
     },
     peakSpread: { min: r2(Math.min(...r.peak)), max: r2(Math.max(...r.peak)) },
+    bestRatios: {
+      oursOverPeak: r2(Math.max(...r.ours) / Math.max(...r.peak)),
+      oursOverTfjs: r2(Math.max(...r.ours) / Math.max(...r.tfjs)),
+    },
     ratios: {
       oursOverPeak: r2(median(r.oursPeak)), oursOverTfjs: r2(median(r.oursTfjs)),
       ...(s.transA ? { oursOverTfjsTransposeThenMatMul: r2(median(r.oursTfjsT)) } : {}),
@@ -290,6 +294,7 @@ for (const s of shapes) {
 const m = result.mlpForward;
 console.log(`MLP forward 33×512×[784,64,10]: mlpForward ${m.ms.mlpForwardMemberByMember} ms (${m.gflops.mlpForward} GFLOP/s), ` +
   `layer by layer ${m.ms.denseEnsembleLayerByLayer} ms, tfjs-wasm per member ${m.ms.tfjsWasmPerMember} ms`);
+console.log('best rounds (≈ unloaded): ' + shapes.map((s) => `${s.shape} ${s.bestRatios.oursOverPeak}× peak, ${s.bestRatios.oursOverTfjs}× tfjs`).join('; '));
 console.log('wrote bench/results/gemm.json');
 
 ws.dispose();
