@@ -100,7 +100,7 @@ const beyondPaper = {
 const tty = process.stdout.isTTY === true;
 const bar = tty
   ? new cliProgress.SingleBar({
-    format: 'train |{bar}| {value}/{total} it | loss {loss} | test acc {acc} | fwd {fwd} | {elapsed}s | ETA {eta_formatted}',
+    format: 'train |{bar}| {value}/{total} it | batch loss {loss} | test acc {acc} | fwd {fwd} | {elapsed}s | ETA {eta_formatted}',
     hideCursor: true, etaBuffer: 100, fps: 5,
   }, cliProgress.Presets.shades_classic)
   : undefined;
