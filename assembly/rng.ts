@@ -3,18 +3,24 @@
 //
 // ξ(seed, iter, member, index) is a pure function of four u32:
 //   key   = mix64(mix64(seed·2³² + iter ⊕ K0) ⊕ (member·γ₂ + K1))     (one stream per member)
-//   bits  = mix64(key + index·γ)                                      (SplitMix64 as a counter)
-//   q     = u − ½ with u = (2·⌊bits/2¹²⌋ + 1)·2⁻⁵³ ∈ (0, 1), exact and symmetric about ½
-//   ξ     = Φ⁻¹(u) by Acklam's rational approximation (relative error < 1.15·10⁻⁹).
-// mix64 is the SplitMix64 finalizer (Steele, Lea & Flood 2014; Stafford's variant 13). Acklam's
-// central region (|q| ≤ 0.47575, 95 % of draws) is a rational in r = q² evaluated by Estrin's
-// scheme (shorter dependency chains than Horner), only +, ×, ÷, lane-wise in f64x2 in the same
-// order as the scalar path:
-//   num = ((A1·r + A2)·r⁴ + (A3·r + A4)·r²) + (A5·r + A6), times q
-//   den = ((B1·r + B2)·r⁴ + (B3·r + B4)·r²) + (B5·r + 1),  ξ = num/den
-// Tail draws are recorded during the vector pass and patched afterwards by one scalar function
-// (Math.log is a software routine in AssemblyScript, identical in both builds). IEEE arithmetic is
-// correctly rounded, so the SIMD and scalar builds produce the same bits in every host.
+//   h     = mix64(key + ⌊index/2⌋·γ)                                  (SplitMix64 as a counter)
+//   b     = the low 32 bits of h for an even index, the high 32 bits for an odd one
+//   q     = u − ½ with u = (2·⌊b/2⁹⌋ + 1)·2⁻²⁴ ∈ (0, 1), exact in f32 and symmetric about ½
+//   ξ     = Φ⁻¹(u) by Acklam's rational approximation, evaluated in f32, returned as f64.
+// mix64 is the SplitMix64 finalizer (Steele, Lea & Flood 2014; Stafford's variant 13). ξ is a
+// perturbation direction, so f32 accuracy (relative error < 2·10⁻⁶, |ξ| ≤ 5.295) is plenty, and it
+// doubles the SIMD width: 4 normals per f32x4 operation, 4 per 64-bit hash pair. Acklam's central
+// region (|q| ≤ 0.47575, 95 % of draws) is q·a(r)/b(r), r = q², with quintics a, b whose roots
+// come in close pairs just outside the region (0.2546/0.2535, 0.2769/0.2716, …): in the monomial
+// basis a and b lose 3–4 digits to cancellation near |q| = 0.47575 (f32 error 2·10⁻⁴). Evaluated
+// as products over their (real) roots ρ_i, σ_i, in this order, lane-wise in f32x4 and identically
+// in the scalar path, the error stays below 6·10⁻⁷:
+//   num = (r − ρ1)(r − ρ2)(r − ρ3)(r − ρ4)(r − ρ5), left to right; den likewise with σ
+//   ξ = ((q·K)·num)/den,  K = A1/B1
+// Tail draws, t = √(−2 ln(½ − |q|)), ξ = ∓c(t)/d(t), are recorded during the vector pass and patched
+// by one scalar f32 function (Mathf.log is a software routine in AssemblyScript). IEEE arithmetic
+// is correctly rounded and nothing host-dependent is called, so the SIMD and scalar builds produce
+// the same bits in every host.
 //
 // Layouts: row-major, a k×n matrix holds k member rows of n contiguous values. Member i of a call
 // is the global member member0 + r for row r; with antithetic pairs it uses stream q_i = ⌊i/2⌋
@@ -30,45 +36,49 @@ const K0: u64 = 0x243F6A8885A308D3;
 const K1: u64 = 0x6A09E667F3BCC908;
 const GAMMA2: u64 = 0xD1B54A32D192ED03;
 
-// 1.0 as bits: OR-ing 52 random mantissa bits in gives a double in [1, 2).
-const ONE_BITS: u64 = 0x3FF0000000000000;
-const HALF_ULP: f64 = 1.1102230246251565e-16; // 2⁻⁵³
-const Q_TAIL: f64 = 0.47575; // ½ − p_low, p_low = 0.02425 (Acklam's region split)
+// 1.0f as bits: OR-ing 23 random mantissa bits in gives a float in [1, 2).
+const ONE_BITS: u32 = 0x3F800000;
+const HALF_ULP: f32 = 5.9604645e-8; // 2⁻²⁴
+const Q_TAIL: f32 = 0.47575; // ½ − p_low, p_low = 0.02425 (Acklam's region split)
 
-// Acklam's coefficients: central rational a/b in r = q², tails c/d in t = √(−2 ln p).
-const A1: f64 = -3.969683028665376e+01;
-const A2: f64 = 2.209460984245205e+02;
-const A3: f64 = -2.759285104469687e+02;
-const A4: f64 = 1.383577518672690e+02;
-const A5: f64 = -3.066479806614716e+01;
-const A6: f64 = 2.506628277459239e+00;
-const B1: f64 = -5.447609879822406e+01;
-const B2: f64 = 1.615858368580409e+02;
-const B3: f64 = -1.556989798598866e+02;
-const B4: f64 = 6.680131188771972e+01;
-const B5: f64 = -1.328068155288572e+01;
-const C1: f64 = -7.784894002430293e-03;
-const C2: f64 = -3.223964580411365e-01;
-const C3: f64 = -2.400758277161838e+00;
-const C4: f64 = -2.549732539343734e+00;
-const C5: f64 = 4.374664141464968e+00;
-const C6: f64 = 2.938163982698783e+00;
-const D1: f64 = 7.784695709041462e-03;
-const D2: f64 = 3.224671290700398e-01;
-const D3: f64 = 2.445134137142996e+00;
-const D4: f64 = 3.754408661907416e+00;
+// Acklam's central rational a(r)/b(r) in factored form: the roots of his quintics (numpy.roots of
+// the published coefficients, Newton-polished in f64), rounded to f32; K = A1/B1.
+const K: f32 = 0.7287017822933365;
+const RA1: f32 = 0.2546367332088459;
+const RA2: f32 = 0.2768539791445508;
+const RA3: f32 = 0.34800255128107377;
+const RA4: f32 = 0.63535904846023;
+const RA5: f32 = 4.050984980934811;
+const RB1: f32 = 0.2535187102166747;
+const RB2: f32 = 0.2715739763407426;
+const RB3: f32 = 0.3258703616432124;
+const RB4: f32 = 0.5095656108263265;
+const RB5: f32 = 1.6056499114419955;
+// Acklam's tail coefficients (rounded to f32): x = c(t)/d(t), t = √(−2 ln p).
+const C1: f32 = -7.784894002430293e-03;
+const C2: f32 = -3.223964580411365e-01;
+const C3: f32 = -2.400758277161838e+00;
+const C4: f32 = -2.549732539343734e+00;
+const C5: f32 = 4.374664141464968e+00;
+const C6: f32 = 2.938163982698783e+00;
+const D1: f32 = 7.784695709041462e-03;
+const D2: f32 = 3.224671290700398e-01;
+const D3: f32 = 2.445134137142996e+00;
+const D4: f32 = 3.754408661907416e+00;
 
-// Splatted constants for the f64x2 path, read from memory: V8 would re-materialize each
-// v128 constant inside the loop (performance-notes.md), a load is one instruction.
-// Layout (16 bytes each): 0 A1 … 5 A6, 6 B1 … 10 B5, 11 one, 12 1.5, 13 2⁻⁵³, 14 Q_TAIL.
-const VF: usize = memory.data<f64>([
-  A1, A1, A2, A2, A3, A3, A4, A4, A5, A5, A6, A6,
-  B1, B1, B2, B2, B3, B3, B4, B4, B5, B5,
-  1.0, 1.0, 1.5, 1.5, HALF_ULP, HALF_ULP, Q_TAIL, Q_TAIL,
+// Splatted constants for the SIMD path, read from memory: V8 would re-materialize each v128
+// constant inside the loop (performance-notes.md), a load is one instruction.
+// f32x4 layout (16 bytes each): 0 ρ1 … 4 ρ5, 5 σ1 … 9 σ5, 10 K, 11 one, 12 1.5, 13 2⁻²⁴, 14 Q_TAIL.
+const VF: usize = memory.data<f32>([
+  RA1, RA1, RA1, RA1, RA2, RA2, RA2, RA2, RA3, RA3, RA3, RA3, RA4, RA4, RA4, RA4, RA5, RA5, RA5, RA5,
+  RB1, RB1, RB1, RB1, RB2, RB2, RB2, RB2, RB3, RB3, RB3, RB3, RB4, RB4, RB4, RB4, RB5, RB5, RB5, RB5,
+  K, K, K, K, 1.0, 1.0, 1.0, 1.0, 1.5, 1.5, 1.5, 1.5, HALF_ULP, HALF_ULP, HALF_ULP, HALF_ULP,
+  Q_TAIL, Q_TAIL, Q_TAIL, Q_TAIL,
 ], 16);
-// Layout: 0 MIX1, 1 MIX2, 2 ONE_BITS, 3 2γ, 4 4γ (state steps of one and two f64x2 pairs).
+// i64x2 layout: 0 MIX1, 1 MIX2, 2 ONE_BITS in each 32-bit lane, 3 2γ, 4 4γ (state steps).
 const VI: usize = memory.data<u64>([
-  MIX1, MIX1, MIX2, MIX2, ONE_BITS, ONE_BITS, GAMMA << 1, GAMMA << 1, GAMMA << 2, GAMMA << 2,
+  MIX1, MIX1, MIX2, MIX2, 0x3F8000003F800000, 0x3F8000003F800000,
+  GAMMA << 1, GAMMA << 1, GAMMA << 2, GAMMA << 2,
 ], 16);
 
 // Normals are generated in tiles of TILE values into a caller's buffer or into XI (consumers read
@@ -94,94 +104,105 @@ function streamKey(seed: u32, iter: u32, member: u32): u64 {
   return mix64(h ^ (<u64>member * GAMMA2 + K1));
 }
 
-// u − ½ from 64 random bits: (2·⌊bits/2¹²⌋ + 1)·2⁻⁵³ − ½, exact (Sterbenz, then an exact add).
+// u − ½ of stream position `index`: (2·⌊b/2⁹⌋ + 1)·2⁻²⁴ − ½, exact (Sterbenz, then an exact add).
 // @ts-ignore: decorator
 @inline
-function centred1(bits: u64): f64 {
-  return (reinterpret<f64>((bits >> 12) | ONE_BITS) - 1.5) + HALF_ULP;
+function centredAt(key: u64, index: u64): f32 {
+  const h = mix64(key + (index >> 1) * GAMMA);
+  const b = <u32>((index & 1) != 0 ? h >> 32 : h);
+  return (reinterpret<f32>((b >> 9) | ONE_BITS) - <f32>1.5) + HALF_ULP;
 }
 
 // Acklam's tail for |q| > Q_TAIL: p = ½ − |q| (exact), t = √(−2 ln p), x = c(t)/d(t) < 0 signed
 // like q. Scalar in both builds.
-function tail1(q: f64): f64 {
-  const t = Math.sqrt(-2.0 * Math.log(0.5 - Math.abs(q)));
+function tail1(q: f32): f32 {
+  const t = Mathf.sqrt(<f32>-2.0 * Mathf.log(<f32>0.5 - Mathf.abs(q)));
   const x = (((((C1 * t + C2) * t + C3) * t + C4) * t + C5) * t + C6) /
-    ((((D1 * t + D2) * t + D3) * t + D4) * t + 1.0);
+    ((((D1 * t + D2) * t + D3) * t + D4) * t + <f32>1.0);
   return q < 0 ? x : -x;
 }
 
-// One N(0,1) value from 64 random bits (the scalar twin of central2 + tail patching).
+// ξ from q (the scalar twin of central4 + tail patching).
 // @ts-ignore: decorator
 @inline
-function normal1(bits: u64): f64 {
-  const q = centred1(bits);
-  if (Math.abs(q) > Q_TAIL) return tail1(q);
+function normal1(q: f32): f32 {
+  if (Mathf.abs(q) > Q_TAIL) return tail1(q);
   const r = q * q;
-  const r2 = r * r;
-  const r4 = r2 * r2;
-  const num = (((A1 * r + A2) * r4 + (A3 * r + A4) * r2) + (A5 * r + A6)) * q;
-  const den = ((B1 * r + B2) * r4 + (B3 * r + B4) * r2) + (B5 * r + 1.0);
-  return num / den;
+  const num = (r - RA1) * (r - RA2) * (r - RA3) * (r - RA4) * (r - RA5);
+  const den = (r - RB1) * (r - RB2) * (r - RB3) * (r - RB4) * (r - RB5);
+  return ((q * K) * num) / den;
 }
 
-// The value at stream position `index` of the stream `key`.
+// Lane-wise q of four positions from two SplitMix64 states (low, high half of each hash).
 // @ts-ignore: decorator
 @inline
-function normalAt(key: u64, index: u64): f64 {
-  return normal1(mix64(key + index * GAMMA));
-}
-
-// Lane-wise centred1(mix64(state)).
-// @ts-ignore: decorator
-@inline
-function centred2(state: v128): v128 {
+function centred4(state: v128): v128 {
   let z = state;
   z = i64x2.mul(v128.xor(z, i64x2.shr_u(z, 30)), v128.load(VI, 0));
   z = i64x2.mul(v128.xor(z, i64x2.shr_u(z, 27)), v128.load(VI, 16));
   z = v128.xor(z, i64x2.shr_u(z, 31));
-  const d = v128.or(i64x2.shr_u(z, 12), v128.load(VI, 32));
-  return f64x2.add(f64x2.sub(d, v128.load(VF, 192)), v128.load(VF, 208));
+  const d = v128.or(i32x4.shr_u(z, 9), v128.load(VI, 32));
+  return f32x4.add(f32x4.sub(d, v128.load(VF, 192)), v128.load(VF, 208));
 }
 
 // Lane-wise central rational of normal1 (same operations, same order); tail lanes are garbage.
 // @ts-ignore: decorator
 @inline
-function central2(q: v128): v128 {
-  const r = f64x2.mul(q, q);
-  const r2 = f64x2.mul(r, r);
-  const r4 = f64x2.mul(r2, r2);
-  const n12 = f64x2.add(f64x2.mul(v128.load(VF, 0), r), v128.load(VF, 16));
-  const n34 = f64x2.add(f64x2.mul(v128.load(VF, 32), r), v128.load(VF, 48));
-  const n56 = f64x2.add(f64x2.mul(v128.load(VF, 64), r), v128.load(VF, 80));
-  const num = f64x2.mul(f64x2.add(f64x2.add(f64x2.mul(n12, r4), f64x2.mul(n34, r2)), n56), q);
-  const d12 = f64x2.add(f64x2.mul(v128.load(VF, 96), r), v128.load(VF, 112));
-  const d34 = f64x2.add(f64x2.mul(v128.load(VF, 128), r), v128.load(VF, 144));
-  const d56 = f64x2.add(f64x2.mul(v128.load(VF, 160), r), v128.load(VF, 176));
-  const den = f64x2.add(f64x2.add(f64x2.mul(d12, r4), f64x2.mul(d34, r2)), d56);
-  return f64x2.div(num, den);
+function central4(q: v128): v128 {
+  const r = f32x4.mul(q, q);
+  let num = f32x4.sub(r, v128.load(VF, 0));
+  num = f32x4.mul(num, f32x4.sub(r, v128.load(VF, 16)));
+  num = f32x4.mul(num, f32x4.sub(r, v128.load(VF, 32)));
+  num = f32x4.mul(num, f32x4.sub(r, v128.load(VF, 48)));
+  num = f32x4.mul(num, f32x4.sub(r, v128.load(VF, 64)));
+  let den = f32x4.sub(r, v128.load(VF, 80));
+  den = f32x4.mul(den, f32x4.sub(r, v128.load(VF, 96)));
+  den = f32x4.mul(den, f32x4.sub(r, v128.load(VF, 112)));
+  den = f32x4.mul(den, f32x4.sub(r, v128.load(VF, 128)));
+  den = f32x4.mul(den, f32x4.sub(r, v128.load(VF, 144)));
+  return f32x4.div(f32x4.mul(f32x4.mul(q, v128.load(VF, 160)), num), den);
 }
 
-// dst[j] = ξ at stream positions index0 + j, j < len ≤ TILE. The SIMD pass does four values per
-// step (two independent f64x2 chains hide the latency of the rational) and appends the positions
-// of tail draws to TAILS without branching (a data-dependent branch mispredicts on ≈ 18 % of the
-// steps); a second loop recomputes those values with the scalar path.
+// Stores four f32 lanes as f64 at p.
+// @ts-ignore: decorator
+@inline
+function store4(p: usize, x: v128): void {
+  v128.store(p, f64x2.promote_low_f32x4(x));
+  v128.store(p, f64x2.promote_low_f32x4(v128.shuffle<u32>(x, x, 2, 3, 2, 3)), 16);
+}
+
+// The 0/1 tail flags of four lanes as bits 0..3.
+// @ts-ignore: decorator
+@inline
+function tailBits(q: v128): u32 {
+  return <u32>i32x4.bitmask(f32x4.gt(f32x4.abs(q), v128.load(VF, 224)));
+}
+
+// dst[j] = ξ at stream positions index0 + j, j < len ≤ TILE. The SIMD pass does eight values per
+// step (two independent f32x4 chains hide the latency of the rational) and appends the positions
+// of tail draws to TAILS without branching (a data-dependent branch would mispredict on a third of
+// the steps); a second loop recomputes those values with the scalar path.
 function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
-    let s0 = state2(key, index0);
+    // Vector steps start at an even stream position (a whole hash).
+    if ((index0 & 1) != 0 && len > 0) {
+      store<f64>(dst, <f64>normal1(centredAt(key, index0)));
+      j = 1;
+    }
+    const pair = (index0 + <u64>j) >> 1;
+    let s0 = i64x2.replace_lane(i64x2.splat(key + pair * GAMMA), 1, key + (pair + 1) * GAMMA);
     let s1 = i64x2.add(s0, v128.load(VI, 48));
     let tails: usize = 0;
-    for (; j + 3 < len; j += 4) {
-      const q0 = centred2(s0);
-      const q1 = centred2(s1);
+    for (; j + 7 < len; j += 8) {
+      const q0 = centred4(s0);
+      const q1 = centred4(s1);
       s0 = i64x2.add(s0, v128.load(VI, 64));
       s1 = i64x2.add(s1, v128.load(VI, 64));
       const o = dst + (<usize>j << 3);
-      v128.store(o, central2(q0));
-      v128.store(o, central2(q1), 16);
-      const qt = v128.load(VF, 224);
-      const bits = <u32>i64x2.bitmask(f64x2.gt(f64x2.abs(q0), qt)) |
-        (<u32>i64x2.bitmask(f64x2.gt(f64x2.abs(q1), qt)) << 2);
+      store4(o, central4(q0));
+      store4(o + 32, central4(q1));
+      const bits = tailBits(q0) | (tailBits(q1) << 4);
       // Write every candidate, advance past the real ones.
       store<u32>(TAILS + (tails << 2), <u32>j);
       tails += bits & 1;
@@ -190,22 +211,22 @@ function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
       store<u32>(TAILS + (tails << 2), <u32>j + 2);
       tails += (bits >> 2) & 1;
       store<u32>(TAILS + (tails << 2), <u32>j + 3);
-      tails += bits >> 3;
+      tails += (bits >> 3) & 1;
+      store<u32>(TAILS + (tails << 2), <u32>j + 4);
+      tails += (bits >> 4) & 1;
+      store<u32>(TAILS + (tails << 2), <u32>j + 5);
+      tails += (bits >> 5) & 1;
+      store<u32>(TAILS + (tails << 2), <u32>j + 6);
+      tails += (bits >> 6) & 1;
+      store<u32>(TAILS + (tails << 2), <u32>j + 7);
+      tails += bits >> 7;
     }
     for (let t: usize = 0; t < tails; t++) {
       const jt = load<u32>(TAILS + (t << 2));
-      store<f64>(dst + (<usize>jt << 3), tail1(centred1(mix64(key + (index0 + <u64>jt) * GAMMA))));
+      store<f64>(dst + (<usize>jt << 3), <f64>tail1(centredAt(key, index0 + <u64>jt)));
     }
   }
-  for (; j < len; j++) store<f64>(dst + (<usize>j << 3), normalAt(key, index0 + <u64>j));
-}
-
-// The f64x2 states of positions index and index + 1 of stream `key`.
-// @ts-ignore: decorator
-@inline
-function state2(key: u64, index: u64): v128 {
-  const s = key + index * GAMMA;
-  return i64x2.replace_lane(i64x2.splat(s), 1, s + GAMMA);
+  for (; j < len; j++) store<f64>(dst + (<usize>j << 3), <f64>normal1(centredAt(key, index0 + <u64>j)));
 }
 
 // Aborts unless `count` elements of `elem` bytes at ptr lie in memory, `elem`-aligned.

@@ -71,17 +71,24 @@ export function streamKeyRef(seed: number, iter: number, member: number): bigint
   return mix64(h ^ ((BigInt(member >>> 0) * GAMMA2 + K1) & M64));
 }
 
-/** The uniform u ∈ (0, 1) minus ½ at one stream position: q = (2⌊bits/2¹²⌋ + 1)·2⁻⁵³ − ½. */
+/** The uniform u ∈ (0, 1) minus ½ at one stream position: h = mix64(key + ⌊index/2⌋γ), b = the
+ *  low (even index) or high (odd index) 32 bits of h, q = (2⌊b/2⁹⌋ + 1)·2⁻²⁴ − ½ (exact in f32). */
 export function uniformCentredRef(key: bigint, index: number): number {
-  const bits = mix64((key + BigInt(index) * GAMMA) & M64);
-  const u52 = Number(bits >> 12n);
-  return (2 * u52 + 1) / 2 ** 53 - 0.5;
+  const h = mix64((key + BigInt(Math.floor(index / 2)) * GAMMA) & M64);
+  const b = index % 2 === 0 ? h & 0xffffffffn : h >> 32n;
+  const u = Number(b >> 9n);
+  return (2 * u + 1) / 2 ** 24 - 0.5;
 }
 
-/** Acklam's inverse normal CDF of u = q + ½ (his published coefficients and region split); the
- *  central rational is evaluated by Estrin's scheme in the order rng.ts documents, so a host
- *  that follows the definition reproduces the kernel's bits. */
-export function acklamRef(q: number): number {
+const f = Math.fround;
+
+/** Acklam's inverse normal CDF of u = q + ½ (his published coefficients and region split),
+ *  evaluated in f32 (every operation rounded by Math.fround), the central rational as products
+ *  over the roots of its quintics in the order rng.ts documents, so a host that follows the
+ *  definition reproduces the kernel's bits (tails call the host's log, so they agree to a few f32
+ *  ulps). With exact = true, plain f64 Horner evaluation of the published coefficients: Acklam's
+ *  approximation itself (relative error < 1.15e-9), the reference for the accuracy test. */
+export function acklamRef(q: number, exact = false): number {
   const a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
     1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
   const b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
@@ -90,17 +97,31 @@ export function acklamRef(q: number): number {
     -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
   const d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
     3.754408661907416e+00];
-  if (Math.abs(q) <= 0.47575) {
-    const r = q * q;
-    const r2 = r * r;
-    const r4 = r2 * r2;
-    const num = (((a[0] * r + a[1]) * r4 + (a[2] * r + a[3]) * r2) + (a[4] * r + a[5])) * q;
-    const den = ((b[0] * r + b[1]) * r4 + (b[2] * r + b[3]) * r2) + (b[4] * r + 1);
-    return num / den;
+  if (exact) {
+    if (Math.abs(q) <= 0.47575) {
+      const r = q * q;
+      return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+    }
+    const t = Math.sqrt(-2 * Math.log(0.5 - Math.abs(q)));
+    const x = (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t + c[5]) /
+      ((((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1);
+    return q < 0 ? x : -x;
   }
-  const t = Math.sqrt(-2 * Math.log(0.5 - Math.abs(q)));
-  const x = (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t + c[5]) /
-    ((((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1);
+  const rootsA = [0.2546367332088459, 0.2768539791445508, 0.34800255128107377, 0.63535904846023, 4.050984980934811].map(f);
+  const rootsB = [0.2535187102166747, 0.2715739763407426, 0.3258703616432124, 0.5095656108263265, 1.6056499114419955].map(f);
+  const K = f(0.7287017822933365); // a[0]/b[0]
+  const [C1, C2, C3, C4, C5, C6] = c.map(f);
+  const [D1, D2, D3, D4] = d.map(f);
+  q = f(q);
+  if (Math.abs(q) <= f(0.47575)) {
+    const r = f(q * q);
+    const product = (roots: number[]) => roots.reduce((acc, root, i) => (i === 0 ? f(r - root) : f(acc * f(r - root))), 0);
+    return f(f(f(q * K) * product(rootsA)) / product(rootsB));
+  }
+  const t = f(Math.sqrt(f(-2 * f(Math.log(f(0.5 - Math.abs(q)))))));
+  const h = (x: number, y: number) => f(f(x * t) + y);
+  const x = f(h(h(h(h(h(C1, C2), C3), C4), C5), C6) / h(h(h(h(D1, D2), D3), D4), 1));
   return q < 0 ? x : -x;
 }
 
