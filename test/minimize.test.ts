@@ -52,6 +52,22 @@ test('minimize (sync and async forward) gives exactly the iterates of the optimi
   ws.dispose();
 });
 
+test('memberBatch chunks the forward calls without changing the iterates (NLB and EKI)', async () => {
+  const m = 16;
+  const n = 7;
+  const { y, forward } = linearProblem(m, n, 9);
+  for (const optimizer of ['nlb', 'eki'] as const) {
+    const sizes: number[] = [];
+    const counting: ForwardFunction = (t, k) => { sizes.push(k); return forward(t, k); };
+    const options = { theta0: new Float64Array(n).fill(0.2), y, optimizer, ensembleSize: 8, seed: 4, maxIterations: 8, module: mod };
+    const whole = await minimize({ ...options, forward });
+    const chunked = await minimize({ ...options, forward: counting, memberBatch: 3 });
+    assert.equal(Array.from(chunked.theta), Array.from(whole.theta), `${optimizer}: same iterates`);
+    assert.ok(Math.max(...sizes) === 3, `${optimizer}: at most 3 members per call`);
+    assert.is(sizes.reduce((a, b) => a + b, 0), chunked.evaluations);
+  }
+});
+
 test('ask/tell reproduces minimize: ask() gives k × n rows, tell() takes k × m outputs', async () => {
   const m = 20;
   const n = 9;

@@ -35,7 +35,12 @@ export interface ProblemOptions extends NlbOptions, EkiOptions, StopCriteria {
 }
 
 export interface MinimizeOptions extends ProblemOptions {
-  /** Evaluates k parameter vectors. `thetas` is reused between calls: copy it to keep it. */
+  /**
+   * Evaluates k parameter vectors (k ≤ memberBatch). Calls are made one at a time; to evaluate
+   * members in parallel (workers, processes, a cluster), split each call's k rows among them and
+   * raise memberBatch to the number of members wanted per call. `thetas` is reused between calls:
+   * copy it to keep it beyond the call (or the returned promise).
+   */
   forward: ForwardFunction;
   /** Called after every iteration; returning false stops with reason 'callback'. */
   onIteration?: (diagnostics: IterationDiagnostics) => void | boolean;
