@@ -90,7 +90,8 @@ export type StopReason =
 export interface IterationDiagnostics {
   /** 0-based iteration number. */
   iteration: number;
-  /** Φ at the iterate after this iteration (NLB: θ_{t+1}; EKI: the ensemble mean before the update). */
+  /** Φ at the iterate after this iteration (NLB: θ_{t+1}, NaN with acceptance off since the
+   *  candidate is not evaluated; EKI: the ensemble mean before the update). */
   loss: number;
   /** Φ(θ_t) on this iteration's batch before the step. */
   lossBefore: number;
@@ -120,7 +121,8 @@ export interface IterationDiagnostics {
   evaluations: number;
   /** Time inside the evaluator (forward passes, including generating members on its fast path). */
   forwardMs: number;
-  /** Time in the ensemble algebra: member generation, k×k systems, Cholesky, θ updates. */
+  /** Time in the optimizer between forward calls: member generation (materialized rows), k×k
+   *  systems, Cholesky, θ updates, and the JS around them. */
   algebraMs: number;
   /** Whole iteration; bookkeeping = totalMs − forwardMs − algebraMs. */
   totalMs: number;
