@@ -342,19 +342,8 @@ export function ceSystem(k: i32, B: i32, C: i32, F: usize, c: usize, labels: usi
         const xb = X + <usize>i * ldT + ((<usize>t * C) << 3);
         const pxb = PX + <usize>i * ldT + ((<usize>t * C) << 3);
         // s = pᵀΔF_ib; r_i −= ΔF_ibᵀ g_b with g_b = (p_b − e_label)/B.
-        let s = 0.0;
-        for (let j = 0; j < C; j++) {
-          const d = load<f64>(fb + (<usize>j << 3)) - load<f64>(cb + (<usize>j << 3));
-          store<f64>(xb + (<usize>j << 3), d);
-          s += load<f64>(pb + (<usize>j << 3)) * d;
-        }
-        const dl = load<f64>(xb + (<usize>label << 3));
-        addOut(r + (<usize>i << 3), (dl - s) * invB);
-        for (let j = 0; j < C; j++) {
-          const x = load<f64>(xb + (<usize>j << 3)) - s;
-          store<f64>(xb + (<usize>j << 3), x);
-          store<f64>(pxb + (<usize>j << 3), load<f64>(pb + (<usize>j << 3)) * x);
-        }
+        const s = centreSample(C, fb, cb, pb, xb, pxb);
+        addOut(r + (<usize>i << 3), (load<f64>(fb + (<usize>label << 3)) - load<f64>(cb + (<usize>label << 3)) - s) * invB);
       }
     }
     tileProducts(nb * C, k, k, PX, ldT, X, ldT, true, A, ldA);
@@ -362,6 +351,46 @@ export function ceSystem(k: i32, B: i32, C: i32, F: usize, c: usize, labels: usi
   symmetrize(k, A);
   scale(k * k, invB, A);
   return loss * invB;
+}
+
+// One member on one sample (C values): d = f − c, s = pᵀd, x = d − s into xb and p∘x into pxb;
+// returns s.
+// @ts-ignore: decorator
+@inline
+function centreSample(C: i32, fb: usize, cb: usize, pb: usize, xb: usize, pxb: usize): f64 {
+  let s = 0.0;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    let sv = f64x2.splat(0);
+    for (; j + 1 < C; j += 2) {
+      const o = <usize>j << 3;
+      const d = f64x2.sub(v128.load(fb + o), v128.load(cb + o));
+      v128.store(xb + o, d);
+      sv = f64x2.add(sv, f64x2.mul(v128.load(pb + o), d));
+    }
+    s = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
+  }
+  for (; j < C; j++) {
+    const d = load<f64>(fb + (<usize>j << 3)) - load<f64>(cb + (<usize>j << 3));
+    store<f64>(xb + (<usize>j << 3), d);
+    s += load<f64>(pb + (<usize>j << 3)) * d;
+  }
+  j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const sv = f64x2.splat(s);
+    for (; j + 1 < C; j += 2) {
+      const o = <usize>j << 3;
+      const x = f64x2.sub(v128.load(xb + o), sv);
+      v128.store(xb + o, x);
+      v128.store(pxb + o, f64x2.mul(v128.load(pb + o), x));
+    }
+  }
+  for (; j < C; j++) {
+    const x = load<f64>(xb + (<usize>j << 3)) - s;
+    store<f64>(xb + (<usize>j << 3), x);
+    store<f64>(pxb + (<usize>j << 3), load<f64>(pb + (<usize>j << 3)) * x);
+  }
+  return s;
 }
 
 // R(k×p): R_iq = ΔF_iᵀ W V_q. F: k×m; c, w (or 0): m; V: p×m; R: k×p. k ≤ 16384.
