@@ -147,19 +147,24 @@ export function meanRows(k: i32, m: i32, F: usize, out: usize): void {
   checkDim(m, "meanRows: m");
   checkBuf(F, <u64>k * <u64>m, 8, "meanRows: F");
   checkBuf(out, <u64>m, 8, "meanRows: out");
-  sumRows(k, m, m, F, out);
+  meanOf(k, m, F, out);
+}
+
+// out(n) = (Σ_i X_i)/k for X: k×n, summed in ascending i (shared by meanRows and ekiUpdate).
+function meanOf(k: i32, n: i32, X: usize, out: usize): void {
+  sumRows(k, n, X, out);
   const kf = <f64>k;
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     const kv = f64x2.splat(kf);
-    for (; j + 1 < m; j += 2) v128.store(out + (<usize>j << 3), f64x2.div(v128.load(out + (<usize>j << 3)), kv));
+    for (; j + 1 < n; j += 2) v128.store(out + (<usize>j << 3), f64x2.div(v128.load(out + (<usize>j << 3)), kv));
   }
-  for (; j < m; j++) store<f64>(out + (<usize>j << 3), load<f64>(out + (<usize>j << 3)) / kf);
+  for (; j < n; j++) store<f64>(out + (<usize>j << 3), load<f64>(out + (<usize>j << 3)) / kf);
 }
 
-// out(n) = Σ_i rows i of X (k rows of stride ld doubles), accumulated in ascending i.
-function sumRows(k: i32, n: i32, ld: i32, X: usize, out: usize): void {
-  const rowBytes = <usize>ld << 3;
+// out(n) = Σ_i X_i for X: k×n, accumulated in ascending i.
+function sumRows(k: i32, n: i32, X: usize, out: usize): void {
+  const rowBytes = <usize>n << 3;
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     // Eight columns (one cache line of each row) per pass over the rows.
@@ -583,8 +588,7 @@ export function ekiUpdate(J: i32, n: i32, Theta: usize, Z: usize, work: usize): 
   const D = work + (<usize>n << 3); // J × ROW_TILE
   const ld = <usize>n << 3;
   const ldD = <usize>ROW_TILE << 3;
-  sumRows(J, n, n, Theta, mean);
-  scale(n, 1.0 / <f64>J, mean);
+  meanOf(J, n, Theta, mean);
   for (let j0 = 0; j0 < n; j0 += ROW_TILE) {
     const len = min(ROW_TILE, n - j0);
     const o = <usize>j0 << 3;
