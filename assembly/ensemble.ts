@@ -599,26 +599,39 @@ export function ekiUpdate(J: i32, n: i32, Theta: usize, Z: usize, work: usize): 
         store<f64>(dst + (<usize>j << 3), load<f64>(src + (<usize>j << 3)) - load<f64>(mean + o + (<usize>j << 3)));
       }
     }
-    for (let i = 0; i < J; i++) {
-      const row = Theta + <usize>i * ld + o;
-      for (let l = 0; l < J; l++) axpy(len, load<f64>(Z + ((<usize>l * J + i) << 3)), D + <usize>l * ldD, row);
-    }
+    for (let i = 0; i < J; i++) combineDeviations(J, len, Z + (<usize>i << 3), D, ldD, Theta + <usize>i * ld + o);
   }
 }
 
-// y[0, n) += a·x.
-function axpy(n: i32, a: f64, x: usize, y: usize): void {
+// row[0, len) += Σ_l z_l·D_l with z_l = zc[l·J] (a column of Z) and D: J rows of stride ldD bytes.
+// Eight columns are accumulated in registers over all l, so the row is read and written once.
+function combineDeviations(J: i32, len: i32, zc: usize, D: usize, ldD: usize, row: usize): void {
+  const ldZ = <usize>J << 3;
   let j = 0;
   if (ASC_FEATURE_SIMD) {
-    const av = f64x2.splat(a);
-    for (; j + 1 < n; j += 2) {
+    for (; j + 7 < len; j += 8) {
       const o = <usize>j << 3;
-      v128.store(y + o, f64x2.add(v128.load(y + o), f64x2.mul(av, v128.load(x + o))));
+      let s0 = f64x2.splat(0), s1 = f64x2.splat(0), s2 = f64x2.splat(0), s3 = f64x2.splat(0);
+      for (let l = 0; l < J; l++) {
+        const z = f64x2.splat(load<f64>(zc + <usize>l * ldZ));
+        const d = D + <usize>l * ldD + o;
+        s0 = f64x2.add(s0, f64x2.mul(z, v128.load(d)));
+        s1 = f64x2.add(s1, f64x2.mul(z, v128.load(d, 16)));
+        s2 = f64x2.add(s2, f64x2.mul(z, v128.load(d, 32)));
+        s3 = f64x2.add(s3, f64x2.mul(z, v128.load(d, 48)));
+      }
+      const p = row + o;
+      v128.store(p, f64x2.add(v128.load(p), s0));
+      v128.store(p, f64x2.add(v128.load(p, 16), s1), 16);
+      v128.store(p, f64x2.add(v128.load(p, 32), s2), 32);
+      v128.store(p, f64x2.add(v128.load(p, 48), s3), 48);
     }
   }
-  for (; j < n; j++) {
+  for (; j < len; j++) {
     const o = <usize>j << 3;
-    store<f64>(y + o, load<f64>(y + o) + a * load<f64>(x + o));
+    let s = 0.0;
+    for (let l = 0; l < J; l++) s += load<f64>(zc + <usize>l * ldZ) * load<f64>(D + <usize>l * ldD + o);
+    store<f64>(row + o, load<f64>(row + o) + s);
   }
 }
 
