@@ -1,7 +1,8 @@
 // ensemble kernel family: the ensemble-space algebra of one NLB / EKI iteration (method.md §2
 // step 4, §3). Every array is f64 and row-major, labels are i32; a k×m matrix holds k member rows
 // of m contiguous values. ΔF_i = F_i − c (c = F_0, the centre's outputs); W = diag(w) when the
-// pointer w ≠ 0, else wScalar·I (Γ⁻¹ of method.md §1). All sums accumulate in f64.
+// pointer w ≠ 0, else wScalar·I (Γ⁻¹ of method.md §1). All sums accumulate in f64. Outputs must
+// not overlap inputs (except Θ, updated in place by ekiUpdate).
 //
 // The k×k Gram matrices (O(m k²), the expensive part) are computed tile by tile over columns:
 // each tile of ΔF (and of WΔF) is formed once in a static scratch area, where it stays in cache

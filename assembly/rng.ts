@@ -310,7 +310,7 @@ function perturbRows64(n: i32, sp: f64, key: u64, theta: usize, rowP: usize, row
 }
 
 // Row r (member i = member0 + r) = θ + σ·s_i·ξ_{q_i}, evaluated as θ_j + (s_i·σ)·ξ_j.
-// theta: f64 n; out: f64 k×n.
+// theta: f64 n; out: f64 k×n (must not overlap theta).
 export function perturb64(k: i32, n: i32, sigma: f64, seed: u32, iter: u32, member0: u32,
   antithetic: i32, theta: usize, out: usize): void {
   checkDim(k, "perturb64: k");
@@ -364,7 +364,7 @@ function perturbRows32(n: i32, sp: f64, key: u64, theta: usize, rowP: usize, row
 }
 
 // As perturb64 with f32 rows of stride outStride floats (network parameters).
-// theta: f64 n; out: f32 k×outStride, the first n of each row written.
+// theta: f64 n; out: f32 k×outStride, the first n of each row written (must not overlap theta).
 export function perturb32(k: i32, n: i32, sigma: f64, seed: u32, iter: u32, member0: u32,
   antithetic: i32, outStride: i32, theta: usize, out: usize): void {
   checkDim(k, "perturb32: k");
@@ -414,7 +414,7 @@ function addNormals(len: i32, j0: i32, a: f64, b: f64, twice: bool, key: u64, th
 
 // θ += coef·Σ_i z_i·s_i·ξ_{q_i} (method.md §2 step 5, E z without E). For each j the members are
 // added one by one in ascending order, θ_j ← θ_j + ((coef·z_i)·s_i)·ξ_ij, so splitting the member
-// range into consecutive calls gives the same bits. z: f64 k; theta: f64 n.
+// range into consecutive calls gives the same bits. z: f64 k; theta: f64 n (must not overlap z).
 export function nlbUpdate(k: i32, n: i32, coef: f64, seed: u32, iter: u32, member0: u32,
   antithetic: i32, z: usize, theta: usize): void {
   checkDim(k, "nlbUpdate: k");
