@@ -310,6 +310,34 @@ test('widen is exact; narrow rounds to nearest like Math.fround', async () => {
   }
 });
 
+test('SIMD and scalar builds agree to rounding on the MNIST-sized systems', async () => {
+  const rand = mulberry32(213);
+  const k = 32, B = 512, C = 10, m = B * C;
+  const { F, c } = ensemble(rand, k, m, 0.05);
+  const y = uniformArray(rand, m, -3, 3);
+  const w = uniformArray(rand, m, 0.5, 2);
+  const labels = Int32Array.from({ length: B }, () => randInt(rand, 0, C - 1));
+  const z = gaussArray(rand, k);
+  const results = (await builds()).map((mod) => {
+    const ws = new Workspace(mod);
+    const f = ws.from('f64', F), cb = ws.from('f64', c);
+    const A1 = ws.f64(k * k), r1 = ws.f64(k), A2 = ws.f64(k * k), r2 = ws.f64(k), out = ws.f64(m);
+    const l1 = mod.exports.lsSystem(k, m, 0, f.ptr, cb.ptr, ws.from('f64', w).ptr, ws.from('f64', y).ptr, A1.ptr, r1.ptr);
+    const l2 = mod.exports.ceSystem(k, B, C, f.ptr, cb.ptr, ws.from('i32', labels).ptr, A2.ptr, r2.ptr);
+    const mx = mod.exports.combineRows(k, m, f.ptr, cb.ptr, ws.from('f64', z).ptr, out.ptr);
+    const res = { A1: A1.copy(), r1: r1.copy(), A2: A2.copy(), r2: r2.copy(), out: out.copy(), l1, l2, mx };
+    ws.dispose();
+    return res;
+  });
+  const [a, b] = results;
+  close(a.A1, b.A1, maxAbs(a.A1), 'lsSystem A', 1e-12);
+  close(a.r1, b.r1, maxAbs(a.r1), 'lsSystem r', 1e-12);
+  close(a.A2, b.A2, maxAbs(a.A2), 'ceSystem A', 1e-12);
+  close(a.r2, b.r2, maxAbs(a.r2), 'ceSystem r', 1e-12);
+  close(a.out, b.out, a.mx, 'combineRows', 1e-13);
+  close([a.l1, a.l2, a.mx], [b.l1, b.l2, b.mx], Math.max(a.l1, a.l2, a.mx), 'losses and max', 1e-13);
+});
+
 test('bad arguments: sizes, out-of-bounds or misaligned buffers, labels, weights → KernelError', async () => {
   for (const mod of await builds()) {
     const ws = new Workspace(mod);
