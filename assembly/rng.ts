@@ -17,10 +17,11 @@
 // in the scalar path, the error stays below 6·10⁻⁷:
 //   num = (r − ρ1)(r − ρ2)(r − ρ3)(r − ρ4)(r − ρ5), left to right; den likewise with σ
 //   ξ = ((q·K)·num)/den,  K = A1/B1
-// Tail draws, t = √(−2 ln(½ − |q|)), ξ = ∓c(t)/d(t), are recorded during the vector pass and patched
-// by one scalar f32 function (Mathf.log is a software routine in AssemblyScript). IEEE arithmetic
-// is correctly rounded and nothing host-dependent is called, so the SIMD and scalar builds produce
-// the same bits in every host.
+// Tail draws, t = √(−2 ln(½ − |q|)), ξ = ∓c(t)/d(t), are recorded during the vector pass and
+// computed afterwards four at a time, with our own ln (exponent split + atanh series to f¹¹),
+// lane-wise in f32x4 and identically in the scalar path. IEEE arithmetic is correctly rounded and
+// nothing host-dependent is called, so the SIMD and scalar builds produce the same bits in every
+// host.
 //
 // Layouts: row-major, a k×n matrix holds k member rows of n contiguous values. Member i of a call
 // is the global member member0 + r for row r; with antithetic pairs it uses stream q_i = ⌊i/2⌋
@@ -65,6 +66,15 @@ const D1: f32 = 7.784695709041462e-03;
 const D2: f32 = 3.224671290700398e-01;
 const D3: f32 = 2.445134137142996e+00;
 const D4: f32 = 3.754408661907416e+00;
+// ln x = e·ln 2 + 2·atanh(f), x = 2^e·m, m ∈ [√½, √2), f = (m − 1)/(m + 1), |f| ≤ 0.172:
+// atanh(f) = f + f·s·(1/3 + s/5 + s²/7 + s³/9 + s⁴/11), s = f², truncation < 2·10⁻¹¹.
+const SQRT2: f32 = 1.4142135623730951;
+const LN2: f32 = 0.6931471805599453;
+const L1: f32 = 0.3333333333333333;
+const L2: f32 = 0.2;
+const L3: f32 = 0.14285714285714285;
+const L4: f32 = 0.1111111111111111;
+const L5: f32 = 0.09090909090909091;
 
 // Splatted constants for the SIMD path, read from memory: V8 would re-materialize each v128
 // constant inside the loop (performance-notes.md), a load is one instruction.
@@ -79,6 +89,20 @@ const VF: usize = memory.data<f32>([
 const VI: usize = memory.data<u64>([
   MIX1, MIX1, MIX2, MIX2, 0x3F8000003F800000, 0x3F8000003F800000,
   GAMMA << 1, GAMMA << 1, GAMMA << 2, GAMMA << 2,
+], 16);
+
+// Tail constants, f32x4 layout: 0 ½, 1 −2, 2 C1 … 7 C6, 8 D1 … 11 D4, 12 √2, 13 ln 2, 14 L5 … 18 L1,
+// 19 mantissa mask, 20 the sign bit (as f32 bit patterns).
+const VT: usize = memory.data<f32>([
+  0.5, 0.5, 0.5, 0.5, -2.0, -2.0, -2.0, -2.0,
+  C1, C1, C1, C1, C2, C2, C2, C2, C3, C3, C3, C3, C4, C4, C4, C4, C5, C5, C5, C5, C6, C6, C6, C6,
+  D1, D1, D1, D1, D2, D2, D2, D2, D3, D3, D3, D3, D4, D4, D4, D4,
+  SQRT2, SQRT2, SQRT2, SQRT2, LN2, LN2, LN2, LN2,
+  L5, L5, L5, L5, L4, L4, L4, L4, L3, L3, L3, L3, L2, L2, L2, L2, L1, L1, L1, L1,
+], 16);
+const VM: usize = memory.data<u32>([
+  0x007FFFFF, 0x007FFFFF, 0x007FFFFF, 0x007FFFFF, 0x80000000, 0x80000000, 0x80000000, 0x80000000,
+  127, 127, 127, 127,
 ], 16);
 
 // Normals are generated in tiles of TILE values into a caller's buffer or into XI (consumers read
@@ -113,13 +137,75 @@ function centredAt(key: u64, index: u64): f32 {
   return (reinterpret<f32>((b >> 9) | ONE_BITS) - <f32>1.5) + HALF_ULP;
 }
 
-// Acklam's tail for |q| > Q_TAIL: p = ½ − |q| (exact), t = √(−2 ln p), x = c(t)/d(t) < 0 signed
-// like q. Scalar in both builds.
+// ln x for a positive normal f32 (the scalar twin of ln4; see the constants).
+// @ts-ignore: decorator
+@inline
+function ln1(x: f32): f32 {
+  const bits = reinterpret<u32>(x);
+  const m0 = reinterpret<f32>((bits & 0x007FFFFF) | ONE_BITS);
+  const e0 = <f32>(<i32>(bits >> 23) - 127);
+  const big = m0 > SQRT2;
+  const m = select<f32>(m0 * <f32>0.5, m0, big);
+  const e = select<f32>(e0 + <f32>1.0, e0, big);
+  const f = (m - <f32>1.0) / (m + <f32>1.0);
+  const s = f * f;
+  const p = (((L5 * s + L4) * s + L3) * s + L2) * s + L1;
+  const f2 = f + f;
+  return e * LN2 + (f2 + f2 * (s * p));
+}
+
+// Acklam's tail for |q| > Q_TAIL: p = ½ − |q| (exact), t = √(−2 ln p), x = c(t)/d(t) < 0, then
+// the sign of q. The scalar twin of tail4.
 function tail1(q: f32): f32 {
-  const t = Mathf.sqrt(<f32>-2.0 * Mathf.log(<f32>0.5 - Mathf.abs(q)));
-  const x = (((((C1 * t + C2) * t + C3) * t + C4) * t + C5) * t + C6) /
-    ((((D1 * t + D2) * t + D3) * t + D4) * t + <f32>1.0);
-  return q < 0 ? x : -x;
+  const t = Mathf.sqrt(<f32>-2.0 * ln1(<f32>0.5 - Mathf.abs(q)));
+  let num = C1 * t + C2;
+  num = num * t + C3;
+  num = num * t + C4;
+  num = num * t + C5;
+  num = num * t + C6;
+  let den = D1 * t + D2;
+  den = den * t + D3;
+  den = den * t + D4;
+  den = den * t + <f32>1.0;
+  return copysign<f32>(num / den, q);
+}
+
+// Lane-wise ln1.
+// @ts-ignore: decorator
+@inline
+function ln4(x: v128): v128 {
+  const m0 = v128.or(v128.and(x, v128.load(VM, 0)), v128.load(VI, 32));
+  const e0 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.shr_u(x, 23), v128.load(VM, 32)));
+  const big = f32x4.gt(m0, v128.load(VT, 192));
+  const m = v128.bitselect(f32x4.mul(m0, v128.load(VT, 0)), m0, big);
+  const e = v128.bitselect(f32x4.add(e0, v128.load(VF, 176)), e0, big);
+  const one = v128.load(VF, 176);
+  const f = f32x4.div(f32x4.sub(m, one), f32x4.add(m, one));
+  const s = f32x4.mul(f, f);
+  let p = f32x4.add(f32x4.mul(v128.load(VT, 224), s), v128.load(VT, 240));
+  p = f32x4.add(f32x4.mul(p, s), v128.load(VT, 256));
+  p = f32x4.add(f32x4.mul(p, s), v128.load(VT, 272));
+  p = f32x4.add(f32x4.mul(p, s), v128.load(VT, 288));
+  const f2 = f32x4.add(f, f);
+  return f32x4.add(f32x4.mul(e, v128.load(VT, 208)), f32x4.add(f2, f32x4.mul(f2, f32x4.mul(s, p))));
+}
+
+// Lane-wise tail1 (every lane must be a tail draw, or a harmless filler).
+function tail4(q: v128): v128 {
+  const t = f32x4.sqrt(f32x4.mul(v128.load(VT, 16), ln4(f32x4.sub(v128.load(VT, 0), f32x4.abs(q)))));
+  let num = f32x4.add(f32x4.mul(v128.load(VT, 32), t), v128.load(VT, 48));
+  num = f32x4.add(f32x4.mul(num, t), v128.load(VT, 64));
+  num = f32x4.add(f32x4.mul(num, t), v128.load(VT, 80));
+  num = f32x4.add(f32x4.mul(num, t), v128.load(VT, 96));
+  num = f32x4.add(f32x4.mul(num, t), v128.load(VT, 112));
+  let den = f32x4.add(f32x4.mul(v128.load(VT, 128), t), v128.load(VT, 144));
+  den = f32x4.add(f32x4.mul(den, t), v128.load(VT, 160));
+  den = f32x4.add(f32x4.mul(den, t), v128.load(VT, 176));
+  den = f32x4.add(f32x4.mul(den, t), v128.load(VF, 176));
+  const x = f32x4.div(num, den);
+  // copysign(x, q)
+  const sign = v128.load(VM, 16);
+  return v128.or(v128.andnot(x, sign), v128.and(q, sign));
 }
 
 // ξ from q (the scalar twin of central4 + tail patching).
@@ -221,9 +307,22 @@ function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
       store<u32>(TAILS + (tails << 2), <u32>j + 7);
       tails += bits >> 7;
     }
-    for (let t: usize = 0; t < tails; t++) {
-      const jt = load<u32>(TAILS + (t << 2));
-      store<f64>(dst + (<usize>jt << 3), <f64>tail1(centredAt(key, index0 + <u64>jt)));
+    // Tails four at a time; a short last group is padded with a copy of its first entry.
+    for (let t: usize = 0; t < tails; t += 4) {
+      const last = min(tails - t, 4) - 1;
+      const j0 = load<u32>(TAILS + (t << 2));
+      const j1 = load<u32>(TAILS + ((t + min<usize>(1, last)) << 2));
+      const j2 = load<u32>(TAILS + ((t + min<usize>(2, last)) << 2));
+      const j3 = load<u32>(TAILS + ((t + last) << 2));
+      let q = f32x4.splat(centredAt(key, index0 + <u64>j0));
+      q = f32x4.replace_lane(q, 1, centredAt(key, index0 + <u64>j1));
+      q = f32x4.replace_lane(q, 2, centredAt(key, index0 + <u64>j2));
+      q = f32x4.replace_lane(q, 3, centredAt(key, index0 + <u64>j3));
+      const x = tail4(q);
+      store<f64>(dst + (<usize>j0 << 3), <f64>f32x4.extract_lane(x, 0));
+      store<f64>(dst + (<usize>j1 << 3), <f64>f32x4.extract_lane(x, 1));
+      store<f64>(dst + (<usize>j2 << 3), <f64>f32x4.extract_lane(x, 2));
+      store<f64>(dst + (<usize>j3 << 3), <f64>f32x4.extract_lane(x, 3));
     }
   }
   for (; j < len; j++) store<f64>(dst + (<usize>j << 3), <f64>normal1(centredAt(key, index0 + <u64>j)));
