@@ -16,7 +16,7 @@
 // as products over their (real) roots ρ_i, σ_i, in this order, lane-wise in f32x4 and identically
 // in the scalar path, the error stays below 6·10⁻⁷:
 //   num = (r − ρ1)(r − ρ2)(r − ρ3)(r − ρ4)(r − ρ5), left to right; den likewise with σ
-//   ξ = ((q·K)·num)/den,  K = A1/B1
+//   ξ = ((q·K)·num)/den,  K = a₁/b₁ (the ratio of the leading coefficients)
 // Tail draws, t = √(−2 ln(½ − |q|)), ξ = ∓c(t)/d(t), are recorded during the vector pass and
 // computed afterwards four at a time, with our own ln (exponent split + atanh series to f¹¹),
 // lane-wise in f32x4 and identically in the scalar path. IEEE arithmetic is correctly rounded and
@@ -43,7 +43,7 @@ const HALF_ULP: f32 = 5.9604645e-8; // 2⁻²⁴
 const Q_TAIL: f32 = 0.47575; // ½ − p_low, p_low = 0.02425 (Acklam's region split)
 
 // Acklam's central rational a(r)/b(r) in factored form: the roots of his quintics (numpy.roots of
-// the published coefficients, Newton-polished in f64), rounded to f32; K = A1/B1.
+// the published coefficients, Newton-polished in f64), rounded to f32; K = a₁/b₁.
 const K: f32 = 0.7287017822933365;
 const RA1: f32 = 0.2546367332088459;
 const RA2: f32 = 0.2768539791445508;
