@@ -4,9 +4,10 @@
 // Row-major f32. One K block of C(M×N) = α·op(A)(M×kc)·Bp(kc×N) [+ β·C] is computed in register
 // tiles of 4 rows × 8 columns (8 v128 accumulators + 2 B vectors + 1 A splat = 11 live):
 // - op(B) is packed once per K block into panels of contiguous k-rows (packB);
-// - op(A) is addressed through two byte strides, so every transpose is the same loop; a 4-row
-//   strip is copied to contiguous scratch once per row block when that pays (transposed A, or
-//   N ≥ 16), otherwise the tile reads A in place (small N: the copy would cost more than it saves);
+// - op(A) is addressed through two byte strides, so every transpose is the same loop; 4 rows are
+//   copied to scratch once per row block when that pays (a transposed A as a kc × 4 strip, rows
+//   contiguous in k as 4 rows a fixed distance apart when N ≥ 16), so one pointer with immediate
+//   offsets serves the tile; for small N the tile reads A in place;
 // - the last 1–2 columns use a tile vectorized over k (tileDot) instead of a half-empty panel;
 // - the epilogue fuses α, β·C, the bias and the activation, so no second pass touches C.
 // The scalar build computes the same tiles as 2×4 blocks of scalar accumulators.
@@ -21,6 +22,10 @@ export const ACT_SIGMOID: i32 = 3;
 const KC_MAX: i32 = 512;
 // Scratch for one 4×8 tile (edge tiles and the scalar build go through it before the epilogue).
 const TILE_BYTES: usize = 128;
+// Copied A rows sit this many bytes apart (KC_MAX floats), a compile-time distance the tiles
+// address with immediate load offsets; the copy area (4 rows) also holds a kc × 4 strip.
+const ROW_GAP: usize = <usize>KC_MAX << 2;
+const COPY_BYTES: usize = 4 * ROW_GAP;
 
 // ---- activation constants (shared by both builds so both compute the same math) -----------------
 // exp(y) = 2^n·e^r, n = nearest(y·log2 e), r = y − n·ln2 (Cody–Waite split: n·LN2_HI is exact).
@@ -199,10 +204,10 @@ export function dotTail(N: i32, aCol: usize): bool {
 }
 
 // Bytes of `work` for a product with N columns and inner size K: one packed K block of B, the
-// tile, and one kc × 4 strip of op(A).
+// tile, and the copy area for 4 rows of op(A).
 export function engineWorkBytes(N: i32, K: i32): u64 {
   const kc = <u64>kBlock(K);
-  return kc * <u64>packedWidth(N) * 4 + <u64>TILE_BYTES + kc * 16;
+  return kc * <u64>packedWidth(N) * 4 + <u64>TILE_BYTES + <u64>COPY_BYTES;
 }
 
 // ---- checks --------------------------------------------------------------------------------------
@@ -349,7 +354,6 @@ function finishTile(tile: usize, rows: i32, cols: i32, cp: usize, ldcB: usize, b
 
 // Copies op(A) rows a0..a3 (k stride aCol bytes) for kc k's into strip as kc × 4 floats.
 // adjacent: the 4 rows are adjacent floats (transposed A, no row clamped): one v128 per k.
-// Rows contiguous in k (aCol = 4) are transposed 4 k's at a time in the SIMD build.
 function packStrip(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, aCol: usize, adjacent: bool, strip: usize): void {
   let o = strip;
   const end = strip + (<usize>kc << 4);
@@ -362,25 +366,6 @@ function packStrip(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, aCol: us
     }
     return;
   }
-  if (ASC_FEATURE_SIMD && aCol == 4) {
-    const end4 = strip + (<usize>(kc & ~3) << 4);
-    while (o < end4) {
-      const r0 = v128.load(a0 + k);
-      const r1 = v128.load(a1 + k);
-      const r2 = v128.load(a2 + k);
-      const r3 = v128.load(a3 + k);
-      const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
-      const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-      const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-      const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-      v128.store(o, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-      v128.store(o, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
-      v128.store(o, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
-      v128.store(o, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
-      k += 16;
-      o += 64;
-    }
-  }
   while (o < end) {
     store<f32>(o, load<f32>(a0 + k));
     store<f32>(o, load<f32>(a1 + k), 4);
@@ -391,6 +376,24 @@ function packStrip(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, aCol: us
   }
 }
 
+// Copies rows a0..a3 of op(A) (contiguous in k) for kc k's to dst, dst + ROW_GAP, … (SIMD build).
+function copyRows(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, dst: usize): void {
+  const n4 = <usize>(kc & ~3) << 2;
+  const n = <usize>kc << 2;
+  for (let o: usize = 0; o < n4; o += 16) {
+    v128.store(dst + o, v128.load(a0 + o));
+    v128.store(dst + o, v128.load(a1 + o), ROW_GAP);
+    v128.store(dst + o, v128.load(a2 + o), 2 * ROW_GAP);
+    v128.store(dst + o, v128.load(a3 + o), 3 * ROW_GAP);
+  }
+  for (let o = n4; o < n; o += 4) {
+    store<f32>(dst + o, load<f32>(a0 + o));
+    store<f32>(dst + o, load<f32>(a1 + o), ROW_GAP);
+    store<f32>(dst + o, load<f32>(a2 + o), 2 * ROW_GAP);
+    store<f32>(dst + o, load<f32>(a3 + o), 3 * ROW_GAP);
+  }
+}
+
 // ---- the block product ---------------------------------------------------------------------------
 
 // C(M×N) = act(α·op(A)·Bp + [β·C] + [bias]) for one K block of length kc.
@@ -398,17 +401,20 @@ function packStrip(kc: i32, a0: usize, a1: usize, a2: usize, a3: usize, aCol: us
 //   P:    packed B block from packB (kc × packedWidth(N))
 //   C:    M × N, ldc floats per row; read only when readC
 //   bias: N floats or 0; act: ACT_* (pass identity and 0 except on the last K block)
-//   tile: TILE_BYTES + kc·16 bytes of scratch, 16-aligned (tile, then the A strip)
+//   tile: TILE_BYTES + COPY_BYTES of scratch, 16-aligned (tile, then the copy area for A rows)
 export function gemmBlock(M: i32, N: i32, kc: i32, A: usize, aRow: usize, aCol: usize, P: usize,
   C: usize, ldc: i32, alpha: f32, beta: f32, readC: bool, bias: usize, act: i32, tile: usize): void {
   const ldcB = <usize>ldc << 2;
-  // Copy each 4-row strip of op(A) to kc × 4 contiguous floats once per row block: for a
-  // transposed A the tiles then stream it instead of touching a new cache line per k, and one
-  // pointer with immediate offsets serves all 4 rows (less loop overhead). Skipped for N < 16
-  // in the contiguous case, where the copy would cost more than the ≤ 2 tiles save.
-  const packA = aCol > aRow || (ASC_FEATURE_SIMD && aCol == 4 && N >= 16);
+  // Per row block, 4 rows of op(A) are first copied to scratch when that pays, so that one
+  // pointer with immediate offsets serves all 4 rows (2 pointer increments per k, not 5):
+  // a transposed A as a kc × 4 strip (the tiles then stream it instead of touching a new cache
+  // line per k); rows contiguous in k as 4 rows ROW_GAP apart (a plain copy, cheaper than the
+  // strip's transpose) when N ≥ 16. For N < 16 the copy costs more than the ≤ 2 tiles save
+  // (measured: N = 10 falls from 0.82 to 0.78 of peak), so A is read in place.
+  const strip = aCol > aRow;
+  const rowsCopied = ASC_FEATURE_SIMD && !strip && aCol == 4 && N >= 16;
   const dot = dotTail(N, aCol);
-  const strip = tile + TILE_BYTES;
+  const copy = tile + TILE_BYTES;
   for (let i0 = 0; i0 < M; i0 += 4) {
     const rows = M - i0 < 4 ? M - i0 : 4;
     // Rows past M re-read the last valid row (computed, never stored): no separate edge kernel.
@@ -416,16 +422,22 @@ export function gemmBlock(M: i32, N: i32, kc: i32, A: usize, aRow: usize, aCol: 
     const r1 = rows > 1 ? r0 + aRow : r0;
     const r2 = rows > 2 ? r0 + 2 * aRow : r1;
     const r3 = rows > 3 ? r0 + 3 * aRow : r2;
-    // a0..a3 / step: where the tiles read op(A) (the strip when packed; r0..r3 stay for tileDot).
+    // a0..a3 / step: where the tiles read op(A).
     let a0 = r0, a1 = r1, a2 = r2, a3 = r3;
     let step = aCol;
-    if (packA) {
-      packStrip(kc, r0, r1, r2, r3, aCol, rows == 4 && aRow == 4, strip);
-      a0 = strip;
-      a1 = strip + 4;
-      a2 = strip + 8;
-      a3 = strip + 12;
+    if (strip) {
+      packStrip(kc, r0, r1, r2, r3, aCol, rows == 4 && aRow == 4, copy);
+      a0 = copy;
+      a1 = copy + 4;
+      a2 = copy + 8;
+      a3 = copy + 12;
       step = 16;
+    } else if (rowsCopied) {
+      copyRows(kc, r0, r1, r2, r3, copy);
+      a0 = copy;
+      a1 = copy + ROW_GAP;
+      a2 = copy + 2 * ROW_GAP;
+      a3 = copy + 3 * ROW_GAP;
     }
     const cRow = C + <usize>i0 * ldcB;
     for (let j0 = 0; j0 < N; ) {
@@ -438,8 +450,9 @@ export function gemmBlock(M: i32, N: i32, kc: i32, A: usize, aRow: usize, aCol: 
       if (ASC_FEATURE_SIMD) {
         if (dot && w == 4) {
           const b1 = cols > 1 ? bp + <usize>kc * 4 : bp;
-          tileDot(kc, r0, r1, r2, r3, bp, b1, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
-        } else if (w == 8 && packA) tile4x8s(kc, strip, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
+          tileDot(kc, a0, a1, a2, a3, bp, b1, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
+        } else if (w == 8 && strip) tile4x8s(kc, copy, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
+        else if (w == 8 && rowsCopied) tile4x8r(kc, copy, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
         else if (w == 8) tile4x8(kc, a0, a1, a2, a3, step, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
         else tile4x4(kc, a0, a1, a2, a3, step, bp, cp, ldcB, rows, cols, bb, alpha, beta, readC, act, tile);
       } else {
@@ -516,6 +529,37 @@ function tile4x8s(kc: i32, sp: usize, bp: usize, cp: usize, ldcB: usize, rows: i
     c30 = f32x4.add(c30, f32x4.mul(a, b0));
     c31 = f32x4.add(c31, f32x4.mul(a, b1));
     pa += 16;
+    pb += 32;
+  } while (pb < end);
+  finish4x8(c00, c01, c10, c11, c20, c21, c30, c31, cp, ldcB, rows, cols, bias, alpha, beta, readC, act, tile);
+}
+
+// SIMD 4×8 tile on 4 copied rows ROW_GAP bytes apart: as tile4x8s, with the row distance in the
+// immediate offsets.
+// @ts-ignore: decorator
+@inline
+function tile4x8r(kc: i32, sp: usize, bp: usize, cp: usize, ldcB: usize, rows: i32, cols: i32,
+  bias: usize, alpha: f32, beta: f32, readC: bool, act: i32, tile: usize): void {
+  let c00 = f32x4.splat(0.0);
+  let c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  let pa = sp, pb = bp;
+  const end = bp + (<usize>kc << 5);
+  do {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, ROW_GAP);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 2 * ROW_GAP);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 3 * ROW_GAP);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    pa += 4;
     pb += 32;
   } while (pb < end);
   finish4x8(c00, c01, c10, c11, c20, c21, c30, c31, cp, ldcB, rows, cols, bias, alpha, beta, readC, act, tile);
