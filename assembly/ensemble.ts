@@ -13,7 +13,7 @@ import { checkPtr, checkDim } from "./util";
 
 // Target columns per Gram tile (measured best of 32…256 at k = 32: two 32 KiB tiles, L1/L2).
 const GRAM_TILE: i32 = 128;
-// Columns per tile of the row-streaming kernels (ekiUpdate).
+// Columns per tile of ekiUpdate; its ABI work size, n + J·256, is built on this value.
 const ROW_TILE: i32 = 256;
 // Static scratch of the Gram kernels (their ABI has no work buffer): two k × T tiles. Fixed size,
 // so memory never grows; it bounds k·T, hence k ≤ SCRATCH_BYTES/16 and, for ceSystem, k·C.
