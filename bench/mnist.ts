@@ -36,7 +36,7 @@ const variants: Variant[] = [
   },
   {
     name: 'nlb-lambda-1e-4',
-    description: 'NLB with method.md\'s λ = 1e-4 instead of fit\'s 1e-3 (evidence for the default)',
+    description: 'NLB with method.md\'s λ = 1e-4 instead of fit\'s 3e-3 (evidence for the default)',
     options: { optimizer: 'nlb', nlb: { ensembleSize: k, lambda: 1e-4 } }, perIteration: k + 2,
   },
   {
