@@ -96,6 +96,24 @@ for (const optimizer of ['nlb', 'eki'] as const) {
   });
 }
 
+test('resume is bit-identical with averaging, the exact last layer and early-stopping state too', async () => {
+  const train = blobs(400, 13);
+  const val = blobs(100, 14);
+  const opts = {
+    batchSize: 50, seed: 3, nlb: fast, averaging: { decay: 0.9, start: 2 }, exactLastLayer: { every: 4, iterations: 10 },
+    validationData: [val.x, val.y] as [typeof val.x, Int32Array], validationEvery: 3, earlyStopping: { patience: 100, restoreBest: true },
+  };
+  const whole = small();
+  const hWhole = await fit(whole, train.x, train.y, { ...opts, iterations: 14 });
+  const first = small();
+  await fit(first, train.x, train.y, { ...opts, iterations: 6 });
+  const resumed = decodeModel(encodeModel(first), { module });
+  const h2 = await fit(resumed, train.x, train.y, { ...opts, iterations: 14, resume: true });
+  assert.equal(Array.from(resumed.params), Array.from(whole.params));
+  assert.is(h2.bestIteration, hWhole.bestIteration);
+  assert.equal(h2.validation.map((v) => v.loss), hWhole.validation.filter((v) => v.iteration >= 6).map((v) => v.loss));
+});
+
 test('resume checks that the settings match the saved run', async () => {
   const train = blobs(200, 5);
   const model = small();
