@@ -106,11 +106,24 @@ const VM: usize = memory.data<u32>([
 ], 16);
 
 // Normals are generated in tiles of TILE values into a caller's buffer or into XI (consumers read
-// them back from L1); TAILS lists the positions of the tile's tail draws. Static, fixed-size
-// scratch: kernels allocate nothing and memory never grows.
+// them back from L1; nlbUpdate fills GROUP tiles at once); TAILS lists the positions of the tile's
+// tail draws. Static, fixed-size scratch: kernels allocate nothing and memory never grows.
 const TILE: i32 = 512;
-const XI: usize = memory.data(TILE << 3, 16);
+const GROUP: i32 = 4;
+const XI: usize = memory.data(GROUP * TILE << 3, 16);
 const TAILS: usize = memory.data(TILE << 2, 16); // positions of tail draws, u32, ≤ TILE
+// Compaction table of the tail flags of four lanes: entry m (16 bytes) lists the set bits of m in
+// ascending order, padded with 0, so one store appends a group's tail positions to TAILS.
+const TAIL_LUT: usize = memory.data<u32>([
+  0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0,
+  2, 0, 0, 0, 0, 2, 0, 0, 1, 2, 0, 0, 0, 1, 2, 0,
+  3, 0, 0, 0, 0, 3, 0, 0, 1, 3, 0, 0, 0, 1, 3, 0,
+  2, 3, 0, 0, 0, 2, 3, 0, 1, 2, 3, 0, 0, 1, 2, 3,
+], 16);
+// Gram scratch of drawGram: S stream rows × a column tile, S·tile ≤ GRAM_CELLS f64.
+const GRAM_CELLS: i32 = 16384;
+const GRAM_TILE: i32 = 256;
+const XG: usize = memory.data(GRAM_CELLS << 3, 16);
 
 // @ts-ignore: decorator
 @inline
@@ -288,24 +301,14 @@ function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
       const o = dst + (<usize>j << 3);
       store4(o, central4(q0));
       store4(o + 32, central4(q1));
-      const bits = tailBits(q0) | (tailBits(q1) << 4);
-      // Write every candidate, advance past the real ones.
-      store<u32>(TAILS + (tails << 2), <u32>j);
-      tails += bits & 1;
-      store<u32>(TAILS + (tails << 2), <u32>j + 1);
-      tails += (bits >> 1) & 1;
-      store<u32>(TAILS + (tails << 2), <u32>j + 2);
-      tails += (bits >> 2) & 1;
-      store<u32>(TAILS + (tails << 2), <u32>j + 3);
-      tails += (bits >> 3) & 1;
-      store<u32>(TAILS + (tails << 2), <u32>j + 4);
-      tails += (bits >> 4) & 1;
-      store<u32>(TAILS + (tails << 2), <u32>j + 5);
-      tails += (bits >> 5) & 1;
-      store<u32>(TAILS + (tails << 2), <u32>j + 6);
-      tails += (bits >> 6) & 1;
-      store<u32>(TAILS + (tails << 2), <u32>j + 7);
-      tails += bits >> 7;
+      // Append the tail positions of each group of four with one store (entries past the
+      // count are overwritten by the next group or ignored).
+      const b0 = tailBits(q0);
+      v128.store(TAILS + (tails << 2), i32x4.add(v128.load(TAIL_LUT + (<usize>b0 << 4)), i32x4.splat(j)));
+      tails += <usize>popcnt(b0);
+      const b1 = tailBits(q1);
+      v128.store(TAILS + (tails << 2), i32x4.add(v128.load(TAIL_LUT + (<usize>b1 << 4)), i32x4.splat(j + 4)));
+      tails += <usize>popcnt(b1);
     }
     // Tails four at a time; a short last group is padded with a copy of its first entry.
     for (let t: usize = 0; t < tails; t += 4) {
@@ -485,56 +488,242 @@ export function perturb32(k: i32, n: i32, sigma: f64, seed: u32, iter: u32, memb
   }
 }
 
-// θ[j0, j0+len) += a·ξ (+ then b·ξ when twice), len ≤ TILE: sequential adds, so the sum over
-// members has the same order whatever the member chunking. theta points at θ_{j0}; stream
-// positions start at j0.
-function addNormals(len: i32, j0: i32, a: f64, b: f64, twice: bool, key: u64, theta: usize): void {
-  fillNormals(key, <u64>j0, len, XI);
+// θ[0, len) += c·x[0, len): one member's (or pair's) term. theta, x: f64 len.
+function addScaled(len: i32, c: f64, x: usize, theta: usize): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
-    const va = f64x2.splat(a);
-    const vb = f64x2.splat(b);
+    const vc = f64x2.splat(c);
     for (; j + 1 < len; j += 2) {
       const o = <usize>j << 3;
-      const x = v128.load(XI + o);
-      let t = f64x2.add(v128.load(theta + o), f64x2.mul(va, x));
-      if (twice) t = f64x2.add(t, f64x2.mul(vb, x));
-      v128.store(theta + o, t);
+      v128.store(theta + o, f64x2.add(v128.load(theta + o), f64x2.mul(vc, v128.load(x + o))));
     }
   }
   for (; j < len; j++) {
     const o = <usize>j << 3;
-    const x = load<f64>(XI + o);
-    let t = load<f64>(theta + o) + a * x;
-    if (twice) t += b * x;
-    store<f64>(theta + o, t);
+    store<f64>(theta + o, load<f64>(theta + o) + c * load<f64>(x + o));
   }
 }
 
-// θ += coef·Σ_i z_i·s_i·ξ_{q_i} (method.md §2 step 5, E z without E). For each j the members are
-// added one by one in ascending order, θ_j ← θ_j + ((coef·z_i)·s_i)·ξ_ij, so splitting the member
-// range into consecutive calls gives the same bits. z: f64 k; theta: f64 n (must not overlap z).
+// θ[0, len) += c0·x0, then += c1·x1, c2·x2, c3·x3 (four sequential adds per element, as four
+// addScaled calls would do, with θ read and written once). x_u = XI + u·TILE; theta: f64 len.
+function addScaled4(len: i32, c0: f64, c1: f64, c2: f64, c3: f64, theta: usize): void {
+  const x1 = XI + (<usize>TILE << 3);
+  const x2 = XI + (<usize>TILE << 4);
+  const x3 = x2 + (<usize>TILE << 3);
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const v0 = f64x2.splat(c0);
+    const v1 = f64x2.splat(c1);
+    const v2 = f64x2.splat(c2);
+    const v3 = f64x2.splat(c3);
+    for (; j + 1 < len; j += 2) {
+      const o = <usize>j << 3;
+      let t = f64x2.add(v128.load(theta + o), f64x2.mul(v0, v128.load(XI + o)));
+      t = f64x2.add(t, f64x2.mul(v1, v128.load(x1 + o)));
+      t = f64x2.add(t, f64x2.mul(v2, v128.load(x2 + o)));
+      v128.store(theta + o, f64x2.add(t, f64x2.mul(v3, v128.load(x3 + o))));
+    }
+  }
+  for (; j < len; j++) {
+    const o = <usize>j << 3;
+    let t = load<f64>(theta + o) + c0 * load<f64>(XI + o);
+    t += c1 * load<f64>(x1 + o);
+    t += c2 * load<f64>(x2 + o);
+    store<f64>(theta + o, t + c3 * load<f64>(x3 + o));
+  }
+}
+
+// Coefficient of stream u of a call: coef·z_u, or with antithetic pairs coef·(z_{2u} − z_{2u+1})
+// (the pair's members share ξ with signs +, −).
+// @ts-ignore: decorator
+@inline
+function streamCoef(coef: f64, z: usize, u: i32, anti: bool): f64 {
+  if (!anti) return coef * load<f64>(z + (<usize>u << 3));
+  return coef * (load<f64>(z + (<usize>u << 4)) - load<f64>(z + (<usize>u << 4), 8));
+}
+
+// Aborts unless an antithetic call takes whole pairs: member0 and k even.
+// @ts-ignore: decorator
+@inline
+function checkWholePairs(k: i32, member0: u32, anti: bool, what: string): void {
+  if (anti && ((member0 & 1) != 0 || (k & 1) != 0)) {
+    abort(what + ": with antithetic pairs member0 and k must be even (a call takes whole pairs ±ξ); got member0 = " +
+      member0.toString() + ", k = " + k.toString() + ": split the member range at even members");
+  }
+}
+
+// θ += coef·Σ_i z_i·s_i·ξ_{q_i} (method.md §2 step 5, E z without E). Summation order, which fixes
+// the bits: one term per stream u (a member, or an antithetic pair (2u, 2u+1) sharing ξ_u, whose
+// coefficient is coef·(z_{2u} − z_{2u+1})), and for each j the terms are added one by one in
+// ascending stream order, θ_j ← θ_j + c_u·ξ_uj. Splitting the member range into consecutive calls
+// (at even members with pairs, which the kernel enforces) therefore gives the same bits, in both
+// builds. z: f64 k; theta: f64 n (must not overlap z).
 export function nlbUpdate(k: i32, n: i32, coef: f64, seed: u32, iter: u32, member0: u32,
   antithetic: i32, z: usize, theta: usize): void {
   checkDim(k, "nlbUpdate: k");
   checkDim(n, "nlbUpdate: n");
   checkMemberRange(k, member0, "nlbUpdate");
   if (!isFinite(coef)) abort("nlbUpdate: coef must be finite");
+  const anti = antithetic != 0;
+  checkWholePairs(k, member0, anti, "nlbUpdate");
   checkBuf(z, <u64>k, 8, "nlbUpdate: z");
   checkBuf(theta, <u64>n, 8, "nlbUpdate: theta");
-  const anti = antithetic != 0;
-  // θ tiles of TILE values stay in L1 across all members.
+  const streams = anti ? k >> 1 : k;
+  const first = anti ? member0 >> 1 : member0;
+  const full = streams - streams % GROUP;
+  // θ tiles of TILE values stay in L1 across all streams; GROUP streams are generated per pass.
   for (let j0 = 0; j0 < n; j0 += TILE) {
     const len = min(TILE, n - j0);
     const t = theta + (<usize>j0 << 3);
-    for (let r = 0; r < k; r++) {
-      const i = member0 + <u32>r;
-      const key = streamKey(seed, iter, streamOf(i, anti));
-      const a = coef * load<f64>(z + (<usize>r << 3)) * signOf(i, anti);
-      const pair = anti && (i & 1) == 0 && r + 1 < k;
-      const b = pair ? coef * load<f64>(z + (<usize>(r + 1) << 3)) * -1.0 : 0.0;
-      addNormals(len, j0, a, b, pair, key, t);
-      if (pair) r++;
+    let u = 0;
+    for (; u < full; u += GROUP) {
+      for (let g = 0; g < GROUP; g++) {
+        fillNormals(streamKey(seed, iter, first + <u32>(u + g)), <u64>j0, len, XI + (<usize>(g * TILE) << 3));
+      }
+      addScaled4(len, streamCoef(coef, z, u, anti), streamCoef(coef, z, u + 1, anti), streamCoef(coef, z, u + 2, anti),
+        streamCoef(coef, z, u + 3, anti), t);
     }
+    for (; u < streams; u++) {
+      fillNormals(streamKey(seed, iter, first + <u32>u), <u64>j0, len, XI);
+      addScaled(len, streamCoef(coef, z, u, anti), XI, t);
+    }
+  }
+}
+
+// out[a][b] += Σ_{j<len} x_a(j)·y_b(j) for a 4×2 block of rows x0..x3 and y0, y1 (pointers at the
+// tile start); rows a < na and columns b < nb are written (out: row stride ldo bytes). Each sum
+// is (Σ over even j) + (Σ over odd j), both in ascending j: the two f64x2 lanes, which the scalar
+// path reproduces, so both builds give the same bits.
+// @ts-ignore: decorator
+@inline
+function gramBlock(len: i32, a0: usize, a1: usize, a2: usize, a3: usize, b0: usize, b1: usize,
+  out: usize, ldo: usize, na: i32, nb: i32): void {
+  let e00: f64 = 0, e01: f64 = 0, e10: f64 = 0, e11: f64 = 0, e20: f64 = 0, e21: f64 = 0, e30: f64 = 0, e31: f64 = 0;
+  let o00: f64 = 0, o01: f64 = 0, o10: f64 = 0, o11: f64 = 0, o20: f64 = 0, o21: f64 = 0, o30: f64 = 0, o31: f64 = 0;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    let v00 = f64x2.splat(0), v01 = f64x2.splat(0), v10 = f64x2.splat(0), v11 = f64x2.splat(0);
+    let v20 = f64x2.splat(0), v21 = f64x2.splat(0), v30 = f64x2.splat(0), v31 = f64x2.splat(0);
+    for (; j + 1 < len; j += 2) {
+      const o = <usize>j << 3;
+      const y0 = v128.load(b0 + o), y1 = v128.load(b1 + o);
+      const x0 = v128.load(a0 + o);
+      v00 = f64x2.add(v00, f64x2.mul(x0, y0)); v01 = f64x2.add(v01, f64x2.mul(x0, y1));
+      const x1 = v128.load(a1 + o);
+      v10 = f64x2.add(v10, f64x2.mul(x1, y0)); v11 = f64x2.add(v11, f64x2.mul(x1, y1));
+      const x2 = v128.load(a2 + o);
+      v20 = f64x2.add(v20, f64x2.mul(x2, y0)); v21 = f64x2.add(v21, f64x2.mul(x2, y1));
+      const x3 = v128.load(a3 + o);
+      v30 = f64x2.add(v30, f64x2.mul(x3, y0)); v31 = f64x2.add(v31, f64x2.mul(x3, y1));
+    }
+    e00 = f64x2.extract_lane(v00, 0); o00 = f64x2.extract_lane(v00, 1);
+    e01 = f64x2.extract_lane(v01, 0); o01 = f64x2.extract_lane(v01, 1);
+    e10 = f64x2.extract_lane(v10, 0); o10 = f64x2.extract_lane(v10, 1);
+    e11 = f64x2.extract_lane(v11, 0); o11 = f64x2.extract_lane(v11, 1);
+    e20 = f64x2.extract_lane(v20, 0); o20 = f64x2.extract_lane(v20, 1);
+    e21 = f64x2.extract_lane(v21, 0); o21 = f64x2.extract_lane(v21, 1);
+    e30 = f64x2.extract_lane(v30, 0); o30 = f64x2.extract_lane(v30, 1);
+    e31 = f64x2.extract_lane(v31, 0); o31 = f64x2.extract_lane(v31, 1);
+  } else {
+    for (; j + 1 < len; j += 2) {
+      const o = <usize>j << 3;
+      const y0 = load<f64>(b0 + o), y1 = load<f64>(b1 + o), z0 = load<f64>(b0 + o, 8), z1 = load<f64>(b1 + o, 8);
+      const x0 = load<f64>(a0 + o), w0 = load<f64>(a0 + o, 8);
+      e00 += x0 * y0; e01 += x0 * y1; o00 += w0 * z0; o01 += w0 * z1;
+      const x1 = load<f64>(a1 + o), w1 = load<f64>(a1 + o, 8);
+      e10 += x1 * y0; e11 += x1 * y1; o10 += w1 * z0; o11 += w1 * z1;
+      const x2 = load<f64>(a2 + o), w2 = load<f64>(a2 + o, 8);
+      e20 += x2 * y0; e21 += x2 * y1; o20 += w2 * z0; o21 += w2 * z1;
+      const x3 = load<f64>(a3 + o), w3 = load<f64>(a3 + o, 8);
+      e30 += x3 * y0; e31 += x3 * y1; o30 += w3 * z0; o31 += w3 * z1;
+    }
+  }
+  if (j < len) {
+    // The last, even position of an odd-length tile.
+    const o = <usize>j << 3;
+    const y0 = load<f64>(b0 + o), y1 = load<f64>(b1 + o);
+    const x0 = load<f64>(a0 + o), x1 = load<f64>(a1 + o), x2 = load<f64>(a2 + o), x3 = load<f64>(a3 + o);
+    e00 += x0 * y0; e01 += x0 * y1; e10 += x1 * y0; e11 += x1 * y1;
+    e20 += x2 * y0; e21 += x2 * y1; e30 += x3 * y0; e31 += x3 * y1;
+  }
+  addAt(out, e00 + o00); if (nb > 1) addAt(out + 8, e01 + o01);
+  if (na > 1) { addAt(out + ldo, e10 + o10); if (nb > 1) addAt(out + ldo + 8, e11 + o11); }
+  if (na > 2) { addAt(out + 2 * ldo, e20 + o20); if (nb > 1) addAt(out + 2 * ldo + 8, e21 + o21); }
+  if (na > 3) { addAt(out + 3 * ldo, e30 + o30); if (nb > 1) addAt(out + 3 * ldo + 8, e31 + o31); }
+}
+
+// @ts-ignore: decorator
+@inline
+function addAt(p: usize, v: f64): void {
+  store<f64>(p, load<f64>(p) + v);
+}
+
+// The Tikhonov terms of the NLB system in one pass of the generator (method.md §1–2, docs/defaults.md
+// "Tikhonov λ, exactly"): with e_i = s_i·ξ_{q_i} the signed perturbation direction of member
+// i = member0 + r (E = σ[e_0 … e_{k−1}]),
+//   G(k×k) = [e_a·e_b] = ΞᵀΞ with signs,   p(k) = [e_a·θ] = Ξᵀθ with signs,
+// accumulated in f64 (products of f32-valued ξ are exact). Only the S distinct streams are drawn
+// (S = k, or k/2 with antithetic pairs, which must then be whole: member0, k even) and only the
+// upper triangle of their Gram Q(S×S) is computed, in column tiles of T = min(256, 16384/S) and
+// 4×2 register blocks; G_ab = s_a·s_b·Q_{q_a q_b} and p_a = s_a·(ξ_{q_a}·θ) are expanded at the
+// end, so G is exactly symmetric. Sums run tile by tile in ascending columns, each tile as (even
+// columns) + (odd columns): the same bits in both builds. theta: f64 n; G: f64 k×k; p: f64 k
+// (G, p and theta must not overlap). S ≤ 8192.
+export function drawGram(k: i32, n: i32, seed: u32, iter: u32, member0: u32, antithetic: i32,
+  theta: usize, G: usize, p: usize): void {
+  checkDim(k, "drawGram: k");
+  checkDim(n, "drawGram: n");
+  checkMemberRange(k, member0, "drawGram");
+  const anti = antithetic != 0;
+  checkWholePairs(k, member0, anti, "drawGram");
+  const S = anti ? k >> 1 : k;
+  if (S > GRAM_CELLS >> 1) abort("drawGram: k must be ≤ 8192 (16384 with antithetic pairs); split the ensemble");
+  checkBuf(theta, <u64>n, 8, "drawGram: theta");
+  checkBuf(G, <u64>k * <u64>k, 8, "drawGram: G");
+  checkBuf(p, <u64>k, 8, "drawGram: p");
+  memory.fill(G, 0, <usize>k * <usize>k << 3);
+  memory.fill(p, 0, <usize>k << 3);
+  const first = anti ? member0 >> 1 : member0;
+  // Tile width: even, so every tile starts at an even column (whole hashes, fixed lane parity).
+  const T = min(GRAM_TILE, (GRAM_CELLS / S) & ~1);
+  const ldx = <usize>T << 3;
+  const ldo = <usize>k << 3;
+  const last = S - 1;
+  for (let j0 = 0; j0 < n; j0 += T) {
+    const len = min(T, n - j0);
+    // XG(S × T): the tile of every stream.
+    for (let u = 0; u < S; u++) fillNormals(streamKey(seed, iter, first + <u32>u), <u64>j0, len, XG + <usize>u * ldx);
+    const th = theta + (<usize>j0 << 3);
+    for (let a = 0; a < S; a += 4) {
+      // Rows past the end alias the last row: computed, never written (na < 4).
+      const p0 = XG + <usize>a * ldx;
+      const p1 = XG + <usize>min(a + 1, last) * ldx;
+      const p2 = XG + <usize>min(a + 2, last) * ldx;
+      const p3 = XG + <usize>min(a + 3, last) * ldx;
+      const na = min(4, S - a);
+      // Q_ab, b ≥ a (Q in the leading S×S block of G, row stride k)
+      for (let b = a; b < S; b += 2) {
+        const q0 = XG + <usize>b * ldx;
+        const q1 = XG + <usize>min(b + 1, last) * ldx;
+        gramBlock(len, p0, p1, p2, p3, q0, q1, G + <usize>a * ldo + (<usize>b << 3), ldo, na, min(2, S - b));
+      }
+      // ξ_a·θ into p_a
+      gramBlock(len, p0, p1, p2, p3, th, th, p + (<usize>a << 3), 8, na, 1);
+    }
+  }
+  // Q's lower triangle from its upper one.
+  for (let a = 1; a < S; a++) {
+    for (let b = 0; b < a; b++) store<f64>(G + <usize>a * ldo + (<usize>b << 3), load<f64>(G + <usize>b * ldo + (<usize>a << 3)));
+  }
+  if (!anti) return;
+  // G_ab = s_a s_b Q_{⌊a/2⌋⌊b/2⌋}, p_a = s_a t_{⌊a/2⌋}, in place: in descending order every
+  // source (at a smaller or equal index) is read before it is overwritten.
+  for (let a = k - 1; a >= 0; a--) {
+    for (let b = k - 1; b >= 0; b--) {
+      const q = load<f64>(G + <usize>(a >> 1) * ldo + (<usize>(b >> 1) << 3));
+      store<f64>(G + <usize>a * ldo + (<usize>b << 3), ((a ^ b) & 1) != 0 ? -q : q);
+    }
+    const t = load<f64>(p + (<usize>(a >> 1) << 3));
+    store<f64>(p + (<usize>a << 3), (a & 1) != 0 ? -t : t);
   }
 }

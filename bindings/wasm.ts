@@ -51,9 +51,19 @@ export interface RawExports {
   perturb32(k: number, n: number, sigma: number, seed: number, iter: number, member0: number,
     antithetic: number, outStride: number, theta: Ptr, out: Ptr): void;
   /** θ += coef·Σ_i z_i·s_i·ξ_{q_i} over members i = member0..member0+k−1, regenerating ξ
-   *  (E is never stored; method.md §2 step 2). z: f64 k; theta: f64 n. */
+   *  (E is never stored; method.md §2 step 2). z: f64 k; theta: f64 n. One term per stream:
+   *  a member (c = coef·z_i) or, with antithetic pairs, a pair (2u, 2u+1) sharing ξ_u
+   *  (c = coef·(z_2u − z_2u+1)); terms are added to each θ_j one by one in ascending stream
+   *  order, so consecutive calls over a split member range give the same bits. With antithetic
+   *  pairs member0 and k must be even (pairs are never split across calls). */
   nlbUpdate(k: number, n: number, coef: number, seed: number, iter: number, member0: number,
     antithetic: number, z: Ptr, theta: Ptr): void;
+  /** The Tikhonov terms in one generator pass: with e_i = s_i·ξ_{q_i} (member i = member0 + r),
+   *  G(k×k) = [e_a·e_b] (ΞᵀΞ, exactly symmetric), p(k) = [e_a·θ] (Ξᵀθ), f64 accumulation.
+   *  With antithetic pairs member0 and k must be even; k ≤ 8192 (16384 with pairs).
+   *  theta: f64 n; G: f64 k×k; p: f64 k (no overlaps). */
+  drawGram(k: number, n: number, seed: number, iter: number, member0: number, antithetic: number,
+    theta: Ptr, G: Ptr, p: Ptr): void;
 
   // ensemble.ts — f64 accumulation; ΔF_i = F_i − c; W = diag(w) if w ≠ 0 else wScalar·I.
   meanRows(k: number, m: number, F: Ptr, out: Ptr): void;

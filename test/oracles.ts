@@ -175,6 +175,27 @@ export function nlbUpdateRef(coef: number, member0: number, antithetic: boolean,
   return out;
 }
 
+/** G = [e_a·e_b] (k×k) and p = [e_a·θ] (k) with e_a = s_a ξ_{q_a}, plain f64 sums over j. */
+export function gramRef(k: number, member0: number, antithetic: boolean, theta: Float64Array,
+  xi: (q: number) => Float64Array): { G: Float64Array; p: Float64Array } {
+  const n = theta.length;
+  const E = Array.from({ length: k }, (_, r) => {
+    const { q, s } = memberStream(member0 + r, antithetic);
+    return xi(q).map((x) => s * x);
+  });
+  const G = new Float64Array(k * k);
+  const p = new Float64Array(k);
+  for (let a = 0; a < k; a++) {
+    for (let j = 0; j < n; j++) p[a] += E[a][j] * theta[j];
+    for (let b = 0; b < k; b++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += E[a][j] * E[b][j];
+      G[a * k + b] = s;
+    }
+  }
+  return { G, p };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ensemble-space algebra.
 

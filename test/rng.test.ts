@@ -1,13 +1,13 @@
 // The counter-based N(0,1) generator and the kernels built on it: against an independent BigInt
 // re-implementation of its definition, statistical bounds, bit-identity across builds, module
-// instances and member chunkings, and perturb/nlbUpdate against oracles that materialize E.
+// instances and member chunkings, and perturb/nlbUpdate/drawGram against oracles that materialize E.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadModule, Workspace, KernelError } from '../bindings/index.js';
 import type { EnkfModule } from '../bindings/index.js';
 import {
   mulberry32, randInt, uniformArray, gaussArray, maxAbs, maxAbsDiff, randnRef, streamKeyRef,
-  uniformCentredRef, acklamRef, normalCdf, perturbRef, nlbUpdateRef,
+  uniformCentredRef, acklamRef, normalCdf, perturbRef, nlbUpdateRef, gramRef,
 } from './oracles.js';
 
 let mods: EnkfModule[] | undefined;
@@ -77,7 +77,7 @@ test('the f32 evaluation is within 2e-6 (relative) of Acklam in f64, over the wh
   assert.ok(Math.abs(extreme - acklamRef(lo, true)) < 2e-6 * 5.3 && acklamRef(-lo) === -extreme, `${extreme}`);
 });
 
-test('SIMD and scalar builds give the same bits (randn, perturb64, perturb32, nlbUpdate); so does a second instance', async () => {
+test('SIMD and scalar builds give the same bits (randn, perturb64, perturb32, nlbUpdate, drawGram); so does a second instance', async () => {
   const [simd, scalar] = await builds();
   const other = await loadModule({ simd: true });
   for (const n of [1, 2, 3, 1023, 200001]) {
@@ -86,7 +86,8 @@ test('SIMD and scalar builds give the same bits (randn, perturb64, perturb32, nl
     sameBits(a, randn(other, n, 9, 4, 2, 17), `randn n=${n} two instances`);
   }
   const rand = mulberry32(301);
-  for (const [k, n, anti] of [[1, 1, 0], [3, 5, 1], [8, 1001, 1], [5, 4096, 0]]) {
+  // n = 1001 and 4097: odd tails of the Gram tiles; k = 9, 200: a partial register block, a narrow tile.
+  for (const [k, n, anti, member0] of [[1, 1, 0, 1], [4, 5, 1, 2], [8, 1001, 1, 0], [5, 4096, 0, 1], [9, 4097, 0, 3], [200, 333, 1, 4]]) {
     const theta = gaussArray(rand, n);
     const z = gaussArray(rand, k);
     const results = [simd, scalar].map((mod) => {
@@ -94,14 +95,17 @@ test('SIMD and scalar builds give the same bits (randn, perturb64, perturb32, nl
       const th = ws.from('f64', theta);
       const o64 = ws.f64(k * n);
       const o32 = ws.f32(k * (n + 3));
-      mod.exports.perturb64(k, n, 0.3, 5, 6, 1, anti, th.ptr, o64.ptr);
-      mod.exports.perturb32(k, n, 0.3, 5, 6, 1, anti, n + 3, th.ptr, o32.ptr);
-      mod.exports.nlbUpdate(k, n, 0.7, 5, 6, 1, anti, ws.from('f64', z).ptr, th.ptr);
-      const r = [o64.copy(), o32.copy(), th.copy()];
+      const G = ws.f64(k * k);
+      const p = ws.f64(k);
+      mod.exports.perturb64(k, n, 0.3, 5, 6, member0, anti, th.ptr, o64.ptr);
+      mod.exports.perturb32(k, n, 0.3, 5, 6, member0, anti, n + 3, th.ptr, o32.ptr);
+      mod.exports.drawGram(k, n, 5, 6, member0, anti, th.ptr, G.ptr, p.ptr);
+      mod.exports.nlbUpdate(k, n, 0.7, 5, 6, member0, anti, ws.from('f64', z).ptr, th.ptr);
+      const r = [o64.copy(), o32.copy(), th.copy(), G.copy(), p.copy()];
       ws.dispose();
       return r;
     });
-    for (let i = 0; i < 3; i++) sameBits(results[0][i], results[1][i], `kernel ${i} k=${k} n=${n} anti=${anti}`);
+    for (let i = 0; i < 5; i++) sameBits(results[0][i], results[1][i], `kernel ${i} k=${k} n=${n} anti=${anti}`);
   }
 });
 
@@ -167,29 +171,31 @@ test('any chunking of indices or members gives the same values', async () => {
     sameBits(whole, Float64Array.from(parts.flatMap((p) => Array.from(p))), `${label(mod)} randn offsets`);
     const rand = mulberry32(302);
     const n = 333;
-    const k = 11;
-    const theta = gaussArray(rand, n);
-    const z = gaussArray(rand, k);
     for (const anti of [0, 1]) {
+      const k = anti ? 10 : 11;
+      const theta = gaussArray(rand, n);
+      const z = gaussArray(rand, k);
       const ws = new Workspace(mod);
       const th = ws.from('f64', theta);
       const all = ws.f64(k * n);
       mod.exports.perturb64(k, n, 0.1, 8, 9, 4, anti, th.ptr, all.ptr);
-      // Chunks generated in reverse order, splitting antithetic pairs ([4..7), [7..8), [8..15)).
+      // Chunks generated in reverse order, splitting antithetic pairs ([4..7), [7..8), [8..k+4)).
       const chunked = ws.f64(k * n);
-      for (const [r0, cnt] of [[4, 7], [3, 1], [0, 3]]) mod.exports.perturb64(cnt, n, 0.1, 8, 9, 4 + r0, anti, th.ptr, chunked.at(r0 * n));
+      for (const [r0, cnt] of [[4, k - 4], [3, 1], [0, 3]]) mod.exports.perturb64(cnt, n, 0.1, 8, 9, 4 + r0, anti, th.ptr, chunked.at(r0 * n));
       sameBits(all.copy(), chunked.copy(), `${label(mod)} perturb64 chunks anti=${anti}`);
       const f32all = ws.f32(k * n);
       const f32chunk = ws.f32(k * n);
       mod.exports.perturb32(k, n, 0.1, 8, 9, 4, anti, n, th.ptr, f32all.ptr);
-      for (const [r0, cnt] of [[5, 6], [0, 5]]) mod.exports.perturb32(cnt, n, 0.1, 8, 9, 4 + r0, anti, n, th.ptr, f32chunk.at(r0 * n));
+      for (const [r0, cnt] of [[5, k - 5], [0, 5]]) mod.exports.perturb32(cnt, n, 0.1, 8, 9, 4 + r0, anti, n, th.ptr, f32chunk.at(r0 * n));
       sameBits(f32all.copy(), f32chunk.copy(), `${label(mod)} perturb32 chunks anti=${anti}`);
-      // nlbUpdate over consecutive member chunks, in order, adds the same terms in the same order.
+      // nlbUpdate over consecutive member chunks, in order, adds the same terms in the same order
+      // (with pairs, chunks start at even members; chunks of 1 to 6 streams cross the groups of 4).
       const zb = ws.from('f64', z);
       const t1 = ws.from('f64', theta);
       mod.exports.nlbUpdate(k, n, 0.5, 8, 9, 4, anti, zb.ptr, t1.ptr);
       const t2 = ws.from('f64', theta);
-      for (const [r0, cnt] of [[0, 1], [1, 4], [5, 6]]) mod.exports.nlbUpdate(cnt, n, 0.5, 8, 9, 4 + r0, anti, zb.at(r0), t2.ptr);
+      const chunks = anti ? [[0, 2], [2, 8]] : [[0, 1], [1, 4], [5, 6]];
+      for (const [r0, cnt] of chunks) mod.exports.nlbUpdate(cnt, n, 0.5, 8, 9, 4 + r0, anti, zb.at(r0), t2.ptr);
       sameBits(t1.copy(), t2.copy(), `${label(mod)} nlbUpdate chunks anti=${anti}`);
       ws.dispose();
     }
@@ -199,7 +205,7 @@ test('any chunking of indices or members gives the same values', async () => {
 test('perturb64 / perturb32 / nlbUpdate equal oracles that materialize E from randn', async () => {
   const rand = mulberry32(303);
   for (const mod of await builds()) {
-    for (const [k, n, member0] of [[1, 1, 0], [2, 3, 1], [7, 64, 6], [9, 1025, 3], [32, 2000, 0]]) {
+    for (const [k, n, member0] of [[1, 1, 0], [2, 3, 1], [2, 3, 2], [7, 64, 6], [8, 257, 6], [9, 1025, 3], [32, 2000, 0], [14, 600, 10]]) {
       for (const anti of [false, true]) {
         const ws = new Workspace(mod);
         const sigma = 0.05;
@@ -221,10 +227,22 @@ test('perturb64 / perturb32 / nlbUpdate equal oracles that materialize E from ra
             if (v32[r * stride + j] !== want) assert.unreachable(`${what} perturb32 (${r},${j}): ${v32[r * stride + j]} vs ${want}`);
           }
         }
-        const z = gaussArray(rand, k);
-        mod.exports.nlbUpdate(k, n, 0.3, 77, 12, member0, anti ? 1 : 0, ws.from('f64', z).ptr, th.ptr);
-        const upd = nlbUpdateRef(0.3, member0, anti, z, theta, xi);
-        assert.ok(maxAbsDiff(th.copy(), upd) <= 1e-14 * maxAbs(upd), `${what} nlbUpdate`);
+        // Pairs are whole in a call: the antithetic kernels take an even member0 and k.
+        if (!anti || (k % 2 === 0 && member0 % 2 === 0)) {
+          const G = ws.f64(k * k);
+          const p = ws.f64(k);
+          mod.exports.drawGram(k, n, 77, 12, member0, anti ? 1 : 0, th.ptr, G.ptr, p.ptr);
+          const ref = gramRef(k, member0, anti, theta, xi);
+          const g = G.copy();
+          // Sums of n products of magnitude ≤ ~30: f64 rounding ~n·1e-16·30 absolute.
+          assert.ok(maxAbsDiff(g, ref.G) <= 1e-13 * n, `${what} drawGram G: ${maxAbsDiff(g, ref.G)}`);
+          assert.ok(maxAbsDiff(p.copy(), ref.p) <= 1e-13 * n, `${what} drawGram p`);
+          for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) assert.ok(Object.is(g[a * k + b], g[b * k + a]), `${what} G symmetric`);
+          const z = gaussArray(rand, k);
+          mod.exports.nlbUpdate(k, n, 0.3, 77, 12, member0, anti ? 1 : 0, ws.from('f64', z).ptr, th.ptr);
+          const upd = nlbUpdateRef(0.3, member0, anti, z, theta, xi);
+          assert.ok(maxAbsDiff(th.copy(), upd) <= 1e-14 * maxAbs(upd), `${what} nlbUpdate`);
+        }
         ws.dispose();
       }
     }
@@ -264,6 +282,16 @@ test('bad arguments give KernelError', async () => {
     expectKernelError(() => x.nlbUpdate(2, 0, 1, 1, 1, 0, 0, p, p), /nlbUpdate: n/);
     expectKernelError(() => x.nlbUpdate(2, 4, Infinity, 1, 1, 0, 0, p, p), /nlbUpdate: coef must be finite/);
     expectKernelError(() => x.nlbUpdate(2, 4, 1, 1, 1, 0, 0, end - 8, p), /nlbUpdate: z: buffer out of bounds/);
+    expectKernelError(() => x.nlbUpdate(2, 4, 1, 1, 1, 1, 1, p, p + 64), /nlbUpdate: with antithetic pairs member0 and k must be even .* member0 = 1, k = 2/);
+    expectKernelError(() => x.nlbUpdate(3, 4, 1, 1, 1, 0, 1, p, p + 64), /nlbUpdate: with antithetic pairs .* k = 3: split/);
+    expectKernelError(() => x.drawGram(0, 4, 1, 1, 0, 0, p, p, p), /drawGram: k: size must be ≥ 1/);
+    expectKernelError(() => x.drawGram(2, 0, 1, 1, 0, 0, p, p, p), /drawGram: n/);
+    expectKernelError(() => x.drawGram(3, 4, 1, 1, 0, 1, p, p + 64, p + 160), /drawGram: with antithetic pairs member0 and k must be even/);
+    expectKernelError(() => x.drawGram(2, 4, 1, 1, 4294967295, 0, p, p, p), /drawGram: member0 \+ k must be ≤ 2\^32/);
+    expectKernelError(() => x.drawGram(8193, 4, 1, 1, 0, 0, p, p, p), /drawGram: k must be ≤ 8192/);
+    expectKernelError(() => x.drawGram(2, 4, 1, 1, 0, 0, end - 8, p, p), /drawGram: theta: buffer out of bounds/);
+    expectKernelError(() => x.drawGram(2, 4, 1, 1, 0, 0, p, end - 16, p), /drawGram: G: buffer out of bounds/);
+    expectKernelError(() => x.drawGram(2, 4, 1, 1, 0, 0, p, p, p + 1), /drawGram: p: misaligned/);
     ws.dispose();
   }
 });
@@ -271,15 +299,17 @@ test('bad arguments give KernelError', async () => {
 test('memory does not grow over 10⁴ calls', async () => {
   for (const mod of await builds()) {
     const ws = new Workspace(mod);
-    const n = 37, k = 3;
+    const n = 37, k = 4;
     const th = ws.from('f64', uniformArray(mulberry32(304), n));
-    const o = ws.f64(k * n), o32 = ws.f32(k * n), z = ws.from('f64', [0.1, -0.2, 0.05]);
+    const o = ws.f64(k * n), o32 = ws.f32(k * n), z = ws.from('f64', [0.1, -0.2, 0.05, 0.3]);
+    const G = ws.f64(k * k), p = ws.f64(k);
     const before = mod.exports.memoryBytes();
     for (let i = 0; i < 10_000; i++) {
       mod.exports.randn(n, 1, i, 2, 0, o.ptr);
       mod.exports.perturb64(k, n, 0.1, 1, i, 0, i & 1, th.ptr, o.ptr);
       mod.exports.perturb32(k, n, 0.1, 1, i, 0, i & 1, n, th.ptr, o32.ptr);
       mod.exports.nlbUpdate(k, n, 1e-3, 1, i, 0, i & 1, z.ptr, th.ptr);
+      mod.exports.drawGram(k, n, 1, i, 0, i & 1, th.ptr, G.ptr, p.ptr);
     }
     assert.is(mod.exports.memoryBytes(), before);
     assert.ok(th.copy().every(Number.isFinite));

@@ -9,7 +9,7 @@ import type {
 } from './types.js';
 import {
   Damping, OptimizerBase, SigmaController, allFinite, boolOption, checkStateCounters, compactFinite,
-  distance, enumOption, intOption, numberOption, rejectUnknownOptions, squaredNorm, subBuf,
+  distance, enumOption, intOption, numberOption, rejectUnknownOptions, squaredNorm,
 } from './driver.js';
 
 /** Every NlbOptions key (unknown keys are rejected). */
@@ -50,9 +50,6 @@ export const NLB_DEFAULTS = {
   maxRedraws: 5,
 };
 
-// Columns of Ξ generated per block for the Tikhonov Gram (keeps its scratch at (k + 1)·4096 f64).
-const GRAM_BLOCK = 4096;
-
 /** The never-look-back EnKF. Create with createNlb(); drive with step / stepAsync / iterate. */
 export class Nlb extends OptimizerBase {
   readonly kind = 'nlb' as const;
@@ -82,10 +79,9 @@ export class Nlb extends OptimizerBase {
   // loss of one member: 1; memberLoss: k (finiteness test of each member's outputs)
   private readonly lossOut: Buf<'f64'>;
   private readonly memberLoss: Buf<'f64'>;
-  // Tikhonov: gramP (k+1) × block perturbation columns + θ block, gramR k × (k+1), gramZero: block zeros
+  // Tikhonov: gramG k×k = ΞᵀΞ and gramP k = Ξᵀθ over all k members (signed columns)
+  private gramG: Buf<'f64'> | null = null;
   private gramP: Buf<'f64'> | null = null;
-  private gramR: Buf<'f64'> | null = null;
-  private gramZero: Buf<'f64'> | null = null;
   private readonly index: Int32Array;
   private centerValid = false;
   private centerObjective: Objective | null = null;
@@ -409,55 +405,31 @@ export class Nlb extends OptimizerBase {
   /**
    * Adds the exact Tikhonov terms of Φ = L + (λ/2)‖θ‖² to the survivors' system (method.md §1–2):
    * A += λ EᵀE = λσ² ΞᵀΞ and r −= λ Eᵀθ = λσ Ξᵀθ (signed columns s_i ξ_{q_i}).
-   * Ξ is regenerated in column blocks of GRAM_BLOCK from the counter RNG (randn gives the same
-   * ξ_q(j) = N(seed, key, q, j) that perturb64 uses), so the scratch is (k + 1)·block, not n·k:
-   * R = [Ξ_b; θ_b]-projections via projectRows, accumulated over blocks.
+   * drawGram regenerates Ξ from the counter RNG (the same ξ_q(j) that perturb64/perturb32 use)
+   * and reduces it to ΞᵀΞ (k×k) and Ξᵀθ (k) in one pass: no n × k storage.
    */
   private addTikhonov(kk: number, key: number, sigma: number): void {
     const { n, k, ws } = this;
-    const raw = ws.raw;
-    const block = Math.min(GRAM_BLOCK, n);
-    if (!this.gramP) {
-      this.gramP = ws.f64((k + 1) * block);
-      this.gramR = ws.f64(k * (k + 1));
-      this.gramZero = ws.f64(block);
+    if (!this.gramG) {
+      this.gramG = ws.f64(k * k);
+      this.gramP = ws.f64(k);
     }
-    const gram = new Float64Array(kk * kk);
-    const xiTheta = new Float64Array(kk);
-    const P = this.gramP;
-    const R = this.gramR!;
-    for (let c0 = 0; c0 < n; c0 += block) {
-      const b = Math.min(block, n - c0);
-      for (let s = 0; s < kk; s++) {
-        const i = this.index[s];
-        raw.randn(b, this.seed, key, this.o.antithetic ? i >> 1 : i, c0, P.at(s * b));
-      }
-      // row kk of P: θ[c0, c0 + b)
-      subBuf(ws, P, kk * b, b).view().set(this.thetaB.view().subarray(c0, c0 + b));
-      // R(kk × (kk+1)): R_iq = ξ_i · P_q over this block
-      raw.projectRows(kk, b, kk + 1, 1, P.ptr, this.gramZero!.ptr, 0, P.ptr, R.ptr);
-      const rv = R.view();
-      for (let i = 0; i < kk; i++) {
-        for (let j = 0; j < kk; j++) gram[i * kk + j] += rv[i * (kk + 1) + j];
-        xiTheta[i] += rv[i * (kk + 1) + kk];
-      }
-    }
+    ws.raw.drawGram(k, n, this.seed, key, 0, this.o.antithetic ? 1 : 0, this.thetaB.ptr, this.gramG.ptr, this.gramP!.ptr);
+    const gram = this.gramG.view();
+    const xiTheta = this.gramP!.view();
     const lambda = this.o.lambda;
     const av = this.A.view();
     const r = this.r.view();
     for (let i = 0; i < kk; i++) {
-      const si = this.o.antithetic && (this.index[i] & 1) === 1 ? -1 : 1;
-      r[i] -= lambda * sigma * si * xiTheta[i];
-      for (let j = 0; j < kk; j++) {
-        const sj = this.o.antithetic && (this.index[j] & 1) === 1 ? -1 : 1;
-        av[i * kk + j] += lambda * sigma * sigma * si * sj * gram[i * kk + j];
-      }
+      const gi = this.index[i];
+      r[i] -= lambda * sigma * xiTheta[gi];
+      for (let j = 0; j < kk; j++) av[i * kk + j] += lambda * sigma * sigma * gram[gi * k + this.index[j]];
     }
   }
 
   protected freeBuffers(): void {
     const bufs = [this.thetaB, this.candB, this.F0, this.Fc, this.Fk, this.dFz, this.A, this.L, this.r, this.z,
-      this.zFull, this.lossOut, this.memberLoss, this.gramP, this.gramR, this.gramZero];
+      this.zFull, this.lossOut, this.memberLoss, this.gramG, this.gramP];
     for (const b of bufs) if (b) this.ws.free(b);
   }
 }
