@@ -189,6 +189,12 @@ interface Clock {
   start: number;
 }
 
+// Members per chunk of a perturbed request: even with antithetic pairs (when above 1), so chunks
+// start at even members and each pair ±ξ shares one pass of the generator.
+function pairChunk(chunk: number, antithetic: boolean): number {
+  return antithetic && chunk > 1 && chunk !== Infinity ? chunk - (chunk % 2) : chunk;
+}
+
 /**
  * Base of both optimizers: turns `iterate` (a generator of evaluation requests) into sync and
  * async steps against an Evaluator, materializing NLB members in chunks of `memberBatch` rows
@@ -262,8 +268,9 @@ export abstract class OptimizerBase implements Optimizer {
       return;
     }
     const rows = this.memberRows();
-    for (let c = 0; c < req.count; c += this.memberBatch) {
-      const cb = Math.min(this.memberBatch, req.count - c);
+    const chunk = pairChunk(this.memberBatch, req.antithetic);
+    for (let c = 0; c < req.count; c += chunk) {
+      const cb = Math.min(chunk, req.count - c);
       this.ws.raw.perturb64(cb, n, req.sigma, req.seed, req.key, req.member0 + c, req.antithetic ? 1 : 0, req.theta.ptr, rows.ptr);
       dst.set(rows.view().subarray(0, cb * n), c * n);
     }
@@ -274,8 +281,9 @@ export abstract class OptimizerBase implements Optimizer {
     const m = evaluator.m;
     const maxBatch = evaluator.maxBatch ?? Infinity;
     if (req.kind === 'perturbed' && typeof evaluator.evaluatePerturbed === 'function') {
-      for (let c = 0; c < req.count; c += maxBatch) {
-        const cb = Math.min(maxBatch, req.count - c);
+      const step = pairChunk(maxBatch, req.antithetic);
+      for (let c = 0; c < req.count; c += step) {
+        const cb = Math.min(step, req.count - c);
         const out = subBuf(this.ws, req.out, c * m, cb * m);
         yield () => evaluator.evaluatePerturbed!(req.theta, req.sigma, req.seed, req.key, req.member0 + c, cb, req.antithetic, out);
       }
@@ -292,8 +300,9 @@ export abstract class OptimizerBase implements Optimizer {
       return;
     }
     const rows = this.memberRows();
-    for (let c = 0; c < req.count; c += chunk) {
-      const cb = Math.min(chunk, req.count - c);
+    const pairs = pairChunk(chunk, req.antithetic);
+    for (let c = 0; c < req.count; c += pairs) {
+      const cb = Math.min(pairs, req.count - c);
       const t0 = performance.now();
       // method.md §2 step 2: members θ + σ s_i ξ_{q_i}, regenerated from (seed, key, member)
       this.ws.raw.perturb64(cb, this.n, req.sigma, req.seed, req.key, req.member0 + c, req.antithetic ? 1 : 0, req.theta.ptr, rows.ptr);
