@@ -600,7 +600,65 @@ export function ekiUpdate(J: i32, n: i32, Theta: usize, Z: usize, work: usize): 
         store<f64>(dst + (<usize>j << 3), load<f64>(src + (<usize>j << 3)) - load<f64>(mean + o + (<usize>j << 3)));
       }
     }
-    for (let i = 0; i < J; i++) combineDeviations(J, len, Z + (<usize>i << 3), D, ldD, Theta + <usize>i * ld + o);
+    let i = 0;
+    for (; i + 3 < J; i += 4) combineDeviations4(J, len, Z + (<usize>i << 3), D, ldD, Theta + <usize>i * ld + o, ld);
+    for (; i < J; i++) combineDeviations(J, len, Z + (<usize>i << 3), D, ldD, Theta + <usize>i * ld + o);
+  }
+}
+
+// Four rows at once: row_u[0, len) += Σ_l Z_l,u·D_l for u < 4, Z_l,u = zc[l·J + u] (four adjacent
+// columns of Z), rows ld bytes apart. A 4-row × 4-column block of sums stays in eight registers
+// over all l, so each deviation vector loaded feeds four rows (the (n×J)·(J×J) product is
+// register-blocked); per element the sum runs over l in ascending order and is added to the row
+// once, exactly as combineDeviations does, so the bits do not depend on the blocking.
+function combineDeviations4(J: i32, len: i32, zc: usize, D: usize, ldD: usize, row: usize, ld: usize): void {
+  const ldZ = <usize>J << 3;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; j + 3 < len; j += 4) {
+      const o = <usize>j << 3;
+      let s00 = f64x2.splat(0), s01 = f64x2.splat(0), s10 = f64x2.splat(0), s11 = f64x2.splat(0);
+      let s20 = f64x2.splat(0), s21 = f64x2.splat(0), s30 = f64x2.splat(0), s31 = f64x2.splat(0);
+      let z = zc;
+      let d = D + o;
+      for (let l = 0; l < J; l++) {
+        const d0 = v128.load(d);
+        const d1 = v128.load(d, 16);
+        const z0 = v128.load64_splat(z);
+        s00 = f64x2.add(s00, f64x2.mul(z0, d0)); s01 = f64x2.add(s01, f64x2.mul(z0, d1));
+        const z1 = v128.load64_splat(z, 8);
+        s10 = f64x2.add(s10, f64x2.mul(z1, d0)); s11 = f64x2.add(s11, f64x2.mul(z1, d1));
+        const z2 = v128.load64_splat(z, 16);
+        s20 = f64x2.add(s20, f64x2.mul(z2, d0)); s21 = f64x2.add(s21, f64x2.mul(z2, d1));
+        const z3 = v128.load64_splat(z, 24);
+        s30 = f64x2.add(s30, f64x2.mul(z3, d0)); s31 = f64x2.add(s31, f64x2.mul(z3, d1));
+        z += ldZ;
+        d += ldD;
+      }
+      const p0 = row + o;
+      v128.store(p0, f64x2.add(v128.load(p0), s00));
+      v128.store(p0, f64x2.add(v128.load(p0, 16), s01), 16);
+      const p1 = p0 + ld;
+      v128.store(p1, f64x2.add(v128.load(p1), s10));
+      v128.store(p1, f64x2.add(v128.load(p1, 16), s11), 16);
+      const p2 = p1 + ld;
+      v128.store(p2, f64x2.add(v128.load(p2), s20));
+      v128.store(p2, f64x2.add(v128.load(p2, 16), s21), 16);
+      const p3 = p2 + ld;
+      v128.store(p3, f64x2.add(v128.load(p3), s30));
+      v128.store(p3, f64x2.add(v128.load(p3, 16), s31), 16);
+    }
+  }
+  // Remaining columns (all of them in the scalar build), row by row.
+  for (let u = 0; u < 4; u++) {
+    const zu = zc + (<usize>u << 3);
+    const r = row + <usize>u * ld;
+    for (let jj = j; jj < len; jj++) {
+      const o = <usize>jj << 3;
+      let s = 0.0;
+      for (let l = 0; l < J; l++) s += load<f64>(zu + <usize>l * ldZ) * load<f64>(D + <usize>l * ldD + o);
+      store<f64>(r + o, load<f64>(r + o) + s);
+    }
   }
 }
 

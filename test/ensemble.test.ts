@@ -278,7 +278,8 @@ test('ceLoss (mean loss, #correct, correct pointer optional) and ceGrad', async 
 test('ekiUpdate: Θ_j += Σ_l Z_lj (Θ_l − θ̄), all from the old Θ', async () => {
   const rand = mulberry32(209);
   for (const mod of await builds()) {
-    for (const [J, n] of [[1, 1], [2, 3], [3, 255], [5, 256], [7, 257], [10, 1000], [16, 777]]) {
+    // J = 5, 7, 10: four-row blocks plus single rows; n = 257, 777, 1030: partial column groups.
+    for (const [J, n] of [[1, 1], [2, 3], [3, 255], [5, 256], [7, 257], [10, 1000], [16, 777], [32, 1030]]) {
       const ws = new Workspace(mod);
       const Theta = uniformArray(rand, J * n, -1, 1);
       const Z = uniformArray(rand, J * J, -0.5, 0.5);
@@ -288,6 +289,24 @@ test('ekiUpdate: Θ_j += Σ_l Z_lj (Θ_l − θ̄), all from the old Θ', async 
       close(th.copy(), ref, maxAbs(ref), `${label(mod)} J=${J} n=${n}`, 1e-13);
       ws.dispose();
     }
+  }
+});
+
+test('ekiUpdate: SIMD and scalar builds give the same bits (each sum runs over l in order, whatever the blocking)', async () => {
+  const rand = mulberry32(213);
+  const [simd, scalar] = await builds();
+  for (const [J, n] of [[6, 259], [32, 1030]]) {
+    const Theta = uniformArray(rand, J * n, -1, 1);
+    const Z = uniformArray(rand, J * J, -0.5, 0.5);
+    const [a, b] = [simd, scalar].map((mod) => {
+      const ws = new Workspace(mod);
+      const th = ws.from('f64', Theta);
+      mod.exports.ekiUpdate(J, n, th.ptr, ws.from('f64', Z).ptr, ws.f64(n + J * 256).ptr);
+      const v = th.copy();
+      ws.dispose();
+      return v;
+    });
+    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.unreachable(`J=${J} n=${n} element ${i}: ${a[i]} vs ${b[i]}`);
   }
 });
 
