@@ -45,7 +45,7 @@ const program = new Command()
   .addOption(new Option('--optimizer <name>', 'nlb (never look back) or eki (classical ensemble Kalman inversion)').choices(['nlb', 'eki']).default('nlb'))
   .option('--k <members>', 'ensemble size (NLB: fresh members per iteration; EKI: persistent members)', positiveInt('--k'), 32)
   .option('--batch <rows>', 'mini-batch size', positiveInt('--batch'), 512)
-  .option('--iterations <n>', 'training iterations', positiveInt('--iterations'), 1700)
+  .option('--iterations <n>', 'training iterations', positiveInt('--iterations'), 2000)
   .option('--hidden <sizes>', 'hidden layer sizes, comma-separated', hiddenSizes, [64])
   .addOption(new Option('--activation <name>', 'hidden activation').choices(['tanh', 'relu', 'sigmoid']).default('tanh'))
   .option('--seed <n>', 'seed of the initialization, the batch order and the perturbations', (v) => {
