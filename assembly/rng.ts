@@ -112,6 +112,7 @@ const TILE: i32 = 512;
 const GROUP: i32 = 4;
 const XI: usize = memory.data(GROUP * TILE << 3, 16);
 const TAILS: usize = memory.data(TILE << 2, 16); // positions of tail draws, u32, ≤ TILE
+const QS: usize = memory.data(TILE << 2, 16); // q of the tile's vector steps, f32 (read back for tails)
 // Compaction table of the tail flags of four lanes: entry m (16 bytes) lists the set bits of m in
 // ascending order, padded with 0, so one store appends a group's tail positions to TAILS.
 const TAIL_LUT: usize = memory.data<u32>([
@@ -203,7 +204,29 @@ function ln4(x: v128): v128 {
   return f32x4.add(f32x4.mul(e, v128.load(VT, 208)), f32x4.add(f2, f32x4.mul(f2, f32x4.mul(s, p))));
 }
 
+// The q of four tail positions listed at e0..e3 in TAILS (entries past `last` read `last`).
+// @ts-ignore: decorator
+@inline
+function gatherQ(e0: usize, e1: usize, e2: usize, e3: usize, last: usize): v128 {
+  let q = f32x4.splat(load<f32>(QS + (<usize>load<u32>(min(e0, last)) << 2)));
+  q = f32x4.replace_lane(q, 1, load<f32>(QS + (<usize>load<u32>(min(e1, last)) << 2)));
+  q = f32x4.replace_lane(q, 2, load<f32>(QS + (<usize>load<u32>(min(e2, last)) << 2)));
+  return f32x4.replace_lane(q, 3, load<f32>(QS + (<usize>load<u32>(min(e3, last)) << 2)));
+}
+
+// Stores the four lanes of x as f64 at the positions listed at e0..e3 (clamped as in gatherQ).
+// @ts-ignore: decorator
+@inline
+function scatterX(dst: usize, e0: usize, e1: usize, e2: usize, e3: usize, last: usize, x: v128): void {
+  store<f64>(dst + (<usize>load<u32>(min(e0, last)) << 3), <f64>f32x4.extract_lane(x, 0));
+  store<f64>(dst + (<usize>load<u32>(min(e1, last)) << 3), <f64>f32x4.extract_lane(x, 1));
+  store<f64>(dst + (<usize>load<u32>(min(e2, last)) << 3), <f64>f32x4.extract_lane(x, 2));
+  store<f64>(dst + (<usize>load<u32>(min(e3, last)) << 3), <f64>f32x4.extract_lane(x, 3));
+}
+
 // Lane-wise tail1 (every lane must be a tail draw, or a harmless filler).
+// @ts-ignore: decorator
+@inline
 function tail4(q: v128): v128 {
   const t = f32x4.sqrt(f32x4.mul(v128.load(VT, 16), ln4(f32x4.sub(v128.load(VT, 0), f32x4.abs(q)))));
   let num = f32x4.add(f32x4.mul(v128.load(VT, 32), t), v128.load(VT, 48));
@@ -221,7 +244,7 @@ function tail4(q: v128): v128 {
   return v128.or(v128.andnot(x, sign), v128.and(q, sign));
 }
 
-// ξ from q (the scalar twin of central4 + tail patching).
+// ξ from q (the scalar twin of the vector step in fillNormals + tail patching).
 // @ts-ignore: decorator
 @inline
 function normal1(q: f32): f32 {
@@ -230,36 +253,6 @@ function normal1(q: f32): f32 {
   const num = (r - RA1) * (r - RA2) * (r - RA3) * (r - RA4) * (r - RA5);
   const den = (r - RB1) * (r - RB2) * (r - RB3) * (r - RB4) * (r - RB5);
   return ((q * K) * num) / den;
-}
-
-// Lane-wise q of four positions from two SplitMix64 states (low, high half of each hash).
-// @ts-ignore: decorator
-@inline
-function centred4(state: v128): v128 {
-  let z = state;
-  z = i64x2.mul(v128.xor(z, i64x2.shr_u(z, 30)), v128.load(VI, 0));
-  z = i64x2.mul(v128.xor(z, i64x2.shr_u(z, 27)), v128.load(VI, 16));
-  z = v128.xor(z, i64x2.shr_u(z, 31));
-  const d = v128.or(i32x4.shr_u(z, 9), v128.load(VI, 32));
-  return f32x4.add(f32x4.sub(d, v128.load(VF, 192)), v128.load(VF, 208));
-}
-
-// Lane-wise central rational of normal1 (same operations, same order); tail lanes are garbage.
-// @ts-ignore: decorator
-@inline
-function central4(q: v128): v128 {
-  const r = f32x4.mul(q, q);
-  let num = f32x4.sub(r, v128.load(VF, 0));
-  num = f32x4.mul(num, f32x4.sub(r, v128.load(VF, 16)));
-  num = f32x4.mul(num, f32x4.sub(r, v128.load(VF, 32)));
-  num = f32x4.mul(num, f32x4.sub(r, v128.load(VF, 48)));
-  num = f32x4.mul(num, f32x4.sub(r, v128.load(VF, 64)));
-  let den = f32x4.sub(r, v128.load(VF, 80));
-  den = f32x4.mul(den, f32x4.sub(r, v128.load(VF, 96)));
-  den = f32x4.mul(den, f32x4.sub(r, v128.load(VF, 112)));
-  den = f32x4.mul(den, f32x4.sub(r, v128.load(VF, 128)));
-  den = f32x4.mul(den, f32x4.sub(r, v128.load(VF, 144)));
-  return f32x4.div(f32x4.mul(f32x4.mul(q, v128.load(VF, 160)), num), den);
 }
 
 // Stores four f32 lanes as f64 at p.
@@ -294,13 +287,70 @@ function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
     let s1 = i64x2.add(s0, v128.load(VI, 48));
     let tails: usize = 0;
     for (; j + 7 < len; j += 8) {
-      const q0 = centred4(s0);
-      const q1 = centred4(s1);
-      s0 = i64x2.add(s0, v128.load(VI, 64));
-      s1 = i64x2.add(s1, v128.load(VI, 64));
+      // Two chains, each constant loaded once for both. q: mix64 of two states (low, high
+      // half of each hash as four lanes), then (⌊b/2⁹⌋ | 1.0f) − 1.5 + 2⁻²⁴ as in centredAt.
+      let z0 = s0;
+      let z1 = s1;
+      let c = v128.load(VI, 0);
+      z0 = i64x2.mul(v128.xor(z0, i64x2.shr_u(z0, 30)), c);
+      z1 = i64x2.mul(v128.xor(z1, i64x2.shr_u(z1, 30)), c);
+      c = v128.load(VI, 16);
+      z0 = i64x2.mul(v128.xor(z0, i64x2.shr_u(z0, 27)), c);
+      z1 = i64x2.mul(v128.xor(z1, i64x2.shr_u(z1, 27)), c);
+      z0 = v128.xor(z0, i64x2.shr_u(z0, 31));
+      z1 = v128.xor(z1, i64x2.shr_u(z1, 31));
+      c = v128.load(VI, 64);
+      s0 = i64x2.add(s0, c);
+      s1 = i64x2.add(s1, c);
+      c = v128.load(VI, 32);
+      z0 = v128.or(i32x4.shr_u(z0, 9), c);
+      z1 = v128.or(i32x4.shr_u(z1, 9), c);
+      c = v128.load(VF, 192);
+      z0 = f32x4.sub(z0, c);
+      z1 = f32x4.sub(z1, c);
+      c = v128.load(VF, 208);
+      const q0 = f32x4.add(z0, c);
+      const q1 = f32x4.add(z1, c);
+      // The central rational of normal1, same operations in the same order (tail lanes garbage).
+      const r0 = f32x4.mul(q0, q0);
+      const r1 = f32x4.mul(q1, q1);
+      c = v128.load(VF, 0);
+      let n0 = f32x4.sub(r0, c);
+      let n1 = f32x4.sub(r1, c);
+      c = v128.load(VF, 16);
+      n0 = f32x4.mul(n0, f32x4.sub(r0, c));
+      n1 = f32x4.mul(n1, f32x4.sub(r1, c));
+      c = v128.load(VF, 32);
+      n0 = f32x4.mul(n0, f32x4.sub(r0, c));
+      n1 = f32x4.mul(n1, f32x4.sub(r1, c));
+      c = v128.load(VF, 48);
+      n0 = f32x4.mul(n0, f32x4.sub(r0, c));
+      n1 = f32x4.mul(n1, f32x4.sub(r1, c));
+      c = v128.load(VF, 64);
+      n0 = f32x4.mul(n0, f32x4.sub(r0, c));
+      n1 = f32x4.mul(n1, f32x4.sub(r1, c));
+      c = v128.load(VF, 80);
+      let d0 = f32x4.sub(r0, c);
+      let d1 = f32x4.sub(r1, c);
+      c = v128.load(VF, 96);
+      d0 = f32x4.mul(d0, f32x4.sub(r0, c));
+      d1 = f32x4.mul(d1, f32x4.sub(r1, c));
+      c = v128.load(VF, 112);
+      d0 = f32x4.mul(d0, f32x4.sub(r0, c));
+      d1 = f32x4.mul(d1, f32x4.sub(r1, c));
+      c = v128.load(VF, 128);
+      d0 = f32x4.mul(d0, f32x4.sub(r0, c));
+      d1 = f32x4.mul(d1, f32x4.sub(r1, c));
+      c = v128.load(VF, 144);
+      d0 = f32x4.mul(d0, f32x4.sub(r0, c));
+      d1 = f32x4.mul(d1, f32x4.sub(r1, c));
+      c = v128.load(VF, 160);
       const o = dst + (<usize>j << 3);
-      store4(o, central4(q0));
-      store4(o + 32, central4(q1));
+      store4(o, f32x4.div(f32x4.mul(f32x4.mul(q0, c), n0), d0));
+      store4(o + 32, f32x4.div(f32x4.mul(f32x4.mul(q1, c), n1), d1));
+      // q is kept so the tail pass need not rehash.
+      v128.store(QS + (<usize>j << 2), q0);
+      v128.store(QS + (<usize>j << 2), q1, 16);
       // Append the tail positions of each group of four with one store (entries past the
       // count are overwritten by the next group or ignored).
       const b0 = tailBits(q0);
@@ -310,22 +360,16 @@ function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
       v128.store(TAILS + (tails << 2), i32x4.add(v128.load(TAIL_LUT + (<usize>b1 << 4)), i32x4.splat(j + 4)));
       tails += <usize>popcnt(b1);
     }
-    // Tails four at a time; a short last group is padded with a copy of its first entry.
-    for (let t: usize = 0; t < tails; t += 4) {
-      const last = min(tails - t, 4) - 1;
-      const j0 = load<u32>(TAILS + (t << 2));
-      const j1 = load<u32>(TAILS + ((t + min<usize>(1, last)) << 2));
-      const j2 = load<u32>(TAILS + ((t + min<usize>(2, last)) << 2));
-      const j3 = load<u32>(TAILS + ((t + last) << 2));
-      let q = f32x4.splat(centredAt(key, index0 + <u64>j0));
-      q = f32x4.replace_lane(q, 1, centredAt(key, index0 + <u64>j1));
-      q = f32x4.replace_lane(q, 2, centredAt(key, index0 + <u64>j2));
-      q = f32x4.replace_lane(q, 3, centredAt(key, index0 + <u64>j3));
-      const x = tail4(q);
-      store<f64>(dst + (<usize>j0 << 3), <f64>f32x4.extract_lane(x, 0));
-      store<f64>(dst + (<usize>j1 << 3), <f64>f32x4.extract_lane(x, 1));
-      store<f64>(dst + (<usize>j2 << 3), <f64>f32x4.extract_lane(x, 2));
-      store<f64>(dst + (<usize>j3 << 3), <f64>f32x4.extract_lane(x, 3));
+    // Tails eight at a time, as two independent f32x4 chains (the tail rational is a long
+    // dependent chain: one at a time would be latency-bound); lanes past the count repeat the
+    // last entry (the same value stored twice).
+    for (let t: usize = 0; t < tails; t += 8) {
+      const last = TAILS + ((t + min(tails - t, 8) - 1) << 2);
+      const e = TAILS + (t << 2);
+      const xa = tail4(gatherQ(e, e + 4, e + 8, e + 12, last));
+      const xb = tail4(gatherQ(e + 16, e + 20, e + 24, e + 28, last));
+      scatterX(dst, e, e + 4, e + 8, e + 12, last, xa);
+      scatterX(dst, e + 16, e + 20, e + 24, e + 28, last, xb);
     }
   }
   for (; j < len; j++) store<f64>(dst + (<usize>j << 3), <f64>normal1(centredAt(key, index0 + <u64>j)));
