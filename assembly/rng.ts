@@ -263,13 +263,6 @@ function store4(p: usize, x: v128): void {
   v128.store(p, f64x2.promote_low_f32x4(v128.shuffle<u32>(x, x, 2, 3, 2, 3)), 16);
 }
 
-// The 0/1 tail flags of four lanes as bits 0..3.
-// @ts-ignore: decorator
-@inline
-function tailBits(q: v128): u32 {
-  return <u32>i32x4.bitmask(f32x4.gt(f32x4.abs(q), v128.load(VF, 224)));
-}
-
 // dst[j] = ξ at stream positions index0 + j, j < len ≤ TILE. The SIMD pass does eight values per
 // step (two independent f32x4 chains hide the latency of the rational) and appends the positions
 // of tail draws to TAILS without branching (a data-dependent branch would mispredict on a third of
@@ -344,6 +337,10 @@ function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
       c = v128.load(VF, 144);
       d0 = f32x4.mul(d0, f32x4.sub(r0, c));
       d1 = f32x4.mul(d1, f32x4.sub(r1, c));
+      c = v128.load(VF, 224);
+      // The 0/1 tail flags (|q| > Q_TAIL) of each group of four lanes as bits 0..3.
+      const b0 = <u32>i32x4.bitmask(f32x4.gt(f32x4.abs(q0), c));
+      const b1 = <u32>i32x4.bitmask(f32x4.gt(f32x4.abs(q1), c));
       c = v128.load(VF, 160);
       const o = dst + (<usize>j << 3);
       store4(o, f32x4.div(f32x4.mul(f32x4.mul(q0, c), n0), d0));
@@ -353,10 +350,8 @@ function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
       v128.store(QS + (<usize>j << 2), q1, 16);
       // Append the tail positions of each group of four with one store (entries past the
       // count are overwritten by the next group or ignored).
-      const b0 = tailBits(q0);
       v128.store(TAILS + (tails << 2), i32x4.add(v128.load(TAIL_LUT + (<usize>b0 << 4)), i32x4.splat(j)));
       tails += <usize>popcnt(b0);
-      const b1 = tailBits(q1);
       v128.store(TAILS + (tails << 2), i32x4.add(v128.load(TAIL_LUT + (<usize>b1 << 4)), i32x4.splat(j + 4)));
       tails += <usize>popcnt(b1);
     }
