@@ -114,6 +114,7 @@ if (!tty) {
 }
 const trainStart = performance.now();
 
+let timedOut = false;
 const onIterationEnd = (d: FitIteration): boolean => {
   lastLoss = d.crossEntropy;
   if (d.valAccuracy !== undefined) lastAcc = d.valAccuracy;
@@ -127,7 +128,8 @@ const onIterationEnd = (d: FitIteration): boolean => {
     console.log(`iteration ${d.iteration + 1}/${opts.iterations}  batch loss ${lastLoss.toFixed(4)}  test loss ${d.valLoss!.toFixed(4)}  ` +
       `test accuracy ${(100 * d.valAccuracy).toFixed(2)}%  forward passes ${d.forwardPasses}  ${seconds.toFixed(1)} s`);
   }
-  return !(opts.timeLimit > 0 && seconds >= opts.timeLimit);
+  timedOut = opts.timeLimit > 0 && seconds >= opts.timeLimit;
+  return !timedOut;
 };
 
 let history: History;
@@ -137,10 +139,14 @@ try {
     validationData: [xTest, test.labels], validationEvery: opts.evalEvery, callbacks: { onIterationEnd },
     resume: opts.resume !== undefined, yieldEvery: 100, ...beyondPaper,
   });
-} finally {
+} catch (e) {
   bar?.stop();
+  console.error(`Training failed: ${(e as Error).message}`);
+  process.exit(1);
 }
+bar?.stop();
 const trainSeconds = (performance.now() - trainStart) / 1000;
+const stopReason = timedOut ? `time limit (${opts.timeLimit} s)` : history.stopReason;
 
 const evalTest = model.evaluate(xTest, test.labels);
 const evalTrain = model.evaluate(xTrain, train.labels);
@@ -154,7 +160,7 @@ const fwdShare = its.reduce((s, d) => s + d.forwardMs, 0) / Math.max(1e-9, its.r
 console.log(`\nFinal test accuracy ${(100 * evalTest.accuracy).toFixed(2)}% (test loss ${evalTest.loss.toFixed(4)}; ` +
   `train accuracy ${(100 * evalTrain.accuracy).toFixed(2)}%) after ${history.iteration} iterations, ${history.forwardPasses} forward passes.`);
 console.log(`Wall time ${wallSeconds.toFixed(1)} s (training ${trainSeconds.toFixed(1)} s, median ${msPerIt.toFixed(1)} ms/iteration, ` +
-  `${(100 * fwdShare).toFixed(0)}% in forward passes). Stopped: ${history.stopReason}.`);
+  `${(100 * fwdShare).toFixed(0)}% in forward passes). Stopped: ${stopReason}.`);
 
 // Report: curves against iterations and forward passes, settings, a grid of test predictions.
 const val = history.validation;
@@ -202,7 +208,7 @@ const results = {
   'train accuracy': `${(100 * evalTrain.accuracy).toFixed(2)} %`, 'iterations done': history.iteration,
   'forward passes': history.forwardPasses, 'wall time (whole job)': `${wallSeconds.toFixed(1)} s`,
   'training time': `${trainSeconds.toFixed(1)} s`, 'median time / iteration': `${msPerIt.toFixed(1)} ms`,
-  'share in forward passes': `${(100 * fwdShare).toFixed(0)} %`, 'stop reason': history.stopReason,
+  'share in forward passes': `${(100 * fwdShare).toFixed(0)} %`, 'stop reason': stopReason,
 };
 await mkdir(opts.out, { recursive: true });
 const reportPath = join(opts.out, 'report.html');
