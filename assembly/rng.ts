@@ -123,7 +123,8 @@ const TAIL_LUT: usize = memory.data<u32>([
 ], 16);
 // Gram scratch of drawGram: S stream rows × a column tile, S·tile ≤ GRAM_CELLS f64.
 const GRAM_CELLS: i32 = 16384;
-const GRAM_TILE: i32 = 256;
+const GRAM_TILE: i32 = 256; // = GRAM_ROW / 8: with S ≤ GRAM_CELLS / GRAM_TILE the rows are GRAM_ROW bytes apart
+const GRAM_ROW: usize = 2048;
 const XG: usize = memory.data(GRAM_CELLS << 3, 16);
 
 // @ts-ignore: decorator
@@ -691,6 +692,49 @@ function gramBlock(len: i32, a0: usize, a1: usize, a2: usize, a3: usize, b0: usi
   if (na > 3) { addAt(out + 3 * ldo, e30 + o30); if (nb > 1) addAt(out + 3 * ldo + 8, e31 + o31); }
 }
 
+// gramBlock for a full 4×2 block of XG rows GRAM_ROW bytes apart (x_u = a + u·GRAM_ROW,
+// y_v = b + v·GRAM_ROW): the row offsets are load immediates, so the loop does two address
+// adds instead of six. Same sums in the same order as gramBlock (which the scalar build runs).
+// @ts-ignore: decorator
+@inline
+function gramBlockRows(len: i32, a: usize, b: usize, out: usize, ldo: usize): void {
+  if (!ASC_FEATURE_SIMD) {
+    gramBlock(len, a, a + GRAM_ROW, a + 2 * GRAM_ROW, a + 3 * GRAM_ROW, b, b + GRAM_ROW, out, ldo, 4, 2);
+    return;
+  }
+  let v00 = f64x2.splat(0), v01 = f64x2.splat(0), v10 = f64x2.splat(0), v11 = f64x2.splat(0);
+  let v20 = f64x2.splat(0), v21 = f64x2.splat(0), v30 = f64x2.splat(0), v31 = f64x2.splat(0);
+  let x = a;
+  let y = b;
+  const end = a + (<usize>(len & ~1) << 3);
+  for (; x < end; x += 16, y += 16) {
+    const y0 = v128.load(y), y1 = v128.load(y, 2048);
+    const x0 = v128.load(x);
+    v00 = f64x2.add(v00, f64x2.mul(x0, y0)); v01 = f64x2.add(v01, f64x2.mul(x0, y1));
+    const x1 = v128.load(x, 2048);
+    v10 = f64x2.add(v10, f64x2.mul(x1, y0)); v11 = f64x2.add(v11, f64x2.mul(x1, y1));
+    const x2 = v128.load(x, 4096);
+    v20 = f64x2.add(v20, f64x2.mul(x2, y0)); v21 = f64x2.add(v21, f64x2.mul(x2, y1));
+    const x3 = v128.load(x, 6144);
+    v30 = f64x2.add(v30, f64x2.mul(x3, y0)); v31 = f64x2.add(v31, f64x2.mul(x3, y1));
+  }
+  let e00 = f64x2.extract_lane(v00, 0), e01 = f64x2.extract_lane(v01, 0);
+  let e10 = f64x2.extract_lane(v10, 0), e11 = f64x2.extract_lane(v11, 0);
+  let e20 = f64x2.extract_lane(v20, 0), e21 = f64x2.extract_lane(v21, 0);
+  let e30 = f64x2.extract_lane(v30, 0), e31 = f64x2.extract_lane(v31, 0);
+  if ((len & 1) != 0) {
+    // The last, even position of an odd-length tile.
+    const y0 = load<f64>(y), y1 = load<f64>(y, 2048);
+    const x0 = load<f64>(x), x1 = load<f64>(x, 2048), x2 = load<f64>(x, 4096), x3 = load<f64>(x, 6144);
+    e00 += x0 * y0; e01 += x0 * y1; e10 += x1 * y0; e11 += x1 * y1;
+    e20 += x2 * y0; e21 += x2 * y1; e30 += x3 * y0; e31 += x3 * y1;
+  }
+  addAt(out, e00 + f64x2.extract_lane(v00, 1)); addAt(out + 8, e01 + f64x2.extract_lane(v01, 1));
+  addAt(out + ldo, e10 + f64x2.extract_lane(v10, 1)); addAt(out + ldo + 8, e11 + f64x2.extract_lane(v11, 1));
+  addAt(out + 2 * ldo, e20 + f64x2.extract_lane(v20, 1)); addAt(out + 2 * ldo + 8, e21 + f64x2.extract_lane(v21, 1));
+  addAt(out + 3 * ldo, e30 + f64x2.extract_lane(v30, 1)); addAt(out + 3 * ldo + 8, e31 + f64x2.extract_lane(v31, 1));
+}
+
 // @ts-ignore: decorator
 @inline
 function addAt(p: usize, v: f64): void {
@@ -725,6 +769,8 @@ export function drawGram(k: i32, n: i32, seed: u32, iter: u32, member0: u32, ant
   const first = anti ? member0 >> 1 : member0;
   // Tile width: even, so every tile starts at an even column (whole hashes, fixed lane parity).
   const T = min(GRAM_TILE, (GRAM_CELLS / S) & ~1);
+  // With T = GRAM_TILE, rows are GRAM_ROW bytes apart and full blocks take gramBlockRows.
+  const rows = T == GRAM_TILE;
   const ldx = <usize>T << 3;
   const ldo = <usize>k << 3;
   const last = S - 1;
@@ -744,7 +790,9 @@ export function drawGram(k: i32, n: i32, seed: u32, iter: u32, member0: u32, ant
       for (let b = a; b < S; b += 2) {
         const q0 = XG + <usize>b * ldx;
         const q1 = XG + <usize>min(b + 1, last) * ldx;
-        gramBlock(len, p0, p1, p2, p3, q0, q1, G + <usize>a * ldo + (<usize>b << 3), ldo, na, min(2, S - b));
+        const out = G + <usize>a * ldo + (<usize>b << 3);
+        if (rows && na == 4 && b + 1 < S) gramBlockRows(len, p0, q0, out, ldo);
+        else gramBlock(len, p0, p1, p2, p3, q0, q1, out, ldo, na, min(2, S - b));
       }
       // ξ_a·θ into p_a
       gramBlock(len, p0, p1, p2, p3, th, th, p + (<usize>a << 3), 8, na, 1);
