@@ -148,12 +148,13 @@ export function meanRows(k: i32, m: i32, F: usize, out: usize): void {
   checkDim(m, "meanRows: m");
   checkBuf(F, <u64>k * <u64>m, 8, "meanRows: F");
   checkBuf(out, <u64>m, 8, "meanRows: out");
-  meanOf(k, m, F, out);
+  meanOf(k, m, F, <usize>m << 3, out);
 }
 
-// out(n) = (Σ_i X_i)/k for X: k×n, summed in ascending i (shared by meanRows and ekiUpdate).
-function meanOf(k: i32, n: i32, X: usize, out: usize): void {
-  sumRows(k, n, X, out);
+// out(n) = (Σ_i X_i)/k for X: k rows of n, rowBytes apart, summed in ascending i (shared by
+// meanRows and ekiUpdate).
+function meanOf(k: i32, n: i32, X: usize, rowBytes: usize, out: usize): void {
+  sumRows(k, n, X, rowBytes, out);
   const kf = <f64>k;
   let j = 0;
   if (ASC_FEATURE_SIMD) {
@@ -163,9 +164,8 @@ function meanOf(k: i32, n: i32, X: usize, out: usize): void {
   for (; j < n; j++) store<f64>(out + (<usize>j << 3), load<f64>(out + (<usize>j << 3)) / kf);
 }
 
-// out(n) = Σ_i X_i for X: k×n, accumulated in ascending i.
-function sumRows(k: i32, n: i32, X: usize, out: usize): void {
-  const rowBytes = <usize>n << 3;
+// out(n) = Σ_i X_i for X: k rows of n, rowBytes apart, accumulated in ascending i.
+function sumRows(k: i32, n: i32, X: usize, rowBytes: usize, out: usize): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     // Eight columns (one cache line of each row) per pass over the rows.
@@ -577,7 +577,7 @@ export function ceGrad(k: i32, B: i32, C: i32, F: usize, labels: usize, G: usize
 }
 
 // Θ_j += Σ_l Z_lj (Θ_l − θ̄) for the persistent EKI ensemble (method.md §3), all members from the
-// old Θ: per column tile the deviations are copied to work first. Θ: J×n; Z: J×J;
+// old Θ: per column tile θ̄ and the deviations are formed first (in work). Θ: J×n; Z: J×J;
 // work: n (θ̄) + J·ROW_TILE (deviations of one tile).
 export function ekiUpdate(J: i32, n: i32, Theta: usize, Z: usize, work: usize): void {
   checkDim(J, "ekiUpdate: J");
@@ -589,15 +589,26 @@ export function ekiUpdate(J: i32, n: i32, Theta: usize, Z: usize, work: usize): 
   const D = work + (<usize>n << 3); // J × ROW_TILE
   const ld = <usize>n << 3;
   const ldD = <usize>ROW_TILE << 3;
-  meanOf(J, n, Theta, mean);
   for (let j0 = 0; j0 < n; j0 += ROW_TILE) {
     const len = min(ROW_TILE, n - j0);
     const o = <usize>j0 << 3;
+    // θ̄ of this tile's columns: the tile is read from memory once, then mean, copy and update
+    // find it in cache.
+    meanOf(J, len, Theta + o, ld, mean + o);
+    const mo = mean + o;
     for (let l = 0; l < J; l++) {
       const src = Theta + <usize>l * ld + o;
       const dst = D + <usize>l * ldD;
-      for (let j = 0; j < len; j++) {
-        store<f64>(dst + (<usize>j << 3), load<f64>(src + (<usize>j << 3)) - load<f64>(mean + o + (<usize>j << 3)));
+      let j = 0;
+      if (ASC_FEATURE_SIMD) {
+        for (; j + 3 < len; j += 4) {
+          const q = <usize>j << 3;
+          v128.store(dst + q, f64x2.sub(v128.load(src + q), v128.load(mo + q)));
+          v128.store(dst + q, f64x2.sub(v128.load(src + q, 16), v128.load(mo + q, 16)), 16);
+        }
+      }
+      for (; j < len; j++) {
+        store<f64>(dst + (<usize>j << 3), load<f64>(src + (<usize>j << 3)) - load<f64>(mo + (<usize>j << 3)));
       }
     }
     let i = 0;
