@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { loadModule } from '../bindings/wasm.js';
 import { mlp, parameterLayout, parameterCount, crossEntropy } from '../bindings/nn/mlp.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
+import { portableLog, SeededRandom } from '../bindings/nn/random.js';
 import { Workspace } from '../bindings/workspace.js';
 import { mulberry32, gaussian, referenceForward } from './nn-oracle.js';
 
@@ -46,6 +47,28 @@ test('init: seeded, zero biases, He/Glorot/LeCun standard deviations within a 4�
       assert.ok(m.params.subarray(s.bias, s.bias + s.fanOut).every((v) => v === 0), 'zero biases');
     }
   }
+});
+
+test('init draws come from exact operations: portableLog agrees with Math.log to 2 ulp; normals have mean 0, variance 1', () => {
+  const rand = mulberry32(8);
+  for (let i = 0; i < 20000; i++) {
+    const x = Math.exp(200 * (rand() - 0.5)) * (1 + rand());
+    const want = Math.log(x);
+    assert.ok(Math.abs(portableLog(x) - want) <= 2 * Number.EPSILON * Math.max(1, Math.abs(want)), `ln ${x}: ${portableLog(x)} vs ${want}`);
+  }
+  assert.is(portableLog(1), 0);
+  const rng = new SeededRandom(3);
+  const N = 200000;
+  let s = 0;
+  let s2 = 0;
+  for (let i = 0; i < N; i++) {
+    const z = rng.normal();
+    s += z;
+    s2 += z * z;
+  }
+  // 5σ bands: sd of the mean 1/√N, sd of the second moment √(2/N).
+  assert.ok(Math.abs(s / N) < 5 / Math.sqrt(N), `mean ${s / N}`);
+  assert.ok(Math.abs(s2 / N - 1) < 5 * Math.sqrt(2 / N), `variance ${s2 / N}`);
 });
 
 for (const simd of [true, false]) {

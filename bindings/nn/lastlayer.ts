@@ -1,7 +1,8 @@
 // Exact last layer (beyond the paper; off by default): with the hidden layers fixed, the logits
 // H·W + b are linear in the last layer's (W, b), and the softmax cross-entropy is convex in them
 // (multinomial logistic regression). This solves that convex problem on the hidden features H of
-// the training rows by L-BFGS, with the two products per evaluation (H·W and Hᵀ·G) as sgemm calls.
+// the training rows by L-BFGS: per evaluation the two products (H·W and Hᵀ·G) are sgemm calls and
+// the loss and its gradient the ceLoss/ceGrad kernels, so the result is the same in every host.
 //
 //   minimize over W (d × C), b (C):  −(1/N) Σ_r log softmax(H_r·W + b)[y_r] + (l2/2)‖W‖²
 //   gradient:  ∇_W = Hᵀ·G + l2·W,  ∇_b = Σ_r G_r,  G_r = (softmax(H_r·W + b) − e_{y_r})/N
@@ -27,12 +28,16 @@ export class LastLayerSolver {
   private readonly rows: number;
   private readonly d: number;
   private readonly C: number;
-  private readonly labels: Int32Array;
-  // X: rows × d_0 (training rows); H: rows × d hidden features; Z/G: rows × C logits, then gradient rows;
+  // X: rows × d_0 (training rows); H: rows × d hidden features; Z: rows × C f32 logits, then the
+  // gradient rows narrowed for sgemm; Z64/G64: rows × C f64 logits and gradient rows; labels: i32 rows;
   // W: d × C, gW: d × C (f32 for sgemm); P: hidden stack parameters (f32); dims: i32 L; bufA/bufB, work: forward scratch
   private readonly X: Buf<'f32'>;
   private readonly H: Buf<'f32'>;
   private readonly Z: Buf<'f32'>;
+  private readonly Z64: Buf<'f64'>;
+  private readonly G64: Buf<'f64'>;
+  private readonly labels: Buf<'i32'>;
+  private readonly lossOut: Buf<'f64'>;
   private readonly W: Buf<'f32'>;
   private readonly gW: Buf<'f32'>;
   private readonly P: Buf<'f32'> | null;
@@ -50,12 +55,15 @@ export class LastLayerSolver {
     this.d = layers[L - 1];
     this.C = layers[L];
     this.rows = labels.length;
-    this.labels = labels;
     const ws = this.ws;
     const raw = ws.raw;
     this.X = ws.from('f32', data.subarray(0, this.rows * layers[0]));
     this.H = L > 1 ? ws.f32(this.rows * this.d) : this.X;
     this.Z = ws.f32(this.rows * this.C);
+    this.Z64 = ws.f64(this.rows * this.C);
+    this.G64 = ws.f64(this.rows * this.C);
+    this.labels = ws.from('i32', labels);
+    this.lossOut = ws.f64(1);
     this.W = ws.f32(this.d * this.C);
     this.gW = ws.f32(this.d * this.C);
     const last = parameterLayout(layers)[L - 1];
@@ -156,25 +164,18 @@ export class LastLayerSolver {
     this.W.set(Float32Array.from(x.subarray(0, d * C)));
     // Z = H·W (rows × C)
     raw.sgemm(0, 0, rows, C, d, 1, this.H.ptr, d, this.W.ptr, C, 0, this.Z.ptr, C, this.work.ptr);
-    const z = this.Z.view();
+    const m = rows * C;
+    raw.widen(m, this.Z.ptr, this.Z64.ptr);
+    const z = this.Z64.view();
     const b = x.subarray(d * C);
-    let loss = 0;
+    for (let r = 0; r < m; r += C) for (let c = 0; c < C; c++) z[r + c] += b[c];
+    // mean cross-entropy and G = (softmax − e_y)/N of the logits (method.md §1)
+    raw.ceLoss(1, rows, C, this.Z64.ptr, this.labels.ptr, this.lossOut.ptr, 0);
+    raw.ceGrad(1, rows, C, this.Z64.ptr, this.labels.ptr, this.G64.ptr);
+    const gr = this.G64.view();
     g.fill(0);
-    for (let r = 0; r < rows; r++) {
-      const o = r * C;
-      let max = -Infinity;
-      for (let c = 0; c < C; c++) max = Math.max(max, (z[o + c] += b[c]));
-      let sum = 0;
-      for (let c = 0; c < C; c++) sum += Math.exp(z[o + c] - max);
-      const y = this.labels[r];
-      loss += Math.log(sum) + max - z[o + y];
-      // G_r = (softmax − e_y)/N, overwriting the logits; ∇_b accumulates Σ_r G_r
-      for (let c = 0; c < C; c++) {
-        const gr = (Math.exp(z[o + c] - max) / sum - (c === y ? 1 : 0)) / rows;
-        z[o + c] = gr;
-        g[d * C + c] += gr;
-      }
-    }
+    for (let r = 0; r < m; r += C) for (let c = 0; c < C; c++) g[d * C + c] += gr[r + c];
+    raw.narrow(m, this.G64.ptr, this.Z.ptr);
     // ∇_W = Hᵀ·G (d × C)
     raw.sgemm(1, 0, d, C, rows, 1, this.H.ptr, d, this.Z.ptr, C, 0, this.gW.ptr, C, this.work.ptr);
     const gw = this.gW.view();
@@ -183,7 +184,7 @@ export class LastLayerSolver {
       g[i] = gw[i] + l2 * x[i];
       ridge += x[i] * x[i];
     }
-    return loss / rows + 0.5 * l2 * ridge;
+    return this.lossOut.view()[0] + 0.5 * l2 * ridge;
   }
 
   dispose(): void {

@@ -31,17 +31,50 @@ export class SeededRandom {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
-  /** Standard normal by Box–Muller (no cached second value, so the state stays one integer). */
+  /** Standard normal by Marsaglia's polar method (the second value is dropped, so the state stays
+   *  one integer). Only IEEE-exact operations and portableLog are used: the same seed gives the
+   *  same values in every JavaScript engine (Math.log/Math.cos may differ in the last bit). */
   normal(): number {
-    const u = 1 - this.next(); // (0, 1]: log stays finite
-    const v = this.next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    for (;;) {
+      const u = 2 * this.next() - 1;
+      const v = 2 * this.next() - 1;
+      const s = u * u + v * v;
+      if (s < 1 && s > 0) return u * Math.sqrt((-2 * portableLog(s)) / s);
+    }
   }
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);
   }
+}
+
+const LN2 = 0.6931471805599453;
+const SQRT2 = 1.4142135623730951;
+
+/** ln x for finite x > 0 from +, −, ×, ÷ only, so it is bit-identical in every engine: x = m·2^e
+ *  with m in [√½, √2) (exact scalings by 2), ln m = 2·atanh(t), t = (m − 1)/(m + 1), |t| < 0.172,
+ *  whose odd series converges to double precision within 14 terms. */
+export function portableLog(x: number): number {
+  let m = x;
+  let e = 0;
+  while (m >= SQRT2) {
+    m /= 2;
+    e++;
+  }
+  while (m < SQRT2 / 2) {
+    m *= 2;
+    e--;
+  }
+  const t = (m - 1) / (m + 1);
+  const t2 = t * t;
+  let term = t;
+  let sum = 0;
+  for (let k = 1; k <= 29; k += 2) {
+    sum += term / k;
+    term *= t2;
+  }
+  return 2 * sum + e * LN2;
 }
 
 /** A Fisher–Yates shuffle of `items` in place, driven by `rng`. */
