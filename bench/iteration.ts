@@ -10,7 +10,7 @@
 // Every kernel call is timed through a proxy of the module's exports, so the split is measured,
 // not inferred: forward = the model (JS forward, or mlpForward + narrow + widen), generation =
 // perturb32/perturb64, algebra = the other kernels (lsSystem/ceSystem, cholesky, cholSolve,
-// combineRows, nlbUpdate, losses, randn/projectRows for λ), bookkeeping = the rest (JS).
+// combineRows, nlbUpdate, losses, drawGram for λ), bookkeeping = the rest (JS).
 // "Kalman part" = everything but the forward model. Medians over repetitions.
 //
 // Run: node --import tsx bench/iteration.ts [--quick]   → bench/results/iteration.json
