@@ -533,14 +533,31 @@ function perturbRows32(n: i32, sp: f64, key: u64, theta: usize, rowP: usize, row
     const m = rowM + (<usize>j0 << 2);
     let j = 0;
     if (ASC_FEATURE_SIMD) {
+      // Four values per step, stored as one f32x4; one loop per case keeps the branch out.
       const vp = f64x2.splat(sp);
-      const vm = f64x2.splat(sm);
-      for (; j + 1 < len; j += 2) {
-        const x = v128.load(XI + (<usize>j << 3));
-        const t = v128.load(th + (<usize>j << 3));
-        const o = <usize>j << 2;
-        v128.store64_lane(p + o, f32x4.demote_f64x2_zero(f64x2.add(t, f64x2.mul(vp, x))), 0);
-        if (rowM != 0) v128.store64_lane(m + o, f32x4.demote_f64x2_zero(f64x2.add(t, f64x2.mul(vm, x))), 0);
+      if (rowM == 0) {
+        for (; j + 3 < len; j += 4) {
+          const x = XI + (<usize>j << 3);
+          const t = th + (<usize>j << 3);
+          const lo = f32x4.demote_f64x2_zero(f64x2.add(v128.load(t), f64x2.mul(vp, v128.load(x))));
+          const hi = f32x4.demote_f64x2_zero(f64x2.add(v128.load(t, 16), f64x2.mul(vp, v128.load(x, 16))));
+          v128.store(p + (<usize>j << 2), v128.shuffle<u32>(lo, hi, 0, 1, 4, 5));
+        }
+      } else {
+        const vm = f64x2.splat(sm);
+        for (; j + 3 < len; j += 4) {
+          const x = XI + (<usize>j << 3);
+          const t = th + (<usize>j << 3);
+          const x0 = v128.load(x), x1 = v128.load(x, 16);
+          const t0 = v128.load(t), t1 = v128.load(t, 16);
+          const o = <usize>j << 2;
+          const plo = f32x4.demote_f64x2_zero(f64x2.add(t0, f64x2.mul(vp, x0)));
+          const phi = f32x4.demote_f64x2_zero(f64x2.add(t1, f64x2.mul(vp, x1)));
+          v128.store(p + o, v128.shuffle<u32>(plo, phi, 0, 1, 4, 5));
+          const mlo = f32x4.demote_f64x2_zero(f64x2.add(t0, f64x2.mul(vm, x0)));
+          const mhi = f32x4.demote_f64x2_zero(f64x2.add(t1, f64x2.mul(vm, x1)));
+          v128.store(m + o, v128.shuffle<u32>(mlo, mhi, 0, 1, 4, 5));
+        }
       }
     }
     for (; j < len; j++) {
