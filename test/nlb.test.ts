@@ -112,6 +112,34 @@ test('antithetic pairs and a large λ converge to the ridge solution with k < n'
   ws.dispose();
 });
 
+test('antithetic pairs are never split across member chunks (memberBatch 3 → chunks of 2); iterates as unchunked', () => {
+  const m = 40;
+  const n = 25;
+  const { A, y } = linearProblem(m, n, 33);
+  const thetas = [3, 8].map((memberBatch) => {
+    const ws = new Workspace(mod);
+    const obj = new LeastSquares(ws, y);
+    const inner = linearModel(A, m, n);
+    const counts: number[] = [];
+    const ev: Evaluator = {
+      n, m,
+      evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>) {
+        counts.push(count);
+        inner.evaluate(rows, count, out);
+      },
+    };
+    const nlb = createNlb(ws, new Float64Array(n), { ensembleSize: 8, antithetic: true, lambda: 0.1, seed: 4, memberBatch });
+    for (let it = 0; it < 5; it++) nlb.step(ev, obj, { newBatch: false });
+    // member chunks (count > 1) are whole pairs: 2 with memberBatch 3, 8 with memberBatch 8
+    const chunks = counts.filter((c) => c > 1);
+    assert.ok(chunks.length > 0 && chunks.every((c) => c === Math.min(8, memberBatch - (memberBatch % 2))), `chunks ${chunks}`);
+    const theta = nlb.theta();
+    ws.dispose();
+    return theta;
+  });
+  for (let j = 0; j < n; j++) assert.ok(Object.is(thetas[0][j], thetas[1][j]), `θ_${j}: ${thetas[0][j]} vs ${thetas[1][j]}`);
+});
+
 // Φ(x) = ‖x‖² + a Σ(1 − cos(2πωx_i)) as least squares of 2n residuals (√2·x_i and
 // 2√a·|sin(πωx_i)|; ½‖r‖² = Φ exactly): our objectives are losses of outputs, and the residual form
 // keeps Φ exact while F stays cheap. The |sin| kinks sit where the cosine term is 0, never at a
