@@ -479,14 +479,22 @@ function perturbRows64(n: i32, sp: f64, key: u64, theta: usize, rowP: usize, row
     const m = rowM + (<usize>j0 << 3);
     let j = 0;
     if (ASC_FEATURE_SIMD) {
+      // One loop per row case keeps the branch out.
       const vp = f64x2.splat(sp);
-      const vm = f64x2.splat(sm);
-      for (; j + 1 < len; j += 2) {
-        const o = <usize>j << 3;
-        const x = v128.load(XI + o);
-        const t = v128.load(th + o);
-        v128.store(p + o, f64x2.add(t, f64x2.mul(vp, x)));
-        if (rowM != 0) v128.store(m + o, f64x2.add(t, f64x2.mul(vm, x)));
+      if (rowM == 0) {
+        for (; j + 1 < len; j += 2) {
+          const o = <usize>j << 3;
+          v128.store(p + o, f64x2.add(v128.load(th + o), f64x2.mul(vp, v128.load(XI + o))));
+        }
+      } else {
+        const vm = f64x2.splat(sm);
+        for (; j + 1 < len; j += 2) {
+          const o = <usize>j << 3;
+          const x = v128.load(XI + o);
+          const t = v128.load(th + o);
+          v128.store(p + o, f64x2.add(t, f64x2.mul(vp, x)));
+          v128.store(m + o, f64x2.add(t, f64x2.mul(vm, x)));
+        }
       }
     }
     for (; j < len; j++) {
