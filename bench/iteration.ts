@@ -5,7 +5,8 @@
 // black-box path (perturb64 in chunks of memberBatch rows).
 // Part 2 — the MNIST MLP (784-64-10 tanh, batch 512, k = 32) through the in-wasm network evaluator
 // (perturb32 straight into f32 parameters, one mlpForward for all members, widen), with the
-// method.md §2 starting point (τ = 1, μ₀ = 1, T = 200, λ = 1e-4, σ = 0.01) and with λ = 0.
+// method.md §2 starting point (τ = 1, μ₀ = 1, T = 200, λ = 1e-4, σ = 0.01) and with λ = 0, each
+// also with antithetic pairs (k/2 draws: the generator's share halves).
 //
 // Every kernel call is timed through a proxy of the module's exports, so the split is measured,
 // not inferred: forward = the model (JS forward, or mlpForward + narrow + widen), generation =
@@ -161,7 +162,7 @@ async function mnist(mod: EnkfModule) {
   const batch = 512;
   const k = 32;
   const results = [];
-  for (const lambda of [1e-4, 0]) {
+  for (const [lambda, antithetic] of [[1e-4, false], [0, false], [1e-4, true], [0, true]] as const) {
     const timed = timedModule(mod);
     const ws = new Workspace(timed.module);
     const ev = new MlpEvaluator(timed.module, { layers, activation: 'tanh', batchSize: batch, maxMembers: k });
@@ -174,7 +175,7 @@ async function mnist(mod: EnkfModule) {
     const obj = new CrossEntropy(ws, 10, labelsAll.subarray(0, batch));
     const theta0 = initialParameters(layers, 'lecun', 1);
     const nlb = createNlb(ws, theta0, {
-      ensembleSize: k, sigma: 0.01, trustRegion: 1, stepSize: 1, stepDecay: 200, lambda, seed: 1, sigmaSchedule: 'constant',
+      ensembleSize: k, sigma: 0.01, trustRegion: 1, stepSize: 1, stepDecay: 200, lambda, antithetic, seed: 1, sigmaSchedule: 'constant',
     });
     const reps = quick ? 4 : 12;
     const runs: Split[] = [];
@@ -187,8 +188,8 @@ async function mnist(mod: EnkfModule) {
       if (r >= 3) runs.push(split(d.totalMs, 0, timed.times, d.tries));
     }
     const sp = medianSplit(runs);
-    results.push({ layers, batch, k, lambda, n: nlb.n, reps, ...sp });
-    console.log(`MNIST MLP 784-64-10, batch ${batch}, k = ${k}, λ = ${lambda}: total ${sp.totalMs.toFixed(1)} ms, forward ` +
+    results.push({ layers, batch, k, lambda, antithetic, n: nlb.n, reps, ...sp });
+    console.log(`MNIST MLP 784-64-10, batch ${batch}, k = ${k}, λ = ${lambda}${antithetic ? ', antithetic' : ''}: total ${sp.totalMs.toFixed(1)} ms, forward ` +
       `${sp.forwardMs.toFixed(1)}, generation ${sp.generationMs.toFixed(1)}, algebra ${sp.algebraMs.toFixed(1)}, ` +
       `bookkeeping ${sp.bookkeepingMs.toFixed(1)} (Kalman part ${(100 * sp.kalmanFraction).toFixed(1)} %, tries ${sp.tries})\n  kernels: ` +
       Object.entries(sp.kernels).map(([name, ms]) => `${name} ${ms.toFixed(2)}`).join(", "));
