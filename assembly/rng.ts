@@ -111,7 +111,7 @@ const VM: usize = memory.data<u32>([
 const TILE: i32 = 512;
 const GROUP: i32 = 4;
 const XI: usize = memory.data(GROUP * TILE << 3, 16);
-const TAILS: usize = memory.data(TILE << 2, 16); // positions of tail draws, u32, ≤ TILE
+const TAILS: usize = memory.data((TILE + 8) << 2, 16); // positions of tail draws, u32, ≤ TILE (+ 8 padding)
 const QS: usize = memory.data(TILE << 2, 16); // q of the tile's vector steps, f32 (read back for tails)
 // Compaction table of the tail flags of four lanes: entry m (16 bytes) lists the set bits of m in
 // ascending order, padded with 0, so one store appends a group's tail positions to TAILS.
@@ -205,24 +205,24 @@ function ln4(x: v128): v128 {
   return f32x4.add(f32x4.mul(e, v128.load(VT, 208)), f32x4.add(f2, f32x4.mul(f2, f32x4.mul(s, p))));
 }
 
-// The q of four tail positions listed at e0..e3 in TAILS (entries past `last` read `last`).
+// The q of four tile positions.
 // @ts-ignore: decorator
 @inline
-function gatherQ(e0: usize, e1: usize, e2: usize, e3: usize, last: usize): v128 {
-  let q = f32x4.splat(load<f32>(QS + (<usize>load<u32>(min(e0, last)) << 2)));
-  q = f32x4.replace_lane(q, 1, load<f32>(QS + (<usize>load<u32>(min(e1, last)) << 2)));
-  q = f32x4.replace_lane(q, 2, load<f32>(QS + (<usize>load<u32>(min(e2, last)) << 2)));
-  return f32x4.replace_lane(q, 3, load<f32>(QS + (<usize>load<u32>(min(e3, last)) << 2)));
+function gatherQ(j0: usize, j1: usize, j2: usize, j3: usize): v128 {
+  let q = f32x4.splat(load<f32>(QS + (j0 << 2)));
+  q = f32x4.replace_lane(q, 1, load<f32>(QS + (j1 << 2)));
+  q = f32x4.replace_lane(q, 2, load<f32>(QS + (j2 << 2)));
+  return f32x4.replace_lane(q, 3, load<f32>(QS + (j3 << 2)));
 }
 
-// Stores the four lanes of x as f64 at the positions listed at e0..e3 (clamped as in gatherQ).
+// Stores the four lanes of x as f64 at four tile positions of dst.
 // @ts-ignore: decorator
 @inline
-function scatterX(dst: usize, e0: usize, e1: usize, e2: usize, e3: usize, last: usize, x: v128): void {
-  store<f64>(dst + (<usize>load<u32>(min(e0, last)) << 3), <f64>f32x4.extract_lane(x, 0));
-  store<f64>(dst + (<usize>load<u32>(min(e1, last)) << 3), <f64>f32x4.extract_lane(x, 1));
-  store<f64>(dst + (<usize>load<u32>(min(e2, last)) << 3), <f64>f32x4.extract_lane(x, 2));
-  store<f64>(dst + (<usize>load<u32>(min(e3, last)) << 3), <f64>f32x4.extract_lane(x, 3));
+function scatterX(dst: usize, j0: usize, j1: usize, j2: usize, j3: usize, x: v128): void {
+  store<f64>(dst + (j0 << 3), <f64>f32x4.extract_lane(x, 0));
+  store<f64>(dst + (j1 << 3), <f64>f32x4.extract_lane(x, 1));
+  store<f64>(dst + (j2 << 3), <f64>f32x4.extract_lane(x, 2));
+  store<f64>(dst + (j3 << 3), <f64>f32x4.extract_lane(x, 3));
 }
 
 // Lane-wise tail1 (every lane must be a tail draw, or a harmless filler).
@@ -405,15 +405,21 @@ function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
       tails += <usize>popcnt(b3);
     }
     // Tails eight at a time, as two independent f32x4 chains (the tail rational is a long
-    // dependent chain: one at a time would be latency-bound); lanes past the count repeat the
-    // last entry (the same value stored twice).
+    // dependent chain: one at a time would be latency-bound). The list is padded with eight
+    // copies of its last entry, so lanes past the count recompute that value and store it again.
+    if (tails > 0) {
+      const pad = i32x4.splat(load<u32>(TAILS + ((tails - 1) << 2)));
+      v128.store(TAILS + (tails << 2), pad);
+      v128.store(TAILS + (tails << 2), pad, 16);
+    }
     for (let t: usize = 0; t < tails; t += 8) {
-      const last = TAILS + ((t + min(tails - t, 8) - 1) << 2);
       const e = TAILS + (t << 2);
-      const xa = tail4(gatherQ(e, e + 4, e + 8, e + 12, last));
-      const xb = tail4(gatherQ(e + 16, e + 20, e + 24, e + 28, last));
-      scatterX(dst, e, e + 4, e + 8, e + 12, last, xa);
-      scatterX(dst, e + 16, e + 20, e + 24, e + 28, last, xb);
+      const j0 = <usize>load<u32>(e), j1 = <usize>load<u32>(e, 4), j2 = <usize>load<u32>(e, 8), j3 = <usize>load<u32>(e, 12);
+      const j4 = <usize>load<u32>(e, 16), j5 = <usize>load<u32>(e, 20), j6 = <usize>load<u32>(e, 24), j7 = <usize>load<u32>(e, 28);
+      const xa = tail4(gatherQ(j0, j1, j2, j3));
+      const xb = tail4(gatherQ(j4, j5, j6, j7));
+      scatterX(dst, j0, j1, j2, j3, xa);
+      scatterX(dst, j4, j5, j6, j7, xb);
     }
   }
   for (; j < len; j++) store<f64>(dst + (<usize>j << 3), <f64>normal1(centredAt(key, index0 + <u64>j)));
