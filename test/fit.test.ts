@@ -2,7 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadModule } from '../bindings/wasm.js';
 import { mlp } from '../bindings/nn/mlp.js';
-import { fit, type FitIteration } from '../bindings/nn/fit.js';
+import { fit, FIT_NLB_DEFAULTS, type FitIteration } from '../bindings/nn/fit.js';
+import { createNlb } from '../bindings/optimizers/nlb.js';
+import type { NlbState } from '../bindings/optimizers/types.js';
+import { Workspace } from '../bindings/workspace.js';
 import { decodeModel, encodeModel } from '../bindings/nn/serialize.js';
 import { epochPermutation } from '../bindings/nn/random.js';
 import { mulberry32, gaussian } from './nn-oracle.js';
@@ -112,6 +115,88 @@ test('resume is bit-identical with averaging, the exact last layer and early-sto
   assert.equal(Array.from(resumed.params), Array.from(whole.params));
   assert.is(h2.bestIteration, hWhole.bestIteration);
   assert.equal(h2.validation.map((v) => v.loss), hWhole.validation.filter((v) => v.iteration >= 6).map((v) => v.loss));
+});
+
+/** Two noisy clusters in 3-D (40 rows): the data of the version-1 file below. */
+function tinySet() {
+  const rand = mulberry32(21);
+  const x = new Float32Array(40 * 3);
+  const y = new Int32Array(40);
+  for (let r = 0; r < 40; r++) {
+    y[r] = r % 2;
+    for (let j = 0; j < 3; j++) x[r * 3 + j] = (y[r] ? 1 : -1) * (j + 1) * 0.5 + gaussian(rand);
+  }
+  return { x: { data: x, shape: [40, 3] as [number, number] }, y };
+}
+
+// A file of format version 1 (training state version 1) written by the previous release: an MLP
+// [3, 4, 2] tanh (seed 1) after 5 NLB iterations of fit(tinySet, { batchSize: 10, seed: 2, nlb: { ensembleSize: 4 } }).
+const V1_FILE = [
+  'RU5LRi1NTFABAAAAUQMAAHsiZm9ybWF0IjoiZW5rZi13YXNtL21scCIsInZlcnNpb24iOjEsImFyY2hpdGVjdHVyZSI6eyJsYXllcnMiOlszLD',
+  'QsMl0sImFjdGl2YXRpb24iOiJ0YW5oIiwiaW5pdCI6Imdsb3JvdCIsInNlZWQiOjEsImxvc3MiOiJzb2Z0bWF4LWNyb3NzLWVudHJvcHkiLCJs',
+  'YXlvdXQiOiJwZXIgbGF5ZXI6IFcgKGZhbi1pbiDDlyBmYW4tb3V0LCByb3ctbWFqb3IpIHRoZW4gYiJ9LCJwYXJhbXMiOjI2LCJ0cmFpbmluZy',
+  'I6eyJraW5kIjoiZW5rZi13YXNtL2ZpdCIsInZlcnNpb24iOjEsIm9wdGltaXplciI6Im5sYiIsIm9wdGltaXplck9wdGlvbnMiOnsiZW5zZW1i',
+  'bGVTaXplIjo0LCJzaWdtYSI6MC4wMSwic2lnbWFTY2hlZHVsZSI6ImNvbnN0YW50IiwidHJ1c3RSZWdpb24iOjEsInN0ZXBTaXplIjoxLCJzdG',
+  'VwRGVjYXkiOjIwMCwibGFtYmRhIjowLjAwMywic2VlZCI6Mn0sIm9wdGltaXplclN0YXRlIjp7InRoZXRhIjp7IiRzZWN0aW9uIjoxfSwidCI6',
+  'NSwiZHJhd3MiOjUsImFscGhhIjoxLjAwMDAwMDAwMDAwMDAwMDNlLTExLCJzaWdtYSI6MC4wMX0sInNlZWQiOjIsImJhdGNoU2l6ZSI6MTAsIn',
+  'Jvd3MiOjQwLCJpdGVyYXRpb24iOjUsImZvcndhcmRQYXNzZXMiOjMwLCJlbGFwc2VkTXMiOjguMjE2MTgzMDAwMDAwMDAxLCJlcG9jaExvc3NT',
+  'dW0iOjAuMTEzNDc4NTEzMDYyNzE3MTMsImVwb2NoSXRlcmF0aW9ucyI6MSwiZWFybHkiOm51bGwsImF2ZXJhZ2luZyI6bnVsbCwiZXhhY3RMYX',
+  'N0TGF5ZXIiOm51bGwsImF2ZXJhZ2UiOm51bGx9LCJzZWN0aW9ucyI6W3siZHR5cGUiOiJmNjQiLCJsZW5ndGgiOjI2LCJvZmZzZXQiOjB9LHsi',
+  'ZHR5cGUiOiJmNjQiLCJsZW5ndGgiOjI2LCJvZmZzZXQiOjIwOH1dfQAAAAAAAAAKpk34QsbBP2q8Xiz8J8K/xsCLVvL/2j+DTfMQSN/lPxz3pw',
+  'uLwvA/0o11EksD8z9e+07dwUbPP8HCcVk7qQDAlXX2EDPB4D/8pPyWWSruPxZVWxAMXL0/+2QtTmda6z8VtYVRViHUvyasX9a7GJi/5BQtiSHA',
+  '6j9urMlrmjDgP1iU4X5NedQ/qvPW4rbf+j+02FAeG4nnv5LD6K8DMru/lC8B/19F9r9W8hDcWdXjv60nN9iP/Oe/5uvJFU5a7r9Fza0iBmLfP+',
+  'voSKskTto/CqZN+ELGwT9qvF4s/CfCv8bAi1by/9o/g03zEEjf5T8c96cLi8LwP9KNdRJLA/M/XvtO3cFGzz/BwnFZO6kAwJV19hAzweA//KT8',
+  'llkq7j8WVVsQDFy9P/tkLU5nWus/FbWFUVYh1L8mrF/WuxiYv+QULYkhwOo/bqzJa5ow4D9YlOF+TXnUP6rz1uK23/o/tNhQHhuJ57+Sw+ivAz',
+  'K7v5QvAf9fRfa/VvIQ3FnV47+tJzfYj/znv+bryRVOWu6/Rc2tIgZi3z/r6EirJE7aPzU8OOg='
+].join('');
+
+test('a version-1 file (training state v1) still loads and resumes bit-identically', async () => {
+  const bytes = Uint8Array.from(atob(V1_FILE), (c) => c.charCodeAt(0));
+  assert.is(new DataView(bytes.buffer).getUint32(8, true), 1, 'the fixture is a version-1 file');
+  const { x, y } = tinySet();
+  const opts = { batchSize: 10, seed: 2, nlb: { ensembleSize: 4 } };
+  const whole = mlp([3, 4, 2], { activation: 'tanh', seed: 1, module });
+  await fit(whole, x, y, { ...opts, iterations: 9 });
+  const old = decodeModel(bytes, { module });
+  assert.is((old.trainingState as { version: number }).version, 1);
+  const h = await fit(old, x, y, { ...opts, iterations: 9, resume: true });
+  assert.equal(h.iterations.map((d) => d.iteration), [5, 6, 7, 8]);
+  assert.equal(Array.from(old.params), Array.from(whole.params));
+});
+
+test('the saved state is the optimizers\' public state, and a file holds θ once', async () => {
+  const train = blobs(300, 15);
+  const val = blobs(60, 16);
+  // With averaging the iterate θ_t and θ̄ (the model's θ) are two different vectors: two sections.
+  const cases = [
+    { extra: {}, sections: 1 },
+    { extra: { averaging: { decay: 0.5 } }, sections: 2 },
+    { extra: { validationData: [val.x, val.y] as [typeof val.x, Int32Array], earlyStopping: { patience: 50, restoreBest: true } }, sections: 1 },
+  ];
+  for (const { extra, sections } of cases) {
+    const model = small();
+    await fit(model, train.x, train.y, { batchSize: 50, iterations: 4, nlb: fast, ...extra });
+    const st = model.trainingState as { optimizerState: NlbState; version: number };
+    assert.is(st.version, 2);
+    // A fresh optimizer takes the state through loadState and reports it back unchanged.
+    const ws = new Workspace(module);
+    const opt = createNlb(ws, new Float64Array(model.params.length), { ...FIT_NLB_DEFAULTS, ...fast });
+    opt.loadState(st.optimizerState);
+    assert.equal(opt.saveState(), st.optimizerState);
+    opt.dispose();
+    ws.dispose();
+    // Sections of the file: θ alone (the iterate, the average or the best parameters are θ's bits).
+    const bytes = encodeModel(model);
+    const dv = new DataView(bytes.buffer);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + dv.getUint32(12, true))));
+    assert.equal(header.sections.map((s: { length: number }) => s.length), Array(sections).fill(model.params.length), JSON.stringify(extra));
+    const back = decodeModel(bytes, { module });
+    const theta = (back.trainingState as { optimizerState: NlbState }).optimizerState.theta;
+    assert.equal(Array.from(theta), Array.from(st.optimizerState.theta));
+    // The state's θ is a copy: changing the model's parameters leaves the saved run intact.
+    back.setParameters(new Float64Array(back.params.length));
+    assert.equal(Array.from(theta), Array.from(st.optimizerState.theta));
+  }
 });
 
 test('resume checks that the settings match the saved run', async () => {

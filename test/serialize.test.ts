@@ -68,7 +68,10 @@ test('unknown versions, bad magic, truncation and corruption give FormatError', 
   const bytes = encodeModel(sampleModel());
   const future = bytes.slice();
   new DataView(future.buffer).setUint32(8, FORMAT_VERSION + 1, true);
-  expectFormatError(() => decodeModel(future), /format version 2; this enkf-wasm reads version 1\. Upgrade/);
+  expectFormatError(() => decodeModel(future), new RegExp(`format version ${FORMAT_VERSION + 1}; this enkf-wasm reads versions 1 to ${FORMAT_VERSION}\\. Upgrade`));
+  const zero = bytes.slice();
+  new DataView(zero.buffer).setUint32(8, 0, true);
+  expectFormatError(() => decodeModel(zero), /format version 0; .*not written by enkf-wasm/);
   expectFormatError(() => decodeModel(new TextEncoder().encode('{"not":"a model"}')), /Not an enkf-wasm model/);
   for (const cut of [5, 19, 40, bytes.length - 100, bytes.length - 1]) {
     expectFormatError(() => decodeModel(bytes.subarray(0, cut)), /truncated|Not an enkf-wasm model|corrupted/);

@@ -8,9 +8,9 @@
 // any iteration is therefore a pure function of (seed, t), and epoch e ends at the iteration whose
 // batch reaches position (e + 1)N.
 import { loadModule, type EnkfModule } from '../wasm.js';
-import { Workspace, type Buf } from '../workspace.js';
-import { checkInt, checkNumber, describe } from '../errors.js';
-import type { EkiOptions, IterationDiagnostics, NlbOptions, Optimizer } from '../optimizers/types.js';
+import { Workspace } from '../workspace.js';
+import { FormatError, OptimizationError, checkInt, checkNumber, describe } from '../errors.js';
+import type { EkiOptions, IterationDiagnostics, NlbOptions, NlbState, Optimizer, OptimizerState } from '../optimizers/types.js';
 import { CrossEntropy } from '../optimizers/objectives.js';
 import { createNlb } from '../optimizers/nlb.js';
 import { createEki } from '../optimizers/eki.js';
@@ -157,13 +157,18 @@ const FIT_KEYS = ['optimizer', 'nlb', 'eki', 'batchSize', 'epochs', 'iterations'
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
+/** Version of the training state fit() writes. 1: the optimizer state as fit's own record
+ *  ({ theta, t, draws, alpha, sigma } / { ensemble, t, draws }); 2: the optimizer's saveState(). */
+const FIT_STATE_VERSION = 2;
+
 /** The state fit() leaves on model.trainingState (and saveModel stores). */
 interface FitState {
   kind: 'enkf-wasm/fit';
-  version: 1;
+  version: typeof FIT_STATE_VERSION;
   optimizer: OptimizerKind;
   optimizerOptions: Record<string, unknown>;
-  optimizerState: Record<string, unknown>;
+  /** The optimizer's saveState() (NLB: θ_t and its counters; EKI: the ensemble and its counters). */
+  optimizerState: OptimizerState;
   seed: number;
   batchSize: number;
   rows: number;
@@ -179,59 +184,39 @@ interface FitState {
   average: Float64Array | null;
 }
 
-// The optimizers expose no state API: these are the internal counters a bit-identical resume
-// needs. NLB: iteration t, the RNG draw key, the damping α and σ of its schedule (θ is saved apart).
-// EKI: iteration t, the RNG draw key and the persistent ensemble Θ (its mean is θ̄).
-interface NlbInternals {
-  t: number;
-  draws: number;
-  damping: { value: number };
-  sigmaSchedule: { sigma: number };
+/** A training state of version 2 from one of version 1 or 2 (saved by an earlier release), or a
+ *  clear error when it is neither. */
+function upgradeState(st: unknown): FitState {
+  const s = st as Record<string, unknown> | undefined;
+  if (!s || typeof s !== 'object' || s.kind !== 'enkf-wasm/fit') {
+    throw new RangeError('resume: true, but the model has no training state from fit(). Train it with fit() (and save/load it with saveModel/loadModel), or drop resume.');
+  }
+  if (s.version === FIT_STATE_VERSION) return s as unknown as FitState;
+  if (s.version !== 1) {
+    throw new FormatError(`resume: the model's training state has version ${describe(s.version)}; this enkf-wasm reads versions 1 and ${FIT_STATE_VERSION}. ` +
+      'Resume it with the enkf-wasm version that wrote it, or train without resume.');
+  }
+  // Version 1 kept the optimizer's counters under fit's own names.
+  const o = s.optimizerState as Record<string, unknown>;
+  const optimizerState: OptimizerState = s.optimizer === 'eki'
+    ? { kind: 'eki', ensemble: o.ensemble as Float64Array, iteration: o.t as number, draws: o.draws as number }
+    : { kind: 'nlb', theta: o.theta as Float64Array, iteration: o.t as number, draws: o.draws as number, alpha: o.alpha as number, sigma: o.sigma as number };
+  return { ...(s as unknown as FitState), version: FIT_STATE_VERSION, optimizerState };
 }
 
-interface EkiInternals {
-  t: number;
-  draws: number;
-  J: number;
-  members: Buf<'f64'>;
-  meanRow: Buf<'f64'>;
-}
-
-interface TrainingOptimizer {
-  readonly optimizer: Optimizer;
-  /** The optimizer's state as plain data (saved in the model's training state). */
-  state(): Record<string, unknown>;
-}
-
+/** The optimizer of a run: fresh from θ, or restored from a saved state through its public loadState. */
 function createOptimizer(kind: OptimizerKind, ws: Workspace, theta: Float64Array, options: Record<string, unknown>,
-  saved: Record<string, unknown> | undefined): TrainingOptimizer {
-  if (kind === 'nlb') {
-    const opt = createNlb(ws, theta, options as NlbOptions);
-    const s = opt as unknown as NlbInternals;
-    if (saved) {
-      s.t = saved.t as number;
-      s.draws = saved.draws as number;
-      s.damping.value = saved.alpha as number;
-      s.sigmaSchedule.sigma = saved.sigma as number;
-    }
-    return {
-      optimizer: opt,
-      state: () => ({ theta: opt.theta(), t: s.t, draws: s.draws, alpha: s.damping.value, sigma: s.sigmaSchedule.sigma }),
-    };
-  }
-  const opt = createEki(ws, theta, options as EkiOptions);
-  const s = opt as unknown as EkiInternals;
+  saved: OptimizerState | undefined): Optimizer {
+  const opt = kind === 'nlb' ? createNlb(ws, theta, options as NlbOptions) : createEki(ws, theta, options as EkiOptions);
   if (saved) {
-    const ensemble = saved.ensemble as Float64Array;
-    if (!(ensemble instanceof Float64Array) || ensemble.length !== s.members.length) {
-      throw new RangeError(`resume: the saved EKI ensemble holds ${describe(ensemble)}; expected ${s.members.length} values (J × n).`);
+    try {
+      opt.loadState(saved);
+    } catch (e) {
+      opt.dispose();
+      throw e;
     }
-    s.members.set(ensemble);
-    s.t = saved.t as number;
-    s.draws = saved.draws as number;
-    ws.raw.meanRows(s.J, opt.n, s.members.ptr, s.meanRow.ptr);
   }
-  return { optimizer: opt, state: () => ({ ensemble: opt.ensemble(), t: s.t, draws: s.draws }) };
+  return opt;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -313,10 +298,7 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
   // Resume: the saved run must have been on the same data size, batch size, seed and optimizer.
   let saved: FitState | undefined;
   if (options.resume) {
-    const st = model.trainingState as FitState | undefined;
-    if (!st || st.kind !== 'enkf-wasm/fit' || st.version !== 1) {
-      throw new RangeError('resume: true, but the model has no training state from fit(). Train it with fit() (and save/load it with saveModel/loadModel), or drop resume.');
-    }
+    const st = upgradeState(model.trainingState);
     const mismatch = (what: string, a: unknown, b: unknown) =>
       new RangeError(`resume: the saved run used ${what} ${JSON.stringify(a)}, this call ${JSON.stringify(b)}. Use the same settings to continue it, or drop resume.`);
     if (st.optimizer !== kind) throw mismatch('optimizer', st.optimizer, kind);
@@ -373,39 +355,33 @@ export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, option
   const module = options.module ?? model.module ?? await loadModule();
   model.module ??= module;
   const ws = new Workspace(module);
-  const run: Run = { ws, trainer: undefined, lastLayer: undefined };
+  let opt: Optimizer | undefined;
+  let lastLayer: LastLayerSolver | undefined;
   let evaluator: MlpEvaluator | undefined;
   let objective: CrossEntropy | undefined;
   try {
-    // NLB resumes from its saved θ (the model may hold the restored best instead); EKI from its ensemble.
-    const startTheta = (p.saved?.optimizerState.theta as Float64Array | undefined) ?? model.params;
-    run.trainer = createOptimizer(p.kind, ws, startTheta, p.optimizerOptions, p.saved?.optimizerState);
+    // A resumed run continues from the optimizer's saved state (NLB's θ_t, EKI's ensemble), not from
+    // the model's θ, which may hold the restored best or the iterate average instead.
+    opt = createOptimizer(p.kind, ws, model.params, p.optimizerOptions, p.saved?.optimizerState);
     // Members per forward call: the whole ensemble (and θ̄ for EKI), up to 64 (bounds the activation buffers).
     const k = p.optimizerOptions.ensembleSize;
     const maxMembers = Math.min(64, typeof k === 'number' ? k + 1 : 64);
     evaluator = new MlpEvaluator(module, { layers: model.layers, activation: model.activation, batchSize: p.batchSize, maxMembers });
     objective = new CrossEntropy(ws, model.classes, new Int32Array(p.batchSize));
-    if (p.exactLastLayer) run.lastLayer = new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);
-    return await train(p, run, evaluator, objective);
+    if (p.exactLastLayer) lastLayer = new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);
+    return await train(p, opt, lastLayer, evaluator, objective);
   } finally {
-    run.trainer?.optimizer.dispose();
-    run.lastLayer?.dispose();
+    opt?.dispose();
+    lastLayer?.dispose();
     objective?.dispose();
     evaluator?.dispose();
     ws.dispose();
   }
 }
 
-/** What a training run holds; the optimizer is replaced when the exact last layer moves θ. */
-interface Run {
-  ws: Workspace;
-  trainer: TrainingOptimizer | undefined;
-  lastLayer: LastLayerSolver | undefined;
-}
-
-async function train(p: Plan, run: Run, evaluator: MlpEvaluator, objective: CrossEntropy): Promise<History> {
+async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver | undefined, evaluator: MlpEvaluator,
+  objective: CrossEntropy): Promise<History> {
   const { model, rows: N, batchSize: B, seed, total, val, early: es, monitor, callbacks, signal, saved } = p;
-  let opt = run.trainer!.optimizer;
   let t = saved?.iteration ?? 0;
   let forwardPasses = saved?.forwardPasses ?? 0;
   const elapsedBefore = saved?.elapsedMs ?? 0;
@@ -476,12 +452,10 @@ async function train(p: Plan, run: Run, evaluator: MlpEvaluator, objective: Cros
     }
     const crossEntropy = d.loss - 0.5 * lambda * thetaSq;
     if (p.exactLastLayer && (t + 1) % p.exactLastLayer.every === 0) {
-      // Same optimizer counters, θ with the exact last layer (the optimizer has no θ setter).
-      const state = run.trainer!.state();
-      state.theta = run.lastLayer!.solve(opt.theta(current), p.exactLastLayer);
-      opt.dispose();
-      run.trainer = createOptimizer(p.kind, run.ws, state.theta as Float64Array, p.optimizerOptions, state);
-      opt = run.trainer.optimizer;
+      // Same optimizer counters, θ with the exact last layer (exactLastLayer is NLB only: its state holds θ).
+      const state = opt.saveState() as NlbState;
+      state.theta = lastLayer!.solve(state.theta, p.exactLastLayer);
+      opt.loadState(state);
     }
     if (p.averaging && t >= p.averaging.start) {
       opt.theta(current);
@@ -531,13 +505,13 @@ async function train(p: Plan, run: Run, evaluator: MlpEvaluator, objective: Cros
 
   const restored = es?.restoreBest && early?.bestParams ? early.bestParams : null;
   model.setParameters(restored ?? evaluated());
-  const optimizerState = run.trainer!.state();
+  const optimizerState = opt.saveState();
   history.iteration = t;
   history.forwardPasses = forwardPasses;
   history.elapsedMs = elapsed();
   if (early && early.bestIteration >= 0) history.bestIteration = early.bestIteration;
   const state: FitState = {
-    kind: 'enkf-wasm/fit', version: 1, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
+    kind: 'enkf-wasm/fit', version: FIT_STATE_VERSION, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
     batchSize: B, rows: N, iteration: t, forwardPasses, elapsedMs: history.elapsedMs, epochLossSum, epochIterations, early,
     averaging: p.averaging ?? null, exactLastLayer: p.exactLastLayer ?? null, average,
   };

@@ -11,12 +11,16 @@
 //   end u32      CRC-32 (IEEE) of every byte before it
 // Typed arrays inside the training state are stored as sections and referenced as {"$section": i};
 // non-finite numbers as {"$number": "Infinity" | "-Infinity" | "NaN"}, so the header stays JSON.
+// Versions: 1 stored every typed array of the training state as its own section; 2 stores a state
+// array that holds exactly θ's bits as {"$section": 0} (θ is usually also the optimizer's iterate,
+// the iterate average or the best parameters), and reads it back as a copy of θ. This build reads both.
 import { FormatError, describe } from '../errors.js';
 import { MLP, checkActivation, checkInit, checkLayers, parameterCount } from './mlp.js';
 import type { EnkfModule } from '../wasm.js';
 
-/** The format version this build writes; it reads this one only. */
-export const FORMAT_VERSION = 1;
+/** The format version this build writes; it reads this one and every earlier one. */
+export const FORMAT_VERSION = 2;
+const OLDEST_VERSION = 1;
 const MAGIC = 'ENKF-MLP';
 
 type TypedArray = Float64Array | Float32Array | Int32Array | Uint32Array | Uint8Array | Uint16Array | Int16Array | Int8Array;
@@ -63,12 +67,23 @@ function dtypeOf(a: TypedArray): DTypeName {
   throw new TypeError(`Cannot save a ${a.constructor.name} in a model's training state.`);
 }
 
-// Replaces typed arrays by section references and non-finite numbers by tagged strings.
+/** True when `a` is a Float64Array with exactly the bits of `params`. */
+function sameBits(a: TypedArray, params: Float64Array): boolean {
+  if (!(a instanceof Float64Array) || a.length !== params.length) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+// Replaces typed arrays by section references (section 0, θ, for a copy of θ's bits) and
+// non-finite numbers by tagged strings.
 function encodeValue(v: unknown, arrays: TypedArray[], path: string): unknown {
   if (typeof v === 'number') return Number.isFinite(v) ? v : { $number: String(v) };
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (v === undefined) return null;
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+    if (sameBits(v as TypedArray, arrays[0] as Float64Array)) return { $section: 0 };
     arrays.push(v as TypedArray);
     return { $section: arrays.length - 1 };
   }
@@ -84,16 +99,18 @@ function encodeValue(v: unknown, arrays: TypedArray[], path: string): unknown {
   throw new TypeError(`Cannot save ${path} (${describe(v)}) in a model's training state: use numbers, strings, booleans, arrays, plain objects or typed arrays.`);
 }
 
-function decodeValue(v: unknown, arrays: TypedArray[]): unknown {
+function decodeValue(v: unknown, arrays: TypedArray[], version: number): unknown {
   if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => decodeValue(x, arrays));
+  if (Array.isArray(v)) return v.map((x) => decodeValue(x, arrays, version));
   const o = v as Record<string, unknown>;
   if ('$section' in o) {
     const i = o.$section;
-    if (typeof i !== 'number' || !Number.isInteger(i) || i < 1 || i >= arrays.length) {
+    const first = version >= 2 ? 0 : 1;
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < first || i >= arrays.length) {
       throw new FormatError(`The header refers to section ${describe(i)}, which does not exist; the file is corrupted.`);
     }
-    return arrays[i];
+    // A copy of θ: the training state must not change when the model's parameters do.
+    return i === 0 ? arrays[0].slice() : arrays[i];
   }
   if ('$number' in o) {
     const s = o.$number;
@@ -101,7 +118,7 @@ function decodeValue(v: unknown, arrays: TypedArray[]): unknown {
     return Number(s);
   }
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(o)) out[k] = decodeValue(x, arrays);
+  for (const [k, x] of Object.entries(o)) out[k] = decodeValue(x, arrays, version);
   return out;
 }
 
@@ -163,9 +180,9 @@ export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { modu
   if (bytes.length < 20) throw new FormatError(`The model file is truncated: ${bytes.length} bytes, too short for a header.`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(8, true);
-  if (version !== FORMAT_VERSION) {
-    throw new FormatError(`The model file has format version ${version}; this enkf-wasm reads version ${FORMAT_VERSION}. ` +
-      (version > FORMAT_VERSION ? 'Upgrade enkf-wasm to read it.' : 'Re-save it with the enkf-wasm version that wrote it.'));
+  if (version < OLDEST_VERSION || version > FORMAT_VERSION) {
+    throw new FormatError(`The model file has format version ${version}; this enkf-wasm reads versions ${OLDEST_VERSION} to ${FORMAT_VERSION}. ` +
+      (version > FORMAT_VERSION ? 'Upgrade enkf-wasm to read it.' : 'The file is corrupted or was not written by enkf-wasm.'));
   }
   const hlen = dv.getUint32(12, true);
   if (16 + hlen + 4 > bytes.length) {
@@ -218,7 +235,7 @@ export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { modu
     if (e instanceof FormatError) throw e;
     throw new FormatError(`The model file describes an invalid architecture: ${(e as Error).message}`);
   }
-  model.trainingState = decodeValue(header.training, arrays) ?? undefined;
+  model.trainingState = decodeValue(header.training, arrays, version) ?? undefined;
   return model;
 }
 
