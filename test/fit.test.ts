@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadModule } from '../bindings/wasm.js';
 import { mlp } from '../bindings/nn/mlp.js';
-import { fit, FIT_NLB_DEFAULTS, type FitIteration } from '../bindings/nn/fit.js';
+import { fit, FitError, FIT_NLB_DEFAULTS, type FitIteration } from '../bindings/nn/fit.js';
+import { OptimizationError } from '../bindings/errors.js';
 import { createNlb } from '../bindings/optimizers/nlb.js';
 import type { NlbState } from '../bindings/optimizers/types.js';
 import { Workspace } from '../bindings/workspace.js';
@@ -197,6 +198,44 @@ test('the saved state is the optimizers\' public state, and a file holds θ once
     back.setParameters(new Float64Array(back.params.length));
     assert.equal(Array.from(theta), Array.from(st.optimizerState.theta));
   }
+});
+
+test('an iteration that fails keeps the last good θ, throws a FitError, and the run can resume', async () => {
+  const train = blobs(300, 17);
+  const seed = 6;
+  // One row of iteration 3's batch overflows f32 in the first layer: F(θ_3) is not finite.
+  const bad = epochPermutation(300, seed, 0)[3 * 50];
+  const data = train.x.data.slice();
+  data.fill(3e38, bad * 8, bad * 8 + 8);
+  const x = { data, shape: [300, 8] as [number, number] };
+  const relu = () => mlp([8, 12, 4], { activation: 'relu', seed: 3, module });
+  const opts = { batchSize: 50, seed, nlb: fast };
+  // Oracle: the same run stopped after 3 iterations (its batches never hold the bad row).
+  const three = relu();
+  await fit(three, x, train.y, { ...opts, iterations: 3 });
+  const model = relu();
+  const start = Array.from(model.params);
+  let error: unknown;
+  await fit(model, x, train.y, { ...opts, iterations: 10 }).catch((e) => { error = e; });
+  assert.instance(error, FitError);
+  assert.instance(error, OptimizationError);
+  const fe = error as FitError;
+  assert.is(fe.iteration, 3);
+  assert.match(fe.message, /iteration 3 failed \(OptimizationError: F\(θ\) at iteration 3 has non-finite outputs/);
+  assert.match(fe.message, /keeps the parameters after iteration 2/);
+  assert.instance(fe.cause, OptimizationError);
+  assert.is(fe.history.stopReason, 'error');
+  assert.equal(fe.history.iterations.map((d) => d.iteration), [0, 1, 2]);
+  assert.is(fe.history.iteration, 3);
+  assert.ok(model.params.some((v, i) => v !== start[i]), 'training moved θ before the failure');
+  assert.equal(Array.from(model.params), Array.from(three.params), 'θ after iteration 2, bit for bit');
+  // The saved state continues the run: with the row repaired, resuming equals an uninterrupted run.
+  assert.is((model.trainingState as { iteration: number }).iteration, 3);
+  const whole = relu();
+  await fit(whole, train.x, train.y, { ...opts, iterations: 6 });
+  const h = await fit(model, train.x, train.y, { ...opts, iterations: 6, resume: true });
+  assert.equal(h.iterations.map((d) => d.iteration), [3, 4, 5]);
+  assert.equal(Array.from(model.params), Array.from(whole.params));
 });
 
 test('resume checks that the settings match the saved run', async () => {

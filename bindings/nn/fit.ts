@@ -38,6 +38,31 @@ export interface FitIteration extends IterationDiagnostics {
   valAccuracy?: number;
 }
 
+/**
+ * An iteration of fit() failed (e.g. every member's outputs overflowed, or the ensemble system could
+ * not be solved). The model keeps the parameters after the last completed iteration (the optimizer's
+ * estimate before the failing one; the restored best with earlyStopping.restoreBest, θ̄ with
+ * averaging) and model.trainingState continues from there with `resume` (with the optimizer's
+ * counters as the failure left them: draws or damping a failed try used stay used). `cause` is
+ * the optimizer's error, `history` what ran before.
+ */
+export class FitError extends OptimizationError {
+  /** The failing iteration (0-based, counted from the start of training). */
+  readonly iteration: number;
+  readonly history: History;
+  override readonly cause: unknown;
+  constructor(iteration: number, history: History, cause: unknown) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`fit() stopped: iteration ${iteration} failed (${why}). The model keeps the parameters after ` +
+      `${iteration === 0 ? 'no completed iteration (its starting θ)' : `iteration ${iteration - 1}, the last good estimate`}; ` +
+      'fix the cause (data scale, sigma, alpha) and continue with resume: true, or start again.');
+    this.name = 'FitError';
+    this.iteration = iteration;
+    this.history = history;
+    this.cause = cause;
+  }
+}
+
 /** One finished epoch. */
 export interface EpochLog {
   epoch: number;
@@ -61,7 +86,8 @@ export interface ValidationLog {
   accuracy: number;
 }
 
-export type FitStopReason = 'maxIterations' | 'callback' | 'aborted' | 'earlyStopping';
+/** 'error': an iteration failed and fit() threw a FitError (its `history` has this reason). */
+export type FitStopReason = 'maxIterations' | 'callback' | 'aborted' | 'earlyStopping' | 'error';
 
 /** Everything fit() recorded. */
 export interface History {
@@ -431,90 +457,108 @@ async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver | undef
     return early!.wait >= es!.patience;
   };
 
-  while (t < total) {
-    if (signal?.aborted) {
-      history.stopReason = 'aborted';
-      break;
-    }
-    for (let i = 0; i < B; i++) {
-      const r = rowAt(t * B + i);
-      batchIndex[i] = r;
-      batchLabels[i] = p.labels[r];
-    }
-    evaluator.setBatch(p.data, batchIndex);
-    objective.setLabels(batchLabels);
-    const d = opt.step(evaluator, objective, { newBatch: true });
-    forwardPasses += d.evaluations;
-    let thetaSq = 0;
-    if (lambda > 0) {
-      opt.theta(current);
-      for (let i = 0; i < current.length; i++) thetaSq += current[i] * current[i];
-    }
-    const crossEntropy = d.loss - 0.5 * lambda * thetaSq;
-    if (p.exactLastLayer && (t + 1) % p.exactLastLayer.every === 0) {
-      // Same optimizer counters, θ with the exact last layer (exactLastLayer is NLB only: its state holds θ).
-      const state = opt.saveState() as NlbState;
-      state.theta = lastLayer!.solve(state.theta, p.exactLastLayer);
-      opt.loadState(state);
-    }
-    if (p.averaging && t >= p.averaging.start) {
-      opt.theta(current);
-      if (!average) average = current.slice();
-      const beta = p.averaging.decay;
-      for (let i = 0; i < average.length; i++) average[i] = beta * average[i] + (1 - beta) * current[i];
-    }
-    const epoch = Math.floor((t * B) / N);
-    const epochEnds = Math.floor(((t + 1) * B) / N) > epoch;
-    const log: FitIteration = { ...d, epoch, forwardPasses, elapsedMs: 0, crossEntropy };
-    epochLossSum += Number.isFinite(d.loss) ? d.loss : d.lossBefore;
-    epochIterations++;
-    let stop: FitStopReason | undefined;
-    const due = p.validationEvery ? (t + 1) % p.validationEvery === 0 : epochEnds;
-    if (val && (due || t + 1 === total)) {
-      const v = validate();
-      log.valLoss = v.loss;
-      log.valAccuracy = v.accuracy;
-      history.validation.push({ iteration: t, epoch, forwardPasses, elapsedMs: elapsed(), loss: v.loss, accuracy: v.accuracy });
-      if (early && monitor !== 'loss' && improve(monitor === 'val_loss' ? v.loss : v.accuracy, t)) stop = 'earlyStopping';
-    }
-    log.elapsedMs = elapsed();
-    history.iterations.push(log);
-    t++;
-    if (callbacks.onIterationEnd && (await callbacks.onIterationEnd(log)) === false) stop ??= 'callback';
-    if (epochEnds) {
-      const elog: EpochLog = { epoch, iteration: t - 1, loss: epochLossSum / epochIterations, forwardPasses, elapsedMs: elapsed() };
-      if (log.valLoss !== undefined) {
-        elog.valLoss = log.valLoss;
-        elog.valAccuracy = log.valAccuracy;
-      }
-      epochLossSum = 0;
-      epochIterations = 0;
-      history.epochs.push(elog);
-      if (early && monitor === 'loss' && improve(elog.loss, t - 1)) stop ??= 'earlyStopping';
-      if (callbacks.onEpochEnd && (await callbacks.onEpochEnd(elog)) === false) stop ??= 'callback';
-    }
-    if (stop) {
-      history.stopReason = stop;
-      break;
-    }
-    if (p.yieldEvery > 0 && performance.now() - lastYield >= p.yieldEvery) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      lastYield = performance.now();
-    }
-  }
-
-  const restored = es?.restoreBest && early?.bestParams ? early.bestParams : null;
-  model.setParameters(restored ?? evaluated());
-  const optimizerState = opt.saveState();
-  history.iteration = t;
-  history.forwardPasses = forwardPasses;
-  history.elapsedMs = elapsed();
-  if (early && early.bestIteration >= 0) history.bestIteration = early.bestIteration;
-  const state: FitState = {
-    kind: 'enkf-wasm/fit', version: FIT_STATE_VERSION, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
-    batchSize: B, rows: N, iteration: t, forwardPasses, elapsedMs: history.elapsedMs, epochLossSum, epochIterations, early,
-    averaging: p.averaging ?? null, exactLastLayer: p.exactLastLayer ?? null, average,
+  // The model and its training state after the last completed iteration (also when an iteration
+  // failed: the optimizer keeps its last good estimate, so training can resume from there).
+  const finish = (): void => {
+    const restored = es?.restoreBest && early?.bestParams ? early.bestParams : null;
+    model.setParameters(restored ?? evaluated());
+    const optimizerState = opt.saveState();
+    history.iteration = t;
+    history.forwardPasses = forwardPasses;
+    history.elapsedMs = elapsed();
+    if (early && early.bestIteration >= 0) history.bestIteration = early.bestIteration;
+    const state: FitState = {
+      kind: 'enkf-wasm/fit', version: FIT_STATE_VERSION, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
+      batchSize: B, rows: N, iteration: t, forwardPasses, elapsedMs: history.elapsedMs, epochLossSum, epochIterations, early,
+      averaging: p.averaging ?? null, exactLastLayer: p.exactLastLayer ?? null, average,
+    };
+    model.trainingState = state;
   };
-  model.trainingState = state;
+
+  const loop = async (): Promise<void> => {
+    while (t < total) {
+      if (signal?.aborted) {
+        history.stopReason = 'aborted';
+        break;
+      }
+      for (let i = 0; i < B; i++) {
+        const r = rowAt(t * B + i);
+        batchIndex[i] = r;
+        batchLabels[i] = p.labels[r];
+      }
+      evaluator.setBatch(p.data, batchIndex);
+      objective.setLabels(batchLabels);
+      let d: IterationDiagnostics;
+      try {
+        d = opt.step(evaluator, objective, { newBatch: true });
+      } catch (e) {
+        history.stopReason = 'error';
+      throw new FitError(t, history, e);
+      }
+      forwardPasses += d.evaluations;
+      let thetaSq = 0;
+      if (lambda > 0) {
+        opt.theta(current);
+        for (let i = 0; i < current.length; i++) thetaSq += current[i] * current[i];
+      }
+      const crossEntropy = d.loss - 0.5 * lambda * thetaSq;
+      if (p.exactLastLayer && (t + 1) % p.exactLastLayer.every === 0) {
+        // Same optimizer counters, θ with the exact last layer (exactLastLayer is NLB only: its state holds θ).
+        const state = opt.saveState() as NlbState;
+        state.theta = lastLayer!.solve(state.theta, p.exactLastLayer);
+        opt.loadState(state);
+      }
+      if (p.averaging && t >= p.averaging.start) {
+        opt.theta(current);
+        if (!average) average = current.slice();
+        const beta = p.averaging.decay;
+        for (let i = 0; i < average.length; i++) average[i] = beta * average[i] + (1 - beta) * current[i];
+      }
+      const epoch = Math.floor((t * B) / N);
+      const epochEnds = Math.floor(((t + 1) * B) / N) > epoch;
+      const log: FitIteration = { ...d, epoch, forwardPasses, elapsedMs: 0, crossEntropy };
+      epochLossSum += Number.isFinite(d.loss) ? d.loss : d.lossBefore;
+      epochIterations++;
+      let stop: FitStopReason | undefined;
+      const due = p.validationEvery ? (t + 1) % p.validationEvery === 0 : epochEnds;
+      if (val && (due || t + 1 === total)) {
+        const v = validate();
+        log.valLoss = v.loss;
+        log.valAccuracy = v.accuracy;
+        history.validation.push({ iteration: t, epoch, forwardPasses, elapsedMs: elapsed(), loss: v.loss, accuracy: v.accuracy });
+        if (early && monitor !== 'loss' && improve(monitor === 'val_loss' ? v.loss : v.accuracy, t)) stop = 'earlyStopping';
+      }
+      log.elapsedMs = elapsed();
+      history.iterations.push(log);
+      t++;
+      if (callbacks.onIterationEnd && (await callbacks.onIterationEnd(log)) === false) stop ??= 'callback';
+      if (epochEnds) {
+        const elog: EpochLog = { epoch, iteration: t - 1, loss: epochLossSum / epochIterations, forwardPasses, elapsedMs: elapsed() };
+        if (log.valLoss !== undefined) {
+          elog.valLoss = log.valLoss;
+          elog.valAccuracy = log.valAccuracy;
+        }
+        epochLossSum = 0;
+        epochIterations = 0;
+        history.epochs.push(elog);
+        if (early && monitor === 'loss' && improve(elog.loss, t - 1)) stop ??= 'earlyStopping';
+        if (callbacks.onEpochEnd && (await callbacks.onEpochEnd(elog)) === false) stop ??= 'callback';
+      }
+      if (stop) {
+        history.stopReason = stop;
+        break;
+      }
+      if (p.yieldEvery > 0 && performance.now() - lastYield >= p.yieldEvery) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
+    }
+  };
+
+  try {
+    await loop();
+  } finally {
+    finish();
+  }
   return history;
 }
