@@ -355,4 +355,28 @@ test('bad shapes, labels, values and options give typed errors before training',
   assert.equal(Array.from(model.params), before, 'θ untouched by failed calls');
 });
 
+test('option mistakes are named before training: both budgets, the other optimizer\'s options, typos, non-functions', async () => {
+  const train = blobs(100, 18);
+  const model = small();
+  const before = Array.from(model.params);
+  await assert_rejects(fit(model, train.x, train.y, { epochs: 2, iterations: 5 }), TypeError, /both epochs \(2\) and iterations \(5\); give one of them/);
+  await assert_rejects(fit(model, train.x, train.y, { optimizer: 'eki', nlb: fast }), RangeError, /nlb options, but the optimizer is 'eki'/);
+  await assert_rejects(fit(model, train.x, train.y, { eki: { ensembleSize: 8 } }), RangeError, /eki options, but the optimizer is 'nlb'. Pass optimizer: 'eki'/);
+  await assert_rejects(fit(model, train.x, train.y, { exactLastLayer: { evry: 5 } as never }), TypeError, /Unknown option 'evry' for exactLastLayer/);
+  await assert_rejects(fit(model, train.x, train.y, { averaging: { decay: 0.9, begin: 3 } as never }), TypeError, /Unknown option 'begin' for averaging/);
+  await assert_rejects(fit(model, train.x, train.y, { earlyStopping: { patience: 2, restore_best: true } as never }), TypeError, /Unknown option 'restore_best' for earlyStopping/);
+  await assert_rejects(fit(model, train.x, train.y, { earlyStopping: { patience: 2, restoreBest: 1 as never } }), TypeError, /restoreBest must be true or false; got 1/);
+  await assert_rejects(fit(model, train.x, train.y, { callbacks: { onIterationEnd: 'log' as never } }), TypeError, /callbacks.onIterationEnd must be a function; got "log"/);
+  await assert_rejects(fit(model, train.x, train.y, { callbacks: { onTrainEnd: () => {} } as never }), TypeError, /Unknown option 'onTrainEnd' for callbacks/);
+  await assert_rejects(fit(model, train.x, train.y, { resume: 'yes' as never }), TypeError, /resume must be true or false/);
+  assert.equal(Array.from(model.params), before, 'θ untouched by failed calls');
+  // Resuming with a budget the saved run already passed is an error; an equal budget does nothing.
+  await fit(model, train.x, train.y, { batchSize: 25, iterations: 6, nlb: fast });
+  const trained = Array.from(model.params);
+  await assert_rejects(fit(model, train.x, train.y, { batchSize: 25, epochs: 1, nlb: fast, resume: true }), RangeError, /already did 6 iterations, but this call asks for 4 in total/);
+  const h = await fit(model, train.x, train.y, { batchSize: 25, iterations: 6, nlb: fast, resume: true });
+  assert.is(h.iterations.length, 0);
+  assert.equal(Array.from(model.params), trained);
+});
+
 test.run();

@@ -14,6 +14,7 @@ import type { EkiOptions, IterationDiagnostics, NlbOptions, NlbState, Optimizer,
 import { CrossEntropy } from '../optimizers/objectives.js';
 import { createNlb } from '../optimizers/nlb.js';
 import { createEki } from '../optimizers/eki.js';
+import { rejectUnknownOptions } from '../optimizers/driver.js';
 import { MlpEvaluator } from './evaluator.js';
 import { epochPermutation } from './random.js';
 import { LastLayerSolver, type LastLayerOptions } from './lastlayer.js';
@@ -70,6 +71,7 @@ export interface EpochLog {
   iteration: number;
   /** Mean over the epoch's iterations of the batch loss after the step. */
   loss: number;
+  /** Validation of the epoch's last iteration, when it ran there (always without validationEvery). */
   valLoss?: number;
   valAccuracy?: number;
   forwardPasses: number;
@@ -131,15 +133,17 @@ export interface FitOptions {
   eki?: EkiOptions;
   /** Rows per mini-batch (default min(512, rows)). */
   batchSize?: number;
-  /** Passes over the data (converted to iterations: ⌈epochs·rows/batchSize⌉). Default 1. */
+  /** Passes over the data in total, counted from the start of training like `iterations` (converted
+   *  to ⌈epochs·rows/batchSize⌉ iterations). Default 1. Give `epochs` or `iterations`, not both. */
   epochs?: number;
-  /** Iterations in total, counted from the start of training (resumed runs included). Overrides epochs. */
+  /** Iterations in total, counted from the start of training (resumed runs included). */
   iterations?: number;
   /** Seed of the batch order and, unless the optimizer options set one, of the optimizer's draws (default: the model's seed). */
   seed?: number;
-  /** Held-out data evaluated every `validationEvery` iterations and at each epoch end. */
+  /** Held-out data evaluated at each epoch end (or every `validationEvery` iterations instead) and
+   *  after the last iteration of the budget. */
   validationData?: [MatrixInput, LabelInput] | { x: MatrixInput; labels: LabelInput };
-  /** Iterations between validation runs (default: once per epoch). */
+  /** Iterations between validation runs (default: at each epoch end). */
   validationEvery?: number;
   callbacks?: FitCallbacks;
   earlyStopping?: EarlyStoppingOptions;
@@ -149,7 +153,8 @@ export interface FitOptions {
   signal?: AbortSignal;
   /** The module to run on (default: the model's, else loadModule()). */
   module?: EnkfModule;
-  /** Continue from the model's training state (saved by fit(), kept by saveModel/loadModel). */
+  /** Continue from the model's training state (saved by fit(), kept by saveModel/loadModel). With
+   *  the same data and settings the run continues bit-identically to one never interrupted. */
   resume?: boolean;
   /**
    * Iterate averaging (beyond the paper; off by default): from iteration `start` on, keep the
@@ -287,6 +292,13 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
   for (const key of Object.keys(options)) {
     if (!FIT_KEYS.includes(key)) throw new TypeError(`Unknown fit option '${key}'. Known options: ${FIT_KEYS.join(', ')}.`);
   }
+  if (options.epochs !== undefined && options.iterations !== undefined) {
+    throw new TypeError(`fit got both epochs (${describe(options.epochs)}) and iterations (${describe(options.iterations)}); ` +
+      'give one of them (iterations = ⌈epochs·rows/batchSize⌉).');
+  }
+  if (options.resume !== undefined && typeof options.resume !== 'boolean') {
+    throw new TypeError(`resume must be true or false; got ${describe(options.resume)}.`);
+  }
   const m = toMatrix('X', x, model.inputSize);
   const y = toLabels('labels', labels, m.rows, model.classes);
   const N = m.rows;
@@ -308,8 +320,12 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
   let monitor: Monitor | undefined;
   if (es !== undefined) {
     if (es === null || typeof es !== 'object') throw new TypeError(`earlyStopping must be { patience, monitor?, minDelta?, restoreBest? }; got ${describe(es)}.`);
+    rejectUnknownOptions('earlyStopping', es, ['patience', 'monitor', 'minDelta', 'restoreBest']);
     checkInt('earlyStopping.patience', es.patience, 1);
     checkNumber('earlyStopping.minDelta', es.minDelta ?? 0, 0);
+    if (es.restoreBest !== undefined && typeof es.restoreBest !== 'boolean') {
+      throw new TypeError(`earlyStopping.restoreBest must be true or false; got ${describe(es.restoreBest)}.`);
+    }
     monitor = es.monitor ?? (val ? 'val_loss' : 'loss');
     if (!['val_loss', 'val_accuracy', 'loss'].includes(monitor)) {
       throw new RangeError(`earlyStopping.monitor must be 'val_loss', 'val_accuracy' or 'loss'; got ${describe(monitor)}.`);
@@ -332,12 +348,17 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
     if (st.batchSize !== B) throw mismatch('batchSize', st.batchSize, B);
     if (st.seed !== seed) throw mismatch('seed', st.seed, seed);
     if (!sameJson(st.optimizerOptions, optimizerOptions)) throw mismatch(`${kind} options`, st.optimizerOptions, optimizerOptions);
+    if (total < st.iteration) {
+      throw new RangeError(`resume: the saved run already did ${st.iteration} iterations, but this call asks for ${total} in total ` +
+        '(iterations and epochs count from the start of training). Ask for more to continue it.');
+    }
     saved = st;
   }
   let averaging: Plan['averaging'];
   if (options.averaging !== undefined) {
     const a = options.averaging;
     if (a === null || typeof a !== 'object') throw new TypeError(`averaging must be { decay, start? }; got ${describe(a)}.`);
+    rejectUnknownOptions('averaging', a, ['decay', 'start']);
     averaging = { decay: checkNumber('averaging.decay', a.decay, 0, 1 - Number.EPSILON), start: checkInt('averaging.start', a.start ?? 0, 0) };
   }
   if (saved && !sameJson(saved.averaging, averaging ?? null)) {
@@ -347,6 +368,7 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
   if (options.exactLastLayer !== undefined) {
     const e = options.exactLastLayer;
     if (e === null || typeof e !== 'object') throw new TypeError(`exactLastLayer must be { every?, iterations?, l2? }; got ${describe(e)}.`);
+    rejectUnknownOptions('exactLastLayer', e, ['every', 'iterations', 'l2']);
     if (kind !== 'nlb') throw new RangeError("exactLastLayer works with the 'nlb' optimizer only.");
     exactLastLayer = {
       every: checkInt('exactLastLayer.every', e.every ?? 100, 1),
@@ -359,6 +381,17 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
   }
   const callbacks = options.callbacks ?? {};
   if (callbacks === null || typeof callbacks !== 'object') throw new TypeError(`callbacks must be { onIterationEnd?, onEpochEnd? }; got ${describe(callbacks)}.`);
+  rejectUnknownOptions('callbacks', callbacks, ['onIterationEnd', 'onEpochEnd']);
+  for (const name of ['onIterationEnd', 'onEpochEnd'] as const) {
+    if (callbacks[name] !== undefined && typeof callbacks[name] !== 'function') {
+      throw new TypeError(`callbacks.${name} must be a function; got ${describe(callbacks[name])}.`);
+    }
+  }
+  // Options of the optimizer not in use would be ignored: most likely the optimizer is not the intended one.
+  const other = kind === 'nlb' ? 'eki' : 'nlb';
+  if (options[other] !== undefined) {
+    throw new RangeError(`fit got ${other} options, but the optimizer is '${kind}'. Pass optimizer: '${other}' to use them, or drop ${other}.`);
+  }
   if (options.signal !== undefined && (options.signal === null || typeof options.signal.aborted !== 'boolean')) {
     throw new TypeError(`signal must be an AbortSignal; got ${describe(options.signal)}.`);
   }
