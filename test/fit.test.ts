@@ -379,4 +379,25 @@ test('option mistakes are named before training: both budgets, the other optimiz
   assert.equal(Array.from(model.params), trained);
 });
 
+test('a training state resumes twice the same: a run does not change the state it started from', async () => {
+  const train = blobs(200, 19);
+  const val = blobs(50, 20);
+  const opts = {
+    batchSize: 40, nlb: fast, averaging: { decay: 0.5 }, validationData: [val.x, val.y] as [typeof val.x, Int32Array],
+    validationEvery: 1, earlyStopping: { patience: 100, restoreBest: true },
+  };
+  const model = small();
+  await fit(model, train.x, train.y, { ...opts, iterations: 3 });
+  const snapshot = model.trainingState;
+  const params = model.params.slice();
+  await fit(model, train.x, train.y, { ...opts, iterations: 6, resume: true });
+  const first = Array.from(model.params);
+  const firstBest = (model.trainingState as { early: { best: number } }).early.best;
+  model.trainingState = snapshot;
+  model.setParameters(params);
+  await fit(model, train.x, train.y, { ...opts, iterations: 6, resume: true });
+  assert.equal(Array.from(model.params), first);
+  assert.is((model.trainingState as { early: { best: number } }).early.best, firstBest);
+});
+
 test.run();

@@ -446,7 +446,8 @@ async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver | undef
   const elapsedBefore = saved?.elapsedMs ?? 0;
   let epochLossSum = saved?.epochLossSum ?? 0;
   let epochIterations = saved?.epochIterations ?? 0;
-  const early = es ? (saved?.early ?? { best: Infinity, wait: 0, bestIteration: -1, bestParams: null }) : null;
+  // Copies of the saved records this run updates: the saved state stays as it was (it can be resumed again).
+  const early = es ? (saved?.early ? { ...saved.early } : { best: Infinity, wait: 0, bestIteration: -1, bestParams: null }) : null;
   const history: History = {
     iterations: [], epochs: [], validation: [], stopReason: 'maxIterations', iteration: t, forwardPasses, elapsedMs: elapsedBefore,
   };
@@ -467,7 +468,7 @@ async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver | undef
     return perm[q - e * N];
   };
   // Iterate averaging (FitOptions.averaging): θ̄ starts as θ at iteration `start`.
-  let average = saved?.average ?? null;
+  let average = saved?.average?.slice() ?? null;
   const current = new Float64Array(opt.n);
   // NLB's Φ includes (λ/2)‖θ‖²; the logs also give the batch cross-entropy alone.
   const lambda = p.kind === 'nlb' && typeof p.optimizerOptions.lambda === 'number' ? p.optimizerOptions.lambda : 0;
