@@ -527,7 +527,7 @@ async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver | undef
         d = opt.step(evaluator, objective, { newBatch: true });
       } catch (e) {
         history.stopReason = 'error';
-      throw new FitError(t, history, e);
+        throw new FitError(t, history, e);
       }
       forwardPasses += d.evaluations;
       let thetaSq = 0;
