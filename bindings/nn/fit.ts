@@ -153,8 +153,10 @@ export interface FitOptions {
   signal?: AbortSignal;
   /** The module to run on (default: the model's, else loadModule()). */
   module?: EnkfModule;
-  /** Continue from the model's training state (saved by fit(), kept by saveModel/loadModel). With
-   *  the same data and settings the run continues bit-identically to one never interrupted. */
+  /** Continue from the model's training state (saved by fit(), kept by saveModel/loadModel): from
+   *  the optimizer's saved iterate (NLB θ_t, EKI ensemble), not from model.params, which may hold
+   *  the restored best or θ̄. With the same data and settings the run continues bit-identically to
+   *  one never interrupted. */
   resume?: boolean;
   /**
    * Iterate averaging (beyond the paper; off by default): from iteration `start` on, keep the
