@@ -56,7 +56,7 @@ export class FitError extends OptimizationError {
     const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
     super(`fit() stopped: iteration ${iteration} failed (${why}). The model keeps the parameters after ` +
       `${iteration === 0 ? 'no completed iteration (its starting θ)' : `iteration ${iteration - 1}, the last good estimate`}; ` +
-      'fix the cause (data scale, sigma, alpha) and continue with resume: true, or start again.');
+      'fix the cause (e.g. the scale of the data or the optimizer options) and continue with resume: true, or start again.');
     this.name = 'FitError';
     this.iteration = iteration;
     this.history = history;
