@@ -20,7 +20,7 @@ export type { Activation, InitScheme, MlpOptions, LayerSlice, Evaluation } from 
 export type { MatrixInput, LabelInput, Matrix } from './nn/matrix.js';
 export { MlpEvaluator } from './nn/evaluator.js';
 export type { MlpEvaluatorOptions } from './nn/evaluator.js';
-export { fit, FIT_NLB_DEFAULTS, FIT_EKI_DEFAULTS } from './nn/fit.js';
+export { fit, FitError, FIT_NLB_DEFAULTS, FIT_EKI_DEFAULTS } from './nn/fit.js';
 export type { FitOptions, FitCallbacks, FitIteration, EpochLog, ValidationLog, History, FitStopReason, EarlyStoppingOptions, OptimizerKind, CallbackResult } from './nn/fit.js';
 export { encodeModel, decodeModel, saveModel, loadModel, modelToBlob, crc32, FORMAT_VERSION } from './nn/serialize.js';
 export { loadMnist, mnistSplit, stratifiedSplit, takeDigits, MNIST_FEATURES, MNIST_SIDE, MNIST_CLASSES } from './data/mnist.js';
