@@ -165,7 +165,7 @@ async function mnist(mod: EnkfModule) {
   for (const [lambda, antithetic] of [[1e-4, false], [0, false], [1e-4, true], [0, true]] as const) {
     const timed = timedModule(mod);
     const ws = new Workspace(timed.module);
-    const ev = new MlpEvaluator(timed.module, { layers, activation: 'tanh', batchSize: batch, maxMembers: k });
+    const ev = new MlpEvaluator(timed.module, { layers, activation: 'tanh', batchSize: batch, maxMembers: k + 1 });
     // MNIST-shaped data: pixels in [0, 1), 10 classes (values do not change the cost)
     const N = 4096;
     let s = 12345;

@@ -143,6 +143,16 @@ for (const simd of [true, false]) {
         for (let i = 0; i < got.length; i++) assert.ok(Math.abs(viaRows[i] - got[i]) < 1e-6);
         ws.free(members);
       }
+      // With the center, θ itself is row 0 of the same call and the members follow, bit for bit.
+      const members5 = ws.f64((k - 1) * ev.m);
+      ev.evaluatePerturbed(theta, 0.05, 77, 5, 2, k - 1, false, members5);
+      const withCenter = ws.f64(k * ev.m);
+      ev.evaluatePerturbed(theta, 0.05, 77, 5, 2, k - 1, false, withCenter, true);
+      const refCenter = referenceForward(layers, activation, Float32Array.from(model.params), xBatch, B);
+      const wc = withCenter.copy();
+      for (let i = 0; i < ev.m; i++) assert.ok(Math.abs(wc[i] - refCenter[i]) < 1e-4, `center output ${i}: ${wc[i]} vs ${refCenter[i]}`);
+      assert.equal(Array.from(wc.subarray(ev.m)), Array.from(members5.copy()));
+      assert.throws(() => ev.evaluatePerturbed(theta, 0.05, 77, 5, 2, k, false, withCenter, true), RangeError);
       assert.throws(() => ev.evaluate(theta, k + 1, out), (e: Error) => e instanceof RangeError && /count must be an integer in \[1, 6\]/.test(e.message));
       assert.throws(() => ev.setBatch(data, index.subarray(1)), (e: Error) => e instanceof RangeError && /8 rows was given to an evaluator built for 9/.test(e.message));
     } finally {

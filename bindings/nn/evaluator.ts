@@ -111,12 +111,16 @@ export class MlpEvaluator implements Evaluator {
   }
 
   evaluatePerturbed(theta: Buf<'f64'>, sigma: number, seed: number, key: number, member0: number,
-    count: number, antithetic: boolean, out: Buf<'f64'>): void {
-    this.checkCall(count, out);
+    count: number, antithetic: boolean, out: Buf<'f64'>, center = false): void {
+    const first = center ? 1 : 0;
+    this.checkCall(count + first, out);
     if (theta.length < this.n) throw new RangeError(`θ holds ${theta.length} values; the network has ${this.n} parameters.`);
+    const raw = this.ws.raw;
+    // θ itself as member row 0, so all k + 1 forward passes are one mlpForward call (method.md §4)
+    if (center) raw.narrow(this.n, theta.ptr, this.P.ptr);
     // method.md §2 steps 2–3: members θ + σ·s_i·ξ_{q_i} generated straight into f32 parameters.
-    this.ws.raw.perturb32(count, this.n, sigma, seed, key, member0, antithetic ? 1 : 0, this.pStride, theta.ptr, this.P.ptr);
-    this.forward(count, out);
+    raw.perturb32(count, this.n, sigma, seed, key, member0, antithetic ? 1 : 0, this.pStride, theta.ptr, this.P.at(first * this.pStride));
+    this.forward(count + first, out);
   }
 
   /** Frees the evaluator's buffers. */

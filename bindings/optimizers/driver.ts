@@ -258,8 +258,9 @@ export abstract class OptimizerBase implements Optimizer {
   }
 
   /**
-   * Fills `dst` (count × n, a JS array) with the rows of a request: explicit rows are copied,
-   * perturbed members are generated chunk by chunk (E is never stored whole in wasm memory).
+   * Fills `dst` (requestRows(req) × n, a JS array) with the rows of a request: explicit rows are
+   * copied, θ (when the request carries the center) then the perturbed members are generated chunk
+   * by chunk (E is never stored whole in wasm memory).
    */
   materialize(req: EvaluationRequest, dst: Float64Array): void {
     const n = this.n;
@@ -267,49 +268,67 @@ export abstract class OptimizerBase implements Optimizer {
       dst.set(req.rows.view().subarray(0, req.count * n));
       return;
     }
+    const first = req.center ? 1 : 0;
+    if (req.center) dst.set(req.theta.view().subarray(0, n));
     const rows = this.memberRows();
     const chunk = pairChunk(this.memberBatch, req.antithetic);
     for (let c = 0; c < req.count; c += chunk) {
       const cb = Math.min(chunk, req.count - c);
       this.ws.raw.perturb64(cb, n, req.sigma, req.seed, req.key, req.member0 + c, req.antithetic ? 1 : 0, req.theta.ptr, rows.ptr);
-      dst.set(rows.view().subarray(0, cb * n), c * n);
+      dst.set(rows.view().subarray(0, cb * n), (first + c) * n);
     }
   }
 
-  // Yields the evaluator calls that fulfil one request: returns promises when async.
+  // Yields the evaluator calls that fulfil one request: returns promises when async. A request
+  // with the center evaluates θ in the first call with the first members (row 0 of out).
   private *calls(evaluator: Evaluator, req: EvaluationRequest, clock: Clock): Generator<() => unknown, void, void> {
     const m = evaluator.m;
+    const n = this.n;
     const maxBatch = evaluator.maxBatch ?? Infinity;
-    if (req.kind === 'perturbed' && typeof evaluator.evaluatePerturbed === 'function') {
-      const step = pairChunk(maxBatch, req.antithetic);
-      for (let c = 0; c < req.count; c += step) {
-        const cb = Math.min(step, req.count - c);
-        const out = subBuf(this.ws, req.out, c * m, cb * m);
-        yield () => evaluator.evaluatePerturbed!(req.theta, req.sigma, req.seed, req.key, req.member0 + c, cb, req.antithetic, out);
-      }
-      return;
-    }
-    const chunk = Math.min(maxBatch, this.memberBatch);
     if (req.kind === 'rows') {
+      const chunk = Math.min(maxBatch, this.memberBatch);
       for (let c = 0; c < req.count; c += chunk) {
         const cb = Math.min(chunk, req.count - c);
-        const rows = c === 0 && cb === req.count ? req.rows : subBuf(this.ws, req.rows, c * this.n, cb * this.n);
+        const rows = c === 0 && cb === req.count ? req.rows : subBuf(this.ws, req.rows, c * n, cb * n);
         const out = subBuf(this.ws, req.out, c * m, cb * m);
         yield () => evaluator.evaluate(rows, cb, out);
       }
       return;
     }
-    const rows = this.memberRows();
-    const pairs = pairChunk(chunk, req.antithetic);
-    for (let c = 0; c < req.count; c += pairs) {
-      const cb = Math.min(pairs, req.count - c);
-      const t0 = performance.now();
-      // method.md §2 step 2: members θ + σ s_i ξ_{q_i}, regenerated from (seed, key, member)
-      this.ws.raw.perturb64(cb, this.n, req.sigma, req.seed, req.key, req.member0 + c, req.antithetic ? 1 : 0, req.theta.ptr, rows.ptr);
-      clock.algebra += performance.now() - t0;
-      const rowView = cb === this.memberBatch ? rows : subBuf(this.ws, rows, 0, cb * this.n);
-      const out = subBuf(this.ws, req.out, c * m, cb * m);
-      yield () => evaluator.evaluate(rowView, cb, out);
+    const fast = typeof evaluator.evaluatePerturbed === 'function';
+    // Members per call; the first call also carries θ when the request has the center.
+    const chunk = pairChunk(fast ? maxBatch : Math.min(maxBatch, this.memberBatch), req.antithetic);
+    let center = req.center;
+    let row = 0;
+    if (center && pairChunk(chunk - 1, req.antithetic) < (req.antithetic ? 2 : 1)) {
+      // No room for θ next to a member (one row per call, or a pair that must not be split): θ alone.
+      const out = subBuf(this.ws, req.out, 0, m);
+      yield () => evaluator.evaluate(req.theta, 1, out);
+      center = false;
+      row = 1;
+    }
+    const antithetic = req.antithetic ? 1 : 0;
+    for (let c = 0; c < req.count;) {
+      const cb = Math.min(pairChunk(center ? chunk - 1 : chunk, req.antithetic), req.count - c);
+      const rowsOut = cb + (center ? 1 : 0);
+      const out = subBuf(this.ws, req.out, row * m, rowsOut * m);
+      if (fast) {
+        const withCenter = center;
+        const member0 = req.member0 + c;
+        yield () => evaluator.evaluatePerturbed!(req.theta, req.sigma, req.seed, req.key, member0, cb, req.antithetic, out, withCenter);
+      } else {
+        const rows = this.memberRows();
+        const t0 = performance.now();
+        if (center) rows.view().set(req.theta.view().subarray(0, n));
+        // method.md §2 step 2: members θ + σ s_i ξ_{q_i}, regenerated from (seed, key, member)
+        this.ws.raw.perturb64(cb, n, req.sigma, req.seed, req.key, req.member0 + c, antithetic, req.theta.ptr, rows.at(center ? n : 0));
+        clock.algebra += performance.now() - t0;
+        const rowView = rowsOut === this.memberBatch ? rows : subBuf(this.ws, rows, 0, rowsOut * n);
+        yield () => evaluator.evaluate(rowView, rowsOut, out);
+      }
+      c += cb;
+      row += rowsOut;
+      center = false;
     }
   }
 

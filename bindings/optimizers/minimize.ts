@@ -8,6 +8,7 @@ import type {
   EkiOptions, EvaluationRequest, Evaluator, IterationDiagnostics, LossKind, NlbOptions, Optimizer,
   StopReason,
 } from './types.js';
+import { requestRows } from './types.js';
 import { CrossEntropy, LeastSquares } from './objectives.js';
 import { Nlb, NLB_OPTION_KEYS } from './nlb.js';
 import { Eki, EKI_OPTION_KEYS } from './eki.js';
@@ -292,7 +293,7 @@ export class AskTell {
   /** Rows the pending ask() expects outputs for. */
   get pending(): number {
     this.advance();
-    return this.request ? this.request.count : 0;
+    return this.request ? requestRows(this.request) : 0;
   }
 
   /** The current estimate (NLB θ_t, EKI ensemble mean). */
@@ -336,12 +337,13 @@ export class AskTell {
     this.rows = null;
   }
 
-  /** The parameter vectors to evaluate next (count × n). Throws once done. */
+  /** The parameter vectors to evaluate next (count × n; an NLB draw on a new batch starts with θ_t
+   *  itself, then the k members). Throws once done. */
   ask(): Float64Array {
     this.advance();
     if (!this.request) throw new Error(`The optimization has finished (reason: ${this.stopReason}); read theta() and history.`);
     if (!this.rows) {
-      this.rows = new Float64Array(this.request.count * this.n);
+      this.rows = new Float64Array(requestRows(this.request) * this.n);
       (this.p.optimizer as OptimizerBase).materialize(this.request, this.rows);
     }
     this.askedAt = performance.now();
@@ -354,10 +356,11 @@ export class AskTell {
    */
   tell(outputs: ArrayLike<number>): IterationDiagnostics | undefined {
     if (!this.request || !this.rows) throw new Error('tell() without a pending ask(): call ask() first.');
-    const expected = this.request.count * this.m;
+    const count = requestRows(this.request);
+    const expected = count * this.m;
     if (!outputs || typeof outputs !== 'object' || outputs.length !== expected) {
       throw new RangeError(`tell() got ${outputs && typeof outputs === 'object' ? `${outputs.length} values` : describe(outputs)}; ` +
-        `expected ${this.request.count} × ${this.m} = ${expected} (the outputs of the ${this.request.count} rows of ask(), row-major).`);
+        `expected ${count} × ${this.m} = ${expected} (the outputs of the ${count} rows of ask(), row-major).`);
     }
     this.forwardMs += performance.now() - this.askedAt;
     this.request.out.view().set(outputs);

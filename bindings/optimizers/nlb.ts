@@ -9,7 +9,7 @@ import type {
 } from './types.js';
 import {
   Damping, OptimizerBase, SigmaController, allFinite, boolOption, checkStateCounters, compactFinite,
-  distance, enumOption, intOption, numberOption, rejectUnknownOptions, squaredNorm,
+  distance, enumOption, intOption, numberOption, rejectUnknownOptions, squaredNorm, subBuf,
 } from './driver.js';
 
 /** Every NlbOptions key (unknown keys are rejected). */
@@ -64,7 +64,9 @@ export class Nlb extends OptimizerBase {
   // θ_t and the candidate θ⁺: n each (swapped on acceptance)
   private thetaB: Buf<'f64'>;
   private candB: Buf<'f64'>;
-  // F0 = F(θ_t) and Fc = F(θ⁺): m each (swapped on acceptance); Fk: k × m member outputs
+  // Fall: (k + 1) × m outputs of one evaluation call, row 0 = F0 = F(θ_t), rows 1.. = Fk (k × m
+  // member outputs); Fc = F(θ⁺): m (copied into F0 on acceptance)
+  private Fall: Buf<'f64'> | null = null;
   private F0: Buf<'f64'> | null = null;
   private Fc: Buf<'f64'> | null = null;
   private Fk: Buf<'f64'> | null = null;
@@ -90,7 +92,8 @@ export class Nlb extends OptimizerBase {
   constructor(ws: Workspace, theta0: Float64Array, options: NlbOptions = {}) {
     rejectUnknownOptions('the nlb optimizer', options, NLB_OPTION_KEYS);
     const k = intOption('ensembleSize', options.ensembleSize, defaultEnsembleSize(theta0.length), 1, 4096);
-    super(ws, theta0.length, options.memberBatch, k);
+    // k members and θ itself go to the model together (method.md §4: one call for all k + 1)
+    super(ws, theta0.length, options.memberBatch, k + 1);
     this.k = k;
     this.seed = intOption('seed', options.seed, NLB_DEFAULTS.seed, 0, 0xffffffff);
     const d = NLB_DEFAULTS;
@@ -209,10 +212,11 @@ export class Nlb extends OptimizerBase {
   // (Re)allocates the output-sized buffers for m outputs per member.
   private ensureOutputs(m: number): void {
     if (this.m === m) return;
-    for (const b of [this.F0, this.Fc, this.Fk, this.dFz]) if (b) this.ws.free(b);
-    this.F0 = this.ws.f64(m);
+    for (const b of [this.Fall, this.Fc, this.dFz]) if (b) this.ws.free(b);
+    this.Fall = this.ws.f64((this.k + 1) * m);
+    this.F0 = subBuf(this.ws, this.Fall, 0, m);
+    this.Fk = subBuf(this.ws, this.Fall, m, this.k * m);
     this.Fc = this.ws.f64(m);
-    this.Fk = this.ws.f64(this.k * m);
     this.dFz = this.ws.f64(m);
     this.m = m;
     this.centerValid = false;
@@ -229,19 +233,11 @@ export class Nlb extends OptimizerBase {
     const t = this.t;
     let evaluations = 0;
 
-    // method.md §2 step 3: F0 = F(θ_t), reused from the last acceptance test on an unchanged batch
-    if (newBatch || !this.centerValid || this.centerObjective !== objective) {
-      // invalid until the evaluation completes: a forward that throws leaves F0 half-written
-      this.centerValid = false;
-      yield { kind: 'rows', rows: this.thetaB, count: 1, out: this.F0! };
-      evaluations += 1;
-      if (!allFinite(this.F0!)) {
-        throw new OptimizationError(`F(θ) at iteration ${t} has non-finite outputs, so no step can be measured from it. ` +
-          'θ is unchanged; check the forward model at the current parameters (or the new batch).');
-      }
-      this.centerValid = true;
-      this.centerObjective = objective;
-    }
+    // method.md §2 step 3: F0 = F(θ_t), evaluated in the same call as the members, or reused from
+    // the last acceptance test on an unchanged batch; invalid until the evaluation completes (a
+    // forward that throws leaves F0 half-written)
+    let center = newBatch || !this.centerValid || this.centerObjective !== objective;
+    if (center) this.centerValid = false;
 
     // method.md §2 steps 2–3: a fresh ensemble; fewer than min(2, k) finite members → redraw with σ/2
     let sigma = this.sigmaSchedule.at(t);
@@ -253,9 +249,20 @@ export class Nlb extends OptimizerBase {
       key = this.draws++;
       yield {
         kind: 'perturbed', theta: this.thetaB, sigma, seed: this.seed, key, member0: 0, count: k,
-        antithetic: o.antithetic, out: this.Fk!,
+        antithetic: o.antithetic, out: center ? this.Fall! : this.Fk!, center,
       };
-      evaluations += k;
+      evaluations += center ? k + 1 : k;
+      if (center) {
+        if (!allFinite(this.F0!)) {
+          // the draw is given back: the failed iteration repeats exactly once the model is mended
+          this.draws = key;
+          throw new OptimizationError(`F(θ) at iteration ${t} has non-finite outputs, so no step can be measured from it. ` +
+            'θ is unchanged; check the forward model at the current parameters (or the new batch).');
+        }
+        this.centerValid = true;
+        this.centerObjective = objective;
+        center = false;
+      }
       kk = compactFinite(this.ws, this.Fk!, k, m, this.F0!, this.memberLoss, this.index).count;
       dropped += k - kk;
       if (kk >= Math.min(2, k)) break;
@@ -329,7 +336,7 @@ export class Nlb extends OptimizerBase {
       [this.thetaB, this.candB] = [this.candB, this.thetaB];
       this.thetaSq = squaredNorm(this.thetaB);
       if (o.acceptance) {
-        [this.F0, this.Fc] = [this.Fc, this.F0];
+        this.F0!.view().set(this.Fc!.view());
         loss = phiNew;
       } else {
         this.centerValid = false;
@@ -428,7 +435,7 @@ export class Nlb extends OptimizerBase {
   }
 
   protected freeBuffers(): void {
-    const bufs = [this.thetaB, this.candB, this.F0, this.Fc, this.Fk, this.dFz, this.A, this.L, this.r, this.z,
+    const bufs = [this.thetaB, this.candB, this.Fall, this.Fc, this.dFz, this.A, this.L, this.r, this.z,
       this.zFull, this.lossOut, this.memberLoss, this.gramG, this.gramP];
     for (const b of bufs) if (b) this.ws.free(b);
   }

@@ -43,9 +43,11 @@ export interface Evaluator {
    * materialized in f64. theta: f64 n (θ_t; read only).
    * `key` is the RNG counter of this draw (iteration number plus retries), not necessarily the
    * iteration number: pass it on unchanged.
+   * With `center`, θ itself is evaluated in the same call: out then holds count + 1 rows, row 0 =
+   * F(θ) and row 1 + r = member member0 + r (all k + 1 forward passes of an iteration in one call).
    */
   evaluatePerturbed?(theta: Buf<'f64'>, sigma: number, seed: number, key: number, member0: number,
-    count: number, antithetic: boolean, out: Buf<'f64'>): void | Promise<void>;
+    count: number, antithetic: boolean, out: Buf<'f64'>, center?: boolean): void | Promise<void>;
 }
 
 /** Which loss L(F, y) an Objective implements (method.md §1). */
@@ -135,7 +137,14 @@ export type EvaluationRequest =
   /** Evaluate NLB members member0 … member0+count−1 of draw `key` around theta (see
    *  Evaluator.evaluatePerturbed) into out (count × m). */
   | { kind: 'perturbed'; theta: Buf<'f64'>; sigma: number; seed: number; key: number; member0: number;
-      count: number; antithetic: boolean; out: Buf<'f64'> };
+      count: number; antithetic: boolean; out: Buf<'f64'>;
+      /** θ itself comes first: out (and the rows of ask()) hold count + 1 rows, row 0 = F(θ). */
+      center: boolean };
+
+/** Rows a request evaluates: its members plus θ itself when a perturbed request carries the center. */
+export function requestRows(req: EvaluationRequest): number {
+  return req.kind === 'perturbed' && req.center ? req.count + 1 : req.count;
+}
 
 /** Options of one step. */
 export interface StepOptions {
