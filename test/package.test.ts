@@ -1,0 +1,45 @@
+// The package as a user imports it: the built entry points of package.json "exports" (dist/, not
+// the TypeScript sources), the raw modules under ./wasm/*, and the type declarations.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+test('"exports": types first, default last, every target built', () => {
+  for (const [entry, target] of Object.entries<Record<string, string> | string>(pkg.exports)) {
+    if (typeof target === 'string') continue;
+    const keys = Object.keys(target);
+    assert.is(keys[0], 'types', `${entry}: types first`);
+    assert.is(keys[keys.length - 1], 'default', `${entry}: default last`);
+    for (const file of Object.values(target)) assert.ok(existsSync(fileURLToPath(new URL(`../${file}`, import.meta.url))), `${entry} → ${file} exists`);
+  }
+  assert.ok(pkg.engines.node.includes('20'));
+});
+
+test('enkf-wasm and enkf-wasm/inline load and fit a small least-squares problem the same way', async () => {
+  const results = [];
+  for (const name of ['enkf-wasm', 'enkf-wasm/inline']) {
+    const lib = await import(name);
+    const y = Float64Array.from([1, -2, 3]);
+    const r = await lib.minimize({
+      forward: (t: Float64Array, k: number) => t.slice(0, k * 3).map((v) => 2 * v),
+      y, theta0: new Float64Array(3), ensembleSize: 6, seed: 9, maxIterations: 40, tolerance: 1e-20,
+    });
+    // F(θ) = 2θ: the minimizer is y/2
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(r.theta[i] - y[i] / 2) < 1e-8, `${name}: θ_${i} = ${r.theta[i]}`);
+    results.push(Array.from(r.theta));
+  }
+  assert.equal(results[0], results[1]);
+});
+
+test('enkf-wasm/wasm/* resolves to the raw modules', async () => {
+  for (const file of ['enkf.wasm', 'enkf-scalar.wasm']) {
+    const url = import.meta.resolve(`enkf-wasm/wasm/${file}`);
+    const bytes = readFileSync(fileURLToPath(url));
+    assert.ok(WebAssembly.validate(bytes), `${file} is a valid module`);
+  }
+});
+
+test.run();
