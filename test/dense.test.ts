@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadModule, Workspace, KernelError } from '../bindings/index.js';
 import type { EnkfModule } from '../bindings/index.js';
+import { mulberry32 } from './oracles.js';
 
 const U = 2 ** -24;
 const ACT_REL = 2.5e-7;
@@ -16,16 +17,6 @@ const simd = await loadModule({ simd: true });
 const scalar = await loadModule({ simd: false });
 const builds: [string, EnkfModule][] = [['simd', simd], ['scalar', scalar]];
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ACTS: ((z: number) => number)[] = [
   (z) => z,

@@ -1,16 +1,9 @@
 // Plain-TypeScript references for the network tests: a seeded PRNG and a per-member MLP forward
 // written straight from the layout documented in bindings/nn/mlp.ts (f64 arithmetic).
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './oracles.js';
+
+export { mulberry32 };
 
 export function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

@@ -2,18 +2,9 @@
 // by normal equations, and forward models (linear, Rosenbrock residuals, oscillatory residuals)
 // as Evaluators over wasm buffers.
 import type { Buf, Evaluator } from '../bindings/index.js';
+import { mulberry32 } from './oracles.js';
 
-/** mulberry32: a tiny seeded uniform [0, 1) generator. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** Seeded N(0, 1) by Box–Muller over mulberry32. */
 export function gaussian(seed: number): () => number {
