@@ -28,4 +28,12 @@ for (const file of ['enkf.wasm', 'enkf-scalar.wasm']) {
   });
 }
 
+test('the SIMD and scalar builds export the same functions and memory', async () => {
+  const names = async (file: string) => WebAssembly.Module.exports(new WebAssembly.Module(await readFile(new URL(`../build/${file}`, import.meta.url))))
+    .map((e) => `${e.kind} ${e.name}`).sort();
+  const simd = await names('enkf.wasm');
+  assert.equal(simd, await names('enkf-scalar.wasm'));
+  assert.ok(simd.includes('memory memory') && simd.includes('function sgemm') && simd.includes('function nlbUpdate'));
+});
+
 test.run();
