@@ -2,27 +2,9 @@
 // (L·Lᵀ = A + shift·I, A·X = B), in both builds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadModule, Workspace, KernelError, NotPositiveDefiniteError } from '../bindings/index.js';
-import type { EnkfModule } from '../bindings/index.js';
+import { Workspace, NotPositiveDefiniteError } from '../bindings/index.js';
 import { mulberry32, randomSpd, choleskyRef, matmul, transpose, gaussArray, maxAbs, maxAbsDiff } from './oracles.js';
-
-let mods: EnkfModule[] | undefined;
-async function builds(): Promise<EnkfModule[]> {
-  mods ??= [await loadModule({ simd: true }), await loadModule({ simd: false })];
-  return mods;
-}
-const label = (m: EnkfModule) => (m.simd ? 'simd' : 'scalar');
-
-function expectKernelError(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, KernelError);
-    assert.match((e as KernelError).kernelMessage, pattern);
-    return;
-  }
-  assert.unreachable(`expected a KernelError matching ${pattern}`);
-}
+import { builds, expectKernelError, label } from './helpers.js';
 
 const SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 200];
 

@@ -2,31 +2,13 @@
 // W and cross-entropy Hessian), on seeded random shapes, in both builds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadModule, Workspace, KernelError } from '../bindings/index.js';
-import type { EnkfModule } from '../bindings/index.js';
+import { Workspace } from '../bindings/index.js';
 import {
   mulberry32, randInt, uniformArray, gaussArray, maxAbs, maxAbsDiff, matmul,
   meanRowsRef, lsSystemRef, ceSystemRef, ceHessianRef, ceLossGradRef, differences, projectRowsRef,
   combineRowsRef, lsLossRef, ceLossRef, ekiUpdateRef,
 } from './oracles.js';
-
-let mods: EnkfModule[] | undefined;
-async function builds(): Promise<EnkfModule[]> {
-  mods ??= [await loadModule({ simd: true }), await loadModule({ simd: false })];
-  return mods;
-}
-const label = (m: EnkfModule) => (m.simd ? 'simd' : 'scalar');
-
-function expectKernelError(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, KernelError);
-    assert.match((e as KernelError).kernelMessage, pattern);
-    return;
-  }
-  assert.unreachable(`expected a KernelError matching ${pattern}`);
-}
+import { builds, expectKernelError, label } from './helpers.js';
 
 // Sums of m products in f64 in a different order than the oracle: |error| ≲ m·u·Σ|terms|.
 function close(got: ArrayLike<number>, want: ArrayLike<number>, scale: number, what: string, rel = 1e-12): void {

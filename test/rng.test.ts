@@ -3,30 +3,13 @@
 // instances and member chunkings, and perturb/nlbUpdate/drawGram against oracles that materialize E.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadModule, Workspace, KernelError } from '../bindings/index.js';
+import { loadModule, Workspace } from '../bindings/index.js';
 import type { EnkfModule } from '../bindings/index.js';
 import {
   mulberry32, randInt, uniformArray, gaussArray, maxAbs, maxAbsDiff, randnRef, streamKeyRef,
   uniformCentredRef, acklamRef, normalCdf, perturbRef, nlbUpdateRef, gramRef,
 } from './oracles.js';
-
-let mods: EnkfModule[] | undefined;
-async function builds(): Promise<EnkfModule[]> {
-  mods ??= [await loadModule({ simd: true }), await loadModule({ simd: false })];
-  return mods;
-}
-const label = (m: EnkfModule) => (m.simd ? 'simd' : 'scalar');
-
-function expectKernelError(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, KernelError);
-    assert.match((e as KernelError).kernelMessage, pattern);
-    return;
-  }
-  assert.unreachable(`expected a KernelError matching ${pattern}`);
-}
+import { builds, expectKernelError, label } from './helpers.js';
 
 function sameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
   assert.is(a.length, b.length, `${what}: length`);
