@@ -217,7 +217,14 @@ export abstract class OptimizerBase implements Optimizer {
   }
 
   abstract readonly iteration: number;
-  abstract theta(out?: Float64Array): Float64Array;
+  /** A copy of the current estimate (into `out` when given): NLB θ_t, EKI the ensemble mean. */
+  theta(out?: Float64Array): Float64Array {
+    const v = this.thetaBuf().view();
+    if (!out) return v.slice();
+    if (out.length !== this.n) throw new RangeError(`out has length ${out.length}; expected n = ${this.n}.`);
+    out.set(v);
+    return out;
+  }
   abstract thetaBuf(): Buf<'f64'>;
   abstract saveState(): OptimizerState;
   abstract loadState(state: OptimizerState): void;

@@ -125,14 +125,6 @@ export class Eki extends OptimizerBase {
     return false;
   }
 
-  theta(out?: Float64Array): Float64Array {
-    const v = this.thetaBuf().view();
-    if (!out) return v.slice();
-    if (out.length !== this.n) throw new RangeError(`out has length ${out.length}; expected n = ${this.n}.`);
-    out.set(v);
-    return out;
-  }
-
   /** The ensemble mean θ̄ (f64 n) — EKI's prediction (method.md §3). */
   thetaBuf(): Buf<'f64'> {
     this.checkAlive();

@@ -166,15 +166,6 @@ export class Nlb extends OptimizerBase {
     return this.sigmaSchedule.belowMin;
   }
 
-  theta(out?: Float64Array): Float64Array {
-    this.checkAlive();
-    const v = this.thetaB.view();
-    if (!out) return v.slice();
-    if (out.length !== this.n) throw new RangeError(`out has length ${out.length}; expected n = ${this.n}.`);
-    out.set(v);
-    return out;
-  }
-
   thetaBuf(): Buf<'f64'> {
     this.checkAlive();
     return this.thetaB;
