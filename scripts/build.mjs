@@ -1,5 +1,6 @@
 // Build: AssemblyScript → build/*.wasm (SIMD release, scalar fallback, debug), type
-// declarations → dist/*.d.ts, esbuild bundles → dist/index.js and dist/inline.js (bytes inlined).
+// declarations → dist/*.d.ts, esbuild bundles → dist/index.js, dist/inline.js (bytes inlined) and
+// dist/worker.js (the worker thread of fit({ workers })).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -24,4 +25,6 @@ const common = {
 };
 await build({ ...common, entryPoints: ['bindings/index.ts'], outfile: 'dist/index.js' });
 await build({ ...common, entryPoints: ['bindings/inline.ts'], outfile: 'dist/inline.js', loader: { '.wasm': 'binary' } });
-console.log('built build/enkf.wasm, build/enkf-scalar.wasm, build/enkf-debug.wasm, dist/index.js, dist/inline.js');
+// The worker thread of fit({ workers }): loaded next to dist/index.js and dist/inline.js.
+await build({ ...common, entryPoints: ['bindings/nn/worker.ts'], outfile: 'dist/worker.js' });
+console.log('built build/enkf.wasm, build/enkf-scalar.wasm, build/enkf-debug.wasm, dist/index.js, dist/inline.js, dist/worker.js');

@@ -16,6 +16,7 @@ import { createNlb } from '../optimizers/nlb.js';
 import { createEki } from '../optimizers/eki.js';
 import { rejectUnknownOptions } from '../optimizers/driver.js';
 import { MlpEvaluator } from './evaluator.js';
+import { MAX_WORKERS, ParallelMlpEvaluator } from './parallel.js';
 import { epochPermutation } from './random.js';
 import { LastLayerSolver, type LastLayerOptions } from './lastlayer.js';
 import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
@@ -170,6 +171,13 @@ export interface FitOptions {
    * features (L-BFGS, `iterations` steps, ridge `l2`), while NLB trains all layers in between.
    */
   exactLastLayer?: { every?: number } & LastLayerOptions;
+  /**
+   * Worker threads that evaluate ensemble members next to the main thread (Node worker_threads;
+   * default 0 = everything on the main thread). The members of each NLB draw are split between the
+   * threads; the iterates are bit-identical to workers: 0 (method.md §5). Explicit rows (EKI, NLB
+   * candidates) stay on the main thread. Not available in browsers.
+   */
+  workers?: number;
 }
 
 /** fit's NLB defaults for networks: the measured MNIST settings of method.md §2 step 5, except
@@ -186,7 +194,7 @@ export const FIT_NLB_DEFAULTS: Readonly<NlbOptions> = Object.freeze({
 export const FIT_EKI_DEFAULTS: Readonly<EkiOptions> = Object.freeze({ ensembleSize: 32, spread: 0.05, step: 100, adaptiveStep: true });
 
 const FIT_KEYS = ['optimizer', 'nlb', 'eki', 'batchSize', 'epochs', 'iterations', 'seed', 'validationData', 'validationEvery',
-  'callbacks', 'earlyStopping', 'yieldEvery', 'signal', 'module', 'resume', 'averaging', 'exactLastLayer'];
+  'callbacks', 'earlyStopping', 'yieldEvery', 'signal', 'module', 'resume', 'averaging', 'exactLastLayer', 'workers'];
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
@@ -287,6 +295,7 @@ interface Plan {
   saved: FitState | undefined;
   averaging: { decay: number; start: number } | undefined;
   exactLastLayer: { every: number; iterations: number; l2: number } | undefined;
+  workers: number;
 }
 
 function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions): Plan {
@@ -402,6 +411,7 @@ function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOption
     yieldEvery: checkNumber('yieldEvery', options.yieldEvery ?? (isNode ? 0 : 16), 0),
     validationEvery: options.validationEvery === undefined ? undefined : checkInt('validationEvery', options.validationEvery, 1),
     val, early: es, monitor, callbacks, signal: options.signal, optimizerOptions, saved, averaging, exactLastLayer,
+    workers: checkInt('workers', options.workers ?? 0, 0, MAX_WORKERS),
   };
 }
 
@@ -418,7 +428,7 @@ export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, option
   const ws = new Workspace(module);
   let opt: Optimizer | undefined;
   let lastLayer: LastLayerSolver | undefined;
-  let evaluator: MlpEvaluator | undefined;
+  let evaluator: MlpEvaluator | ParallelMlpEvaluator | undefined;
   let objective: CrossEntropy | undefined;
   try {
     // A resumed run continues from the optimizer's saved state (NLB's θ_t, EKI's ensemble), not from
@@ -427,7 +437,10 @@ export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, option
     // Members per forward call: the whole ensemble (and θ̄ for EKI), up to 64 (bounds the activation buffers).
     const k = p.optimizerOptions.ensembleSize;
     const maxMembers = Math.min(64, typeof k === 'number' ? k + 1 : 64);
-    evaluator = new MlpEvaluator(module, { layers: model.layers, activation: model.activation, batchSize: p.batchSize, maxMembers });
+    const evaluatorOptions = { layers: model.layers, activation: model.activation, batchSize: p.batchSize, maxMembers };
+    evaluator = p.workers > 0
+      ? await ParallelMlpEvaluator.create(module, evaluatorOptions, p.data, p.workers)
+      : new MlpEvaluator(module, evaluatorOptions);
     objective = new CrossEntropy(ws, model.classes, new Int32Array(p.batchSize));
     if (p.exactLastLayer) lastLayer = new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);
     return await train(p, opt, lastLayer, evaluator, objective);
@@ -435,13 +448,15 @@ export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, option
     opt?.dispose();
     lastLayer?.dispose();
     objective?.dispose();
-    evaluator?.dispose();
+    // Worker threads are terminated (and awaited) whether training ended, threw or was aborted.
+    if (evaluator instanceof ParallelMlpEvaluator) await evaluator.close();
+    else evaluator?.dispose();
     ws.dispose();
   }
 }
 
-async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver | undefined, evaluator: MlpEvaluator,
-  objective: CrossEntropy): Promise<History> {
+async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver | undefined,
+  evaluator: MlpEvaluator | ParallelMlpEvaluator, objective: CrossEntropy): Promise<History> {
   const { model, rows: N, batchSize: B, seed, total, val, early: es, monitor, callbacks, signal, saved } = p;
   let t = saved?.iteration ?? 0;
   let forwardPasses = saved?.forwardPasses ?? 0;
@@ -526,7 +541,10 @@ async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver | undef
       objective.setLabels(batchLabels);
       let d: IterationDiagnostics;
       try {
-        d = opt.step(evaluator, objective, { newBatch: true });
+        // The parallel evaluator answers with promises; the single-thread path stays synchronous.
+        d = evaluator instanceof ParallelMlpEvaluator
+          ? await opt.stepAsync(evaluator, objective, { newBatch: true })
+          : opt.step(evaluator, objective, { newBatch: true });
       } catch (e) {
         history.stopReason = 'error';
         throw new FitError(t, history, e);
