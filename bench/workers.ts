@@ -1,0 +1,85 @@
+// fit({ workers }) on the `npm start` problem: 784-64-10 tanh MLP, NLB with fit's defaults (k = 32,
+// batch 512) on the 8 000 MNIST training digits. Each setting trains the same model from the same
+// start; the runs are interleaved in rounds (resume continues each one), so background load hits
+// every setting alike. Reported: median ms per iteration (total and forward), the speed-up against
+// workers 0, the start-up of the threads, and whether θ and the losses are bit-identical to workers 0.
+//
+// Run: node --import tsx bench/workers.ts [--quick]   → bench/results/workers.json
+import { writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import { loadModule } from '../bindings/wasm.js';
+import { mnistSplit, MNIST_FEATURES } from '../bindings/data/mnist.js';
+import { mlp, type MLP } from '../bindings/nn/mlp.js';
+import { fit, type FitIteration } from '../bindings/nn/fit.js';
+
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 2 : 4;
+const PER_ROUND = quick ? 20 : 50;
+const SETTINGS = [0, 1, 2];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
+};
+
+const module = await loadModule();
+const { train } = await mnistSplit(0);
+const x = { data: train.images, shape: [train.count, MNIST_FEATURES] as [number, number] };
+const started = performance.now();
+
+interface Run {
+  model: MLP;
+  logs: FitIteration[];
+  // Wall time of each fit() call minus the time inside its iterations: thread start-up and tear-down.
+  overheadMs: number[];
+}
+const runs = new Map<number, Run>(SETTINGS.map((w) => [w, {
+  model: mlp([MNIST_FEATURES, 64, 10], { activation: 'tanh', init: 'lecun', seed: 1, module }), logs: [], overheadMs: [],
+}]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const w of SETTINGS) {
+    const run = runs.get(w)!;
+    const t0 = performance.now();
+    const h = await fit(run.model, x, train.labels, { iterations: (round + 1) * PER_ROUND, seed: 1, workers: w, resume: round > 0 });
+    const wall = performance.now() - t0;
+    run.logs.push(...h.iterations);
+    run.overheadMs.push(wall - h.iterations.reduce((s, d) => s + d.totalMs, 0));
+  }
+  console.log(`round ${round + 1}/${ROUNDS} done`);
+}
+
+const base = runs.get(0)!;
+const results = SETTINGS.map((w) => {
+  const run = runs.get(w)!;
+  // The first round's first iterations warm up the JIT and the threads: left out of the medians.
+  const timed = run.logs.slice(5);
+  const totalMs = median(timed.map((d) => d.totalMs));
+  const forwardMs = median(timed.map((d) => d.forwardMs));
+  const identical = run.model.params.every((v, i) => Object.is(v, base.model.params[i])) &&
+    run.logs.every((d, i) => Object.is(d.loss, base.logs[i].loss) && Object.is(d.lossBefore, base.logs[i].lossBefore));
+  return {
+    workers: w, threads: w + 1, iterations: run.logs.length, medianTotalMs: totalMs, medianForwardMs: forwardMs,
+    medianOverheadMsPerFit: median(run.overheadMs), bitIdenticalToWorkers0: identical,
+  };
+});
+const t0 = results[0].medianTotalMs;
+const f0 = results[0].medianForwardMs;
+for (const r of results) {
+  Object.assign(r, { speedupTotal: t0 / r.medianTotalMs, speedupForward: f0 / r.medianForwardMs });
+  console.log(`workers ${r.workers}: ${r.medianTotalMs.toFixed(1)} ms/iteration (forward ${r.medianForwardMs.toFixed(1)} ms), ` +
+    `×${(t0 / r.medianTotalMs).toFixed(2)} total, ×${(f0 / r.medianForwardMs).toFixed(2)} forward, start-up/tear-down ` +
+    `${r.medianOverheadMsPerFit.toFixed(0)} ms per fit(), bit-identical to workers 0: ${r.bitIdenticalToWorkers0}`);
+}
+const out = {
+  benchmark: 'fit({ workers }): NLB on MNIST 784-64-10 tanh, k = 32, batch 512, 8 000 training digits (medians, ms per iteration)',
+  environment: {
+    node: process.version, simd: module.simd, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString(),
+  },
+  notes: `${ROUNDS} interleaved rounds of ${PER_ROUND} iterations per setting (resume continues each run); the first 5 iterations ` +
+    'are left out of the medians. Shared machine: compare within one run. workers = threads besides the main thread.',
+  runSeconds: (performance.now() - started) / 1000,
+  results,
+};
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+if (!quick) writeFileSync(new URL('./results/workers.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+console.log(`done in ${out.runSeconds.toFixed(0)} s${quick ? ' (quick: not written)' : ' → bench/results/workers.json'}`);

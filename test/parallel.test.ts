@@ -1,0 +1,212 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadModule } from '../bindings/wasm.js';
+import { Workspace } from '../bindings/workspace.js';
+import { mlp } from '../bindings/nn/mlp.js';
+import { fit, FitError, type History } from '../bindings/nn/fit.js';
+import { MlpEvaluator } from '../bindings/nn/evaluator.js';
+import { ParallelMlpEvaluator, liveWorkerCount, splitMembers } from '../bindings/nn/parallel.js';
+import { epochPermutation } from '../bindings/nn/random.js';
+import { mulberry32, gaussArray, perturbRef, randnRef } from './oracles.js';
+import { gaussian, referenceForward } from './nn-oracle.js';
+
+const module = await loadModule();
+
+/** Three Gaussian blobs in 6-D (noise 0.5): a small classification set. */
+function blobs(rows: number, seed: number) {
+  const rand = mulberry32(seed);
+  const x = new Float32Array(rows * 6);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const c = Math.floor(rand() * 3);
+    y[r] = c;
+    for (let j = 0; j < 6; j++) x[r * 6 + j] = (j % 3 === c ? 2 : 0) + 0.5 * gaussian(rand);
+  }
+  return { x: { data: x, shape: [rows, 6] as [number, number] }, y };
+}
+
+const net = () => mlp([6, 10, 3], { activation: 'tanh', seed: 4, module });
+const train = blobs(240, 1);
+
+// Bit-for-bit equality of two runs: θ and every logged loss (Object.is also tells −0 from 0 and matches NaN).
+function sameRun(a: { params: Float64Array; h: History }, b: { params: Float64Array; h: History }, what: string) {
+  assert.is(b.h.iterations.length, a.h.iterations.length, `${what}: iterations`);
+  for (let i = 0; i < a.params.length; i++) {
+    if (!Object.is(a.params[i], b.params[i])) assert.unreachable(`${what}: θ[${i}] ${b.params[i]} ≠ ${a.params[i]}`);
+  }
+  a.h.iterations.forEach((d, i) => {
+    const e = b.h.iterations[i];
+    for (const key of ['loss', 'lossBefore', 'sigma', 'alpha', 'stepNorm', 'crossEntropy'] as const) {
+      if (!Object.is(d[key], e[key])) assert.unreachable(`${what}: iteration ${i} ${key} ${e[key]} ≠ ${d[key]}`);
+    }
+    assert.is(e.accepted, d.accepted, `${what}: iteration ${i} accepted`);
+  });
+}
+
+async function run(workers: number, options: Parameters<typeof fit>[3] = {}) {
+  const model = net();
+  const h = await fit(model, train.x, train.y, { batchSize: 40, iterations: 12, seed: 2, workers, ...options });
+  return { params: model.params.slice(), h };
+}
+
+test('splitMembers: contiguous ranges that cover every member once, balanced, antithetic pairs whole', () => {
+  const rand = mulberry32(9);
+  for (let trial = 0; trial < 300; trial++) {
+    const antithetic = rand() < 0.5;
+    const member0 = antithetic ? 2 * Math.floor(rand() * 20) : Math.floor(rand() * 40);
+    const count = antithetic ? 2 * (1 + Math.floor(rand() * 20)) : 1 + Math.floor(rand() * 40);
+    const first = rand() < 0.5 ? 1 : 0;
+    const threads = 1 + Math.floor(rand() * 4);
+    const ends = splitMembers(member0, count, first, antithetic, threads);
+    const what = `member0=${member0} count=${count} first=${first} anti=${antithetic} threads=${threads}: ${ends}`;
+    assert.is(ends.length, threads, what);
+    assert.is(ends[threads - 1], member0 + count, what);
+    let prev = member0;
+    const rows: number[] = [];
+    for (let t = 0; t < threads; t++) {
+      assert.ok(ends[t] >= prev, what);
+      if (antithetic) assert.is((ends[t] - member0) % 2, 0, what);
+      rows.push(ends[t] - prev + (t === 0 ? first : 0));
+      prev = ends[t];
+    }
+    // Balance: no thread has more than its share plus one pair (or one member).
+    const most = Math.ceil((count + first) / threads) + (antithetic ? 2 : 1);
+    assert.ok(Math.max(...rows) <= most, `${what}: rows ${rows}`);
+  }
+});
+
+test('ParallelMlpEvaluator: every row bit-identical to MlpEvaluator, and close to a plain-TS forward', async () => {
+  const layers = [6, 10, 3];
+  const B = 40;
+  const n = 6 * 10 + 10 + 3 * 10 + 3;
+  const rand = mulberry32(21);
+  const theta0 = gaussArray(rand, n).map((v) => 0.5 * v);
+  const index = epochPermutation(240, 5, 0).subarray(0, B);
+  const opts = { layers, activation: 'tanh' as const, batchSize: B, maxMembers: 17 };
+  const single = new MlpEvaluator(module, opts);
+  const parallel = await ParallelMlpEvaluator.create(module, opts, train.x.data, 2);
+  const ws = new Workspace(module);
+  try {
+    assert.is(liveWorkerCount(), 2);
+    single.setBatch(train.x.data, index);
+    parallel.setBatch(train.x.data, index);
+    const theta = ws.from('f64', theta0);
+    const m = single.m;
+    const a = ws.f64(17 * m);
+    const b = ws.f64(17 * m);
+    const xBatch = Array.from(index, (r) => Array.from(train.x.data.subarray(r * 6, r * 6 + 6))).flat();
+    const cases: [number, number, boolean, boolean][] = [
+      [0, 16, true, true], [0, 16, false, true], [4, 12, true, false], [3, 5, false, false], [7, 1, true, false], [0, 1, false, false],
+    ];
+    for (const [member0, count, antithetic, center] of cases) {
+      const what = `member0=${member0} count=${count} anti=${antithetic} center=${center}`;
+      const rows = count + (center ? 1 : 0);
+      a.view().fill(NaN);
+      b.view().fill(NaN);
+      single.evaluatePerturbed(theta, 0.1, 7, 3, member0, count, antithetic, a, center);
+      await parallel.evaluatePerturbed(theta, 0.1, 7, 3, member0, count, antithetic, b, center);
+      const va = a.view();
+      const vb = b.view();
+      for (let i = 0; i < rows * m; i++) {
+        if (!Object.is(va[i], vb[i])) assert.unreachable(`${what}: output ${i} (row ${Math.floor(i / m)}) ${vb[i]} ≠ ${va[i]}`);
+      }
+      if (rows < 17) assert.ok(Number.isNaN(vb[rows * m]), `${what}: nothing written past the ${rows} rows`);
+      // Oracle: the members θ + σ·s_i·ξ_{q_i} from the RNG's definition through a plain f64 forward.
+      const xi = (q: number) => randnRef(n, 7, 3, q, 0);
+      const members = perturbRef(count, 0.1, member0, antithetic, theta0, xi);
+      for (let r = 0; r < rows; r++) {
+        const p = center && r === 0 ? theta0 : members.subarray((r - (center ? 1 : 0)) * n, (r - (center ? 1 : 0) + 1) * n);
+        const want = referenceForward(layers, 'tanh', p, xBatch, B);
+        for (let i = 0; i < m; i++) {
+          const err = Math.abs(vb[r * m + i] - want[i]);
+          if (err > 1e-4 * (1 + Math.abs(want[i]))) assert.unreachable(`${what}: row ${r} output ${i} ${vb[r * m + i]} vs oracle ${want[i]}`);
+        }
+      }
+    }
+    // Explicit rows run on the main thread: the same values as the single-thread evaluator.
+    single.evaluate(theta, 1, a);
+    parallel.evaluate(theta, 1, b);
+    assert.equal(Array.from(b.view().subarray(0, m)), Array.from(a.view().subarray(0, m)));
+    // Requests the evaluator cannot take are refused before any thread runs.
+    await parallel.evaluatePerturbed(theta, 0.1, 7, 3, 0, 17, false, b, true).then(
+      () => assert.unreachable('17 members + θ exceed maxMembers 17'),
+      (e: Error) => { assert.instance(e, RangeError); assert.match(e.message, /count must be an integer in \[1, 16\]; got 17/); });
+    assert.throws(() => parallel.setBatch(train.x.data.slice(), index), (e: Error) => e instanceof RangeError && /same matrix/.test(e.message));
+  } finally {
+    single.dispose();
+    ws.dispose();
+    await parallel.close();
+  }
+  assert.is(liveWorkerCount(), 0, 'close() terminates every worker');
+});
+
+test('NLB fit: workers 0, 1, 2 give bit-identical θ and losses (plain and antithetic members)', async () => {
+  for (const nlb of [{ ensembleSize: 10 }, { ensembleSize: 10, antithetic: true }, { ensembleSize: 7, acceptance: false }]) {
+    const base = await run(0, { nlb });
+    for (const workers of [1, 2]) sameRun(base, await run(workers, { nlb }), `${JSON.stringify(nlb)} workers ${workers}`);
+    // The run trains: Φ(θ_t) on the batch fell.
+    assert.ok(base.h.iterations[11].lossBefore < base.h.iterations[0].lossBefore, JSON.stringify(nlb));
+  }
+  assert.is(liveWorkerCount(), 0);
+});
+
+test('EKI fit through the parallel evaluator equals EKI without it', async () => {
+  const base = await run(0, { optimizer: 'eki', eki: { ensembleSize: 8 } });
+  sameRun(base, await run(1, { optimizer: 'eki', eki: { ensembleSize: 8 } }), 'EKI workers 1');
+  assert.is(liveWorkerCount(), 0);
+});
+
+test('a resumed parallel run continues bit-identically to an uninterrupted single-thread one', async () => {
+  const whole = await run(0);
+  const model = net();
+  await fit(model, train.x, train.y, { batchSize: 40, iterations: 5, seed: 2, workers: 1 });
+  const h = await fit(model, train.x, train.y, { batchSize: 40, iterations: 12, seed: 2, workers: 2, resume: true });
+  assert.equal(Array.from(model.params), Array.from(whole.params));
+  assert.equal(h.iterations.map((d) => d.loss), whole.h.iterations.slice(5).map((d) => d.loss));
+  assert.is(liveWorkerCount(), 0);
+});
+
+test('abort, a throwing callback and a failing iteration all terminate the workers', async () => {
+  const ctrl = new AbortController();
+  let seen = -1;
+  const h = await fit(net(), train.x, train.y, {
+    batchSize: 40, iterations: 50, workers: 2, signal: ctrl.signal,
+    callbacks: { onIterationEnd: (d) => { seen = d.iteration; if (d.iteration === 2) ctrl.abort(); } },
+  });
+  assert.is(h.stopReason, 'aborted');
+  assert.is(h.iterations.length, 3);
+  assert.is(seen, 2);
+  assert.is(liveWorkerCount(), 0, 'after abort');
+
+  let error: unknown;
+  await fit(net(), train.x, train.y, {
+    batchSize: 40, iterations: 50, workers: 1,
+    callbacks: { onIterationEnd: (d) => { if (d.iteration === 1) throw new Error('callback failed'); } },
+  }).catch((e) => { error = e; });
+  assert.instance(error, Error);
+  assert.is((error as Error).message, 'callback failed');
+  assert.is(liveWorkerCount(), 0, 'after a throwing callback');
+
+  // Iteration 1's batch holds a row that overflows f32: every member fails, fit throws a FitError.
+  const bad = epochPermutation(240, 2, 0)[40];
+  const data = train.x.data.slice();
+  data.fill(3e38, bad * 6, bad * 6 + 6);
+  error = undefined;
+  await fit(mlp([6, 10, 3], { activation: 'relu', seed: 4, module }), { data, shape: [240, 6] }, train.y,
+    { batchSize: 40, iterations: 5, seed: 2, workers: 2 }).catch((e) => { error = e; });
+  assert.instance(error, FitError);
+  assert.is((error as FitError).iteration, 1);
+  assert.is(liveWorkerCount(), 0, 'after a FitError');
+});
+
+test('bad workers values give a RangeError that names the option', async () => {
+  for (const workers of [-1, 1.5, Number.NaN, 65, '2', true]) {
+    let error: unknown;
+    await fit(net(), train.x, train.y, { iterations: 1, workers: workers as number }).catch((e) => { error = e; });
+    assert.instance(error, RangeError, String(workers));
+    assert.match((error as Error).message, /^workers must be an integer in \[0, 64\]; got /, String(workers));
+  }
+  assert.is(liveWorkerCount(), 0);
+});
+
+test.run();
