@@ -25,3 +25,4 @@ export type { FitOptions, FitCallbacks, FitIteration, EpochLog, ValidationLog, H
 export { encodeModel, decodeModel, saveModel, loadModel, modelToBlob, crc32, FORMAT_VERSION } from './nn/serialize.js';
 export { loadMnist, mnistSplit, stratifiedSplit, takeDigits, MNIST_FEATURES, MNIST_SIDE, MNIST_CLASSES } from './data/mnist.js';
 export type { DigitSet, MnistSplit } from './data/mnist.js';
+export { ParallelMlpEvaluator, WorkerError, liveWorkerCount, MAX_WORKERS } from './nn/parallel.js';

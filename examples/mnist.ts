@@ -11,9 +11,12 @@ import { mnistSplit, MNIST_FEATURES, MNIST_SIDE } from '../bindings/data/mnist.j
 import { mlp, argmaxRows, type Activation } from '../bindings/nn/mlp.js';
 import { fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS, type FitIteration, type History } from '../bindings/nn/fit.js';
 import { loadModel, saveModel } from '../bindings/nn/serialize.js';
+import { MAX_WORKERS } from '../bindings/nn/parallel.js';
 import { digitGrid, lineChart, reportHtml, type DigitCell } from './report.js';
 
 const wallStart = performance.now();
+// Worker threads for the ensemble members (fit's workers option: the same iterates as one thread).
+const DEFAULT_WORKERS = 0;
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -63,12 +66,17 @@ const program = new Command()
   .option('--save <file>', 'save the trained model (weights and training state) to this file')
   .option('--resume <file>', 'continue the run saved in this file (same settings; --iterations is the total)')
   .option('--no-simd', 'use the scalar WebAssembly build')
+  .option('--workers <n>', 'worker threads evaluating ensemble members next to the main thread (same iterates as 0)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > MAX_WORKERS) throw new InvalidArgumentError(`--workers must be an integer in [0, ${MAX_WORKERS}]; got "${v}".`);
+    return n;
+  }, DEFAULT_WORKERS)
   .showHelpAfterError();
 
 program.parse();
 const opts = program.opts<{
   optimizer: 'nlb' | 'eki'; k: number; batch: number; iterations: number; hidden: number[]; activation: Activation;
-  seed: number; out: string; evalEvery: number; timeLimit: number; save?: string; resume?: string; simd: boolean;
+  seed: number; out: string; evalEvery: number; timeLimit: number; save?: string; resume?: string; simd: boolean; workers: number;
   lambda?: number; sigma?: number; average?: number; exactLastLayer?: number;
 }>();
 if (opts.average !== undefined && opts.average >= 1) {
@@ -110,7 +118,7 @@ let lastLoss = NaN;
 bar?.start(opts.iterations, startIteration, { loss: '–', acc: '–', fwd: 0, elapsed: '0' });
 if (!tty) {
   console.log(`Training [${layers.join(', ')}] ${opts.activation} with ${opts.optimizer.toUpperCase()} (k = ${opts.k}, batch ${opts.batch}) ` +
-    `for ${opts.iterations} iterations on ${train.count} digits; testing on ${test.count}. SIMD: ${module.simd}.`);
+    `for ${opts.iterations} iterations on ${train.count} digits; testing on ${test.count}. SIMD: ${module.simd}. Threads: main + ${opts.workers} worker(s).`);
 }
 const trainStart = performance.now();
 
@@ -137,7 +145,7 @@ try {
   history = await fit(model, xTrain, train.labels, {
     optimizer: opts.optimizer, ...optimizerOptions, batchSize: opts.batch, iterations: opts.iterations, seed: opts.seed,
     validationData: [xTest, test.labels], validationEvery: opts.evalEvery, callbacks: { onIterationEnd },
-    resume: opts.resume !== undefined, yieldEvery: 100, ...beyondPaper,
+    resume: opts.resume !== undefined, yieldEvery: 100, workers: opts.workers, ...beyondPaper,
   });
 } catch (e) {
   bar?.stop();
@@ -200,6 +208,7 @@ const settings: Record<string, string | number | boolean> = {
   'iterate averaging (beyond the paper)': opts.average !== undefined ? `EMA decay ${opts.average}` : 'off',
   'exact last layer (beyond the paper)': opts.exactLastLayer !== undefined ? `every ${opts.exactLastLayer} iterations` : 'off',
   'train / test digits': `${train.count} / ${test.count}`, 'WebAssembly SIMD': module.simd,
+  'worker threads': `${opts.workers} (+ the main thread)`,
   host: `Node ${process.versions.node}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}`,
   resumed: opts.resume ? `from iteration ${startIteration}` : 'no',
 };
