@@ -117,8 +117,8 @@ export function mlpWorkBytes(rows: i32, layers: i32, dims: usize): i32 {
 // so a member's hidden activations stay in cache between layers; bufA/bufB ping-pong.
 //   dims: i32[layers + 1]; X: rows × d_0, shared by all members
 //   P: members × pStride f32, member j's layer l at its running offset: W (d_l × d_{l+1}), b (d_{l+1})
-//   out: members × rows × d_L; bufA, bufB: members × rows × max(d_1 … d_{L−1}) (bufA used from 2
-//   layers, bufB from 3); work: mlpWorkBytes(rows, layers, dims), 16-aligned
+//   out: members × rows × d_L; bufA, bufB: rows × max(d_1 … d_{L−1}), reused by every member (bufA
+//   used from 2 layers, bufB from 3); work: mlpWorkBytes(rows, layers, dims), 16-aligned
 export function mlpForward(members: i32, rows: i32, layers: i32, act: i32, outAct: i32, dims: usize,
   X: usize, P: usize, pStride: i32, out: usize, bufA: usize, bufB: usize, work: usize): void {
   checkSize(members, "mlpForward: members");
@@ -142,7 +142,8 @@ export function mlpForward(members: i32, rows: i32, layers: i32, act: i32, outAc
   const xBytes = (<u64>rows * <u64>d0) << 2;
   const pBytes = strided(members, pStride, nParams);
   const oBytes = (<u64>members * <u64>rows * <u64>dL) << 2;
-  const hBytes = (<u64>members * <u64>rows * <u64>hidden) << 2;
+  // members run one after another, so one member's ping-pong pair serves them all
+  const hBytes = (<u64>rows * <u64>hidden) << 2;
   checkRegion(X, xBytes, 4, "mlpForward: X");
   checkRegion(P, pBytes, 4, "mlpForward: P");
   checkRegion(out, oBytes, 4, "mlpForward: out");
@@ -168,8 +169,6 @@ export function mlpForward(members: i32, rows: i32, layers: i32, act: i32, outAc
     checkDisjoint(bufB, hBytes, bufA, hBytes, "mlpForward: bufB and bufA");
   }
 
-  // One member's slice of a ping-pong buffer: rows × d floats (row stride d).
-  const hSlice = <usize>rows * <usize>hidden << 2;
   const oSlice = <usize>rows * <usize>dL << 2;
   for (let j = 0; j < members; j++) {
     let inp = X;
@@ -181,7 +180,7 @@ export function mlpForward(members: i32, rows: i32, layers: i32, act: i32, outAc
       const b = W + (<usize>din * <usize>dout << 2);
       p = b + (<usize>dout << 2);
       const isLast = l == layers - 1;
-      const dst = isLast ? out + <usize>j * oSlice : ((l & 1) == 0 ? bufA : bufB) + <usize>j * hSlice;
+      const dst = isLast ? out + <usize>j * oSlice : (l & 1) == 0 ? bufA : bufB;
       denseOne(rows, din, dout, isLast ? outAct : act, inp, din, W, b, dst, dout, work);
       inp = dst;
     }

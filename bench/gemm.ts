@@ -172,7 +172,7 @@ const xs = randomF32(batch * dims[0]);
 const ps = randomF32(members * nP).map((v) => v * 0.05);
 const X = ws.from('f32', xs), P = ws.from('f32', ps), D = ws.from('i32', dims);
 const out = ws.f32(members * batch * dims[2]);
-const bufA = ws.f32(members * batch * dims[1]), bufB = ws.f32(members * batch * dims[1]);
+const bufA = ws.f32(batch * dims[1]), bufB = ws.f32(batch * dims[1]);
 const mlpWork = ws.alloc('f32', mod.exports.mlpWorkBytes(batch, 2, D.ptr) / 4);
 const TANH = 2, IDENTITY = 0;
 const memberByMember = () => mod.exports.mlpForward(members, batch, 2, TANH, IDENTITY, D.ptr, X.ptr, P.ptr, nP, out.ptr,

@@ -34,7 +34,8 @@ export interface RawExports {
     X: Ptr, xStride: number, W: Ptr, b: Ptr, pStride: number, Y: Ptr, yStride: number, work: Ptr): void;
   /** Whole MLP forward for all members in one call. dims: i32[layers+1]; P: members×pStride f32,
    *  per layer W (d_l×d_{l+1}) then b (d_{l+1}); hidden layers use `act`, the last `outAct`.
-   *  X: rows×d_0 shared; out: members×rows×d_L; bufA, bufB: members×rows×max(d_1..d_{L-1}). */
+   *  X: rows×d_0 shared; out: members×rows×d_L; bufA, bufB: rows×max(d_1..d_{L-1}) each, reused by
+   *  every member (members run one after another: nothing is kept across layers or members). */
   mlpForward(members: number, rows: number, layers: number, act: number, outAct: number,
     dims: Ptr, X: Ptr, P: Ptr, pStride: number, out: Ptr, bufA: Ptr, bufB: Ptr, work: Ptr): void;
   /** Bytes of scratch `work` that mlpForward / denseEnsemble need. */

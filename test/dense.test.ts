@@ -194,7 +194,7 @@ function runMlp(mod: EnkfModule, m: Mlp): Float32Array {
     const dims = ws.from('i32', m.dims), X = ws.from('f32', m.X), P = ws.from('f32', m.P);
     const out = ws.f32(m.members * m.rows * m.dims[L]);
     out.view().fill(NaN);
-    const bufA = ws.f32(m.members * m.rows * hidden), bufB = ws.f32(m.members * m.rows * hidden);
+    const bufA = ws.f32(m.rows * hidden), bufB = ws.f32(m.rows * hidden);
     const work = ws.alloc('f32', mod.exports.mlpWorkBytes(m.rows, L, dims.ptr) / 4);
     mod.exports.mlpForward(m.members, m.rows, L, m.act, m.outAct, dims.ptr, X.ptr, P.ptr, m.pStride, out.ptr,
       bufA.ptr, bufB.ptr, work.ptr);

@@ -30,7 +30,7 @@ export class MlpEvaluator implements Evaluator {
   private readonly act: number;
   private readonly pStride: number;
   // dims: i32 L+1; X: batchSize × d_0; P: maxMembers × pStride (members' f32 θ, layout of mlp.ts);
-  // logits: maxMembers × batchSize × d_L; bufA, bufB: maxMembers × batchSize × widest hidden layer.
+  // logits: maxMembers × batchSize × d_L; bufA, bufB: batchSize × widest hidden layer (shared by the members).
   private readonly dims: Buf<'i32'>;
   private readonly X: Buf<'f32'>;
   private readonly P: Buf<'f32'>;
@@ -59,8 +59,8 @@ export class MlpEvaluator implements Evaluator {
     this.X = ws.f32(this.batchSize * this.layers[0]);
     this.P = ws.f32(this.maxBatch * this.pStride);
     this.logits = ws.f32(this.maxBatch * this.m);
-    this.bufA = ws.f32(this.maxBatch * this.batchSize * widest);
-    this.bufB = ws.f32(this.maxBatch * this.batchSize * widest);
+    this.bufA = ws.f32(this.batchSize * widest);
+    this.bufB = ws.f32(this.batchSize * widest);
     this.work = ws.f32(Math.max(1, Math.ceil(ws.raw.mlpWorkBytes(this.batchSize, L, this.dims.ptr) / 4)));
   }
 
