@@ -5,7 +5,8 @@ import { Workspace } from '../bindings/workspace.js';
 import { mlp } from '../bindings/nn/mlp.js';
 import { fit, FitError, type History } from '../bindings/nn/fit.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
-import { ParallelMlpEvaluator, liveWorkerCount, splitMembers } from '../bindings/nn/parallel.js';
+import { ParallelMlpEvaluator, WorkerError, liveWorkerCount, splitMembers } from '../bindings/nn/parallel.js';
+import { KernelError } from '../bindings/errors.js';
 import { epochPermutation } from '../bindings/nn/random.js';
 import { mulberry32, gaussArray, perturbRef, randnRef } from './oracles.js';
 import { gaussian, referenceForward } from './nn-oracle.js';
@@ -132,6 +133,17 @@ test('ParallelMlpEvaluator: every row bit-identical to MlpEvaluator, and close t
       () => assert.unreachable('17 members + θ exceed maxMembers 17'),
       (e: Error) => { assert.instance(e, RangeError); assert.match(e.message, /count must be an integer in \[1, 16\]; got 17/); });
     assert.throws(() => parallel.setBatch(train.x.data.slice(), index), (e: Error) => e instanceof RangeError && /same matrix/.test(e.message));
+    // A kernel error on the main thread's share: thrown after the workers answered, the evaluator stays usable.
+    await parallel.evaluatePerturbed(theta, NaN, 7, 3, 0, 16, false, b, true).then(
+      () => assert.unreachable('σ = NaN'),
+      (e: Error) => { assert.instance(e, KernelError); assert.match(e.message, /perturb32: sigma must be finite/); });
+    // θ alone on the main thread, the one member on a worker: the worker's error comes back typed.
+    await parallel.evaluatePerturbed(theta, NaN, 7, 3, 0, 1, false, b, true).then(
+      () => assert.unreachable('σ = NaN on a worker'),
+      (e: Error) => { assert.instance(e, WorkerError); assert.match(e.message, /^Worker \d: KernelError: .*perturb32: sigma must be finite/); });
+    single.evaluatePerturbed(theta, 0.1, 7, 4, 2, 14, false, a, true);
+    await parallel.evaluatePerturbed(theta, 0.1, 7, 4, 2, 14, false, b, true);
+    assert.equal(Array.from(b.view().subarray(0, 15 * m)), Array.from(a.view().subarray(0, 15 * m)), 'after the errors');
   } finally {
     single.dispose();
     ws.dispose();

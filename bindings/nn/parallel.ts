@@ -170,9 +170,9 @@ export class ParallelMlpEvaluator implements Evaluator {
   }
 
   /**
-   * Starts `workers` threads, each with its own module (the same build as `module`: SIMD or
-   * scalar) and a copy-free view of `data` (the training rows, f32 rows × d_0), and waits until all
-   * are ready. Node only; in a browser this throws.
+   * Starts `workers` threads, each with its own module (the package's default build, SIMD or scalar
+   * like `module`) and a view of `data` (the training rows, f32 rows × d_0, copied once into shared
+   * memory for all workers), and waits until all are ready. Node only; in a browser this throws.
    */
   static async create(module: EnkfModule, options: MlpEvaluatorOptions, data: Float32Array, workers: number): Promise<ParallelMlpEvaluator> {
     checkInt('workers', workers, 1, MAX_WORKERS);
