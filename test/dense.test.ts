@@ -1,4 +1,5 @@
-// denseEnsemble and mlpForward against plain-TS f64 oracles, in both builds.
+// denseEnsemble, mlpForward and mlpForwardPerturbed against plain-TS f64 oracles, in both builds;
+// mlpForwardPerturbed also bit for bit against perturb32 + mlpForward.
 // Tolerance: the pre-activation z = Σ x·w + b is an f32 dot product of length K, so
 // |z̃ − z| ≤ (K + 3)·u·(Σ|x||w| + |b|), u = 2⁻²⁴; the activation is L-Lipschitz (L = 1, or 1/4 for
 // the sigmoid) and adds its own relative error (≤ 2.5e-7, measured below). Through an MLP the
@@ -317,6 +318,163 @@ test('memory does not grow over 10⁴ calls of denseEnsemble, mlpForward and mlp
       mod.exports.mlpForward(3, 6, 2, 2, 3, dims.ptr, X.ptr, P.ptr, m.pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
       mod.exports.denseEnsemble(3, 6, 7, 5, 1, X.ptr, 0, P.ptr, P.at(35), m.pStride, bufA.ptr, 30, work.ptr);
       mod.exports.mlpWorkBytes(6, 2, dims.ptr);
+    }
+    assert.is(mod.memory.buffer.byteLength, before, `${name}: memory grew`);
+    assert.ok(out.view().every((v) => v > 0 && v < 1), `${name}: sigmoid outputs in (0, 1)`);
+    ws.dispose();
+  }
+});
+
+// A perturbed-forward case: θ (f64, not f32-representable) around makeMlp's first row.
+interface Fused { m: Mlp; n: number; theta: Float64Array }
+
+function makeFused(rand: () => number, rows: number, dims: number[], act: number, outAct: number, pad: number): Fused {
+  const m = makeMlp(rand, 1, rows, dims, act, outAct, pad);
+  let n = 0;
+  for (let l = 0; l + 1 < dims.length; l++) n += dims[l] * dims[l + 1] + dims[l + 1];
+  const theta = Float64Array.from({ length: n }, (_, j) => m.P[j] + (rand() - 0.5) * 1e-6);
+  return { m, n, theta };
+}
+
+// Runs one mlpForwardPerturbed call; returns (center + k) × rows × d_L outputs plus a sentinel
+// slice after them (which must stay untouched).
+function runFused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: number, iter: number, member0: number,
+  anti: boolean, center: boolean): Float32Array {
+  const ws = new Workspace(mod);
+  try {
+    const { m } = f;
+    const L = m.dims.length - 1;
+    const hidden = Math.max(1, ...m.dims.slice(1, L));
+    const slice = m.rows * m.dims[L];
+    const dims = ws.from('i32', m.dims), X = ws.from('f32', m.X), theta = ws.from('f64', f.theta);
+    const scratch = ws.f32((anti ? 2 : 1) * m.pStride);
+    const out = ws.f32((k + (center ? 1 : 0) + 1) * slice);
+    out.view().fill(SENTINEL);
+    const bufA = ws.f32(m.rows * hidden), bufB = ws.f32(m.rows * hidden);
+    const work = ws.alloc('f32', mod.exports.mlpWorkBytes(m.rows, L, dims.ptr) / 4);
+    mod.exports.mlpForwardPerturbed(k, m.rows, L, m.act, m.outAct, dims.ptr, X.ptr, theta.ptr, sigma, seed, iter, member0,
+      anti ? 1 : 0, center ? 1 : 0, scratch.ptr, m.pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
+    return out.copy();
+  } finally {
+    ws.dispose();
+  }
+}
+
+// The same members the unfused way: perturb32 into P (θ narrowed into row 0 with center), then mlpForward.
+function runUnfused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: number, iter: number, member0: number,
+  anti: boolean, center: boolean): Float32Array {
+  const ws = new Workspace(mod);
+  try {
+    const c = center ? 1 : 0;
+    const theta = ws.from('f64', f.theta);
+    const P = ws.f32((k + c) * f.m.pStride);
+    if (center) mod.exports.narrow(f.n, theta.ptr, P.ptr);
+    mod.exports.perturb32(k, f.n, sigma, seed, iter, member0, anti ? 1 : 0, f.m.pStride, theta.ptr, P.at(c * f.m.pStride));
+    return runMlp(mod, { ...f.m, members: k + c, P: P.copy() });
+  } finally {
+    ws.dispose();
+  }
+}
+
+test('mlpForwardPerturbed = perturb32 + mlpForward bit for bit: antithetic or not, center or not, odd member0, k = 1, 1–3 layers — both builds', () => {
+  const rand = mulberry32(4242);
+  // n = 754 and 1 235 span several generator tiles (512); pads 0, 1, 3 give odd and aligned strides.
+  const nets: [number[], number, number, number][] = [[[20, 30, 4], 1, 0, 0], [[9, 5], 2, 3, 3], [[13, 40, 12, 7], 2, 1, 1]];
+  for (const [dims, act, outAct, pad] of nets) {
+    const f = makeFused(rand, 5, dims, act, outAct, pad);
+    for (const [k, member0] of [[1, 0], [1, 3], [5, 0], [5, 7], [6, 2], [6, 1]]) {
+      for (const anti of [false, true]) {
+        for (const center of [false, true]) {
+          const seed = 1 + Math.floor(rand() * 1e6), iter = Math.floor(rand() * 100);
+          const sigma = 0.01 + rand() * 0.2;
+          const slice = f.m.rows * dims[dims.length - 1];
+          const rowsOut = k + (center ? 1 : 0);
+          for (const [name, mod] of builds) {
+            const got = runFused(mod, f, k, sigma, seed, iter, member0, anti, center);
+            const want = runUnfused(mod, f, k, sigma, seed, iter, member0, anti, center);
+            const gb = new Uint32Array(got.buffer, 0, rowsOut * slice), wb = new Uint32Array(want.buffer);
+            const tag = `${name} dims=${dims} k=${k} member0=${member0} anti=${anti} center=${center}`;
+            assert.is(wb.length, gb.length, tag);
+            for (let e = 0; e < gb.length; e++) {
+              if (gb[e] !== wb[e]) assert.unreachable(`${tag}: out[${e}] = ${got[e]}, unfused ${want[e]}`);
+            }
+            assert.ok(got.subarray(rowsOut * slice).every((v) => v === SENTINEL), `${tag}: wrote past its outputs`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('mlpForwardPerturbed against an f64 oracle fed with randn: members θ + σ·s_i·ξ_{q_i} and θ itself — both builds', () => {
+  const rand = mulberry32(77);
+  const f = makeFused(rand, 6, [7, 9, 5, 3], 2, 0, 1);
+  const k = 5, member0 = 3, sigma = 0.3, seed = 99, iter = 4;
+  for (const anti of [false, true]) {
+    // Expected parameters: member i = member0 + r uses stream ⌊i/2⌋ with sign (−1)^i (antithetic)
+    // or stream i with sign +; each value computed in f64 and rounded once to f32.
+    const P = new Float32Array((k + 1) * f.m.pStride);
+    for (let j = 0; j < f.n; j++) P[j] = f.theta[j];
+    for (const [name, mod] of builds) {
+      const ws = new Workspace(mod);
+      const xi = ws.f64(f.n);
+      for (let r = 0; r < k; r++) {
+        const i = member0 + r;
+        mod.exports.randn(f.n, seed, iter, anti ? i >> 1 : i, 0, xi.ptr);
+        const x = xi.view();
+        const sp = (anti && (i & 1) === 1 ? -1 : 1) * sigma;
+        for (let j = 0; j < f.n; j++) P[(r + 1) * f.m.pStride + j] = f.theta[j] + sp * x[j];
+      }
+      ws.dispose();
+      const m: Mlp = { ...f.m, members: k + 1, P };
+      const got = runFused(mod, f, k, sigma, seed, iter, member0, anti, true);
+      for (let j = 0; j <= k; j++) checkMlpMember(`${name} anti=${anti}`, m, got, j);
+    }
+  }
+});
+
+test('mlpForwardPerturbed: bad arguments raise a KernelError naming the problem', () => {
+  for (const [, mod] of builds) {
+    const ws = new Workspace(mod);
+    const X = ws.f32(256), S = ws.f32(64), Y = ws.f32(256), A = ws.f32(256), B = ws.f32(256);
+    const T = ws.f64(23);
+    const dims = ws.from('i32', [4, 3, 2]);
+    const work = ws.alloc('f32', mod.exports.mlpWorkBytes(4, 2, dims.ptr) / 4);
+    const g = (k: number, member0: number, anti: number, center: number, o: Partial<Record<string, number>> = {}) =>
+      mod.exports.mlpForwardPerturbed(k, 4, 2, 2, 0, dims.ptr, X.ptr, o.theta ?? T.ptr, o.sigma ?? 0.1, 1, 2, member0, anti,
+        center, o.scratch ?? S.ptr, o.pStride ?? 24, o.out ?? Y.ptr, A.ptr, B.ptr, work.ptr);
+    g(2, 0, 1, 1);
+    expectKernelError(() => g(0, 0, 0, 0), /members must be ≥ 1; got 0/);
+    expectKernelError(() => g(2, 0, 0, 0, { pStride: 22 }), /pStride must be ≥ the parameter count 23; got 22/);
+    expectKernelError(() => g(2, 0, 0, 0, { sigma: NaN }), /sigma must be finite; got NaN/);
+    expectKernelError(() => g(2, 0xFFFFFFFF, 0, 0), /member0 \+ k must be ≤ 2\^32/);
+    expectKernelError(() => g(2, 0, 0, 0, { theta: T.ptr + 4 }), /theta \(f64, 8-aligned\): misaligned/);
+    expectKernelError(() => g(2, 0, 1, 0, { scratch: mod.exports.memoryBytes() - 24 * 4 }), /scratch \(2 × pStride f32 with antithetic pairs\): buffer out of bounds/);
+    expectKernelError(() => g(2, 0, 0, 0, { scratch: X.ptr }), /scratch and X overlap/);
+    expectKernelError(() => g(2, 0, 0, 0, { scratch: T.ptr - 16 }), /theta and scratch overlap/);
+    expectKernelError(() => g(2, 0, 0, 0, { out: T.ptr }), /theta and out overlap/);
+    expectKernelError(() => g(2, 0, 0, 0, { out: S.ptr }), /out and scratch overlap/);
+    // With center the output holds k + 1 slices of 8 floats: 2 end where θ starts, 3 reach into it.
+    const big = ws.f64(80);
+    big.view().set(T.copy(), 40);
+    g(2, 0, 0, 0, { theta: big.at(40), out: big.at(32) });
+    expectKernelError(() => g(2, 0, 0, 1, { theta: big.at(40), out: big.at(32) }), /theta and out overlap/);
+    ws.dispose();
+  }
+});
+
+test('memory does not grow over 10⁴ calls of mlpForwardPerturbed', () => {
+  for (const [name, mod] of builds) {
+    const rand = mulberry32(10);
+    const f = makeFused(rand, 6, [7, 5, 3], 2, 3, 1);
+    const ws = new Workspace(mod);
+    const dims = ws.from('i32', f.m.dims), X = ws.from('f32', f.m.X), theta = ws.from('f64', f.theta);
+    const scratch = ws.f32(2 * f.m.pStride), out = ws.f32(5 * 6 * 3), bufA = ws.f32(6 * 5), bufB = ws.f32(6 * 5);
+    const work = ws.alloc('f32', mod.exports.mlpWorkBytes(6, 2, dims.ptr) / 4);
+    const before = mod.memory.buffer.byteLength;
+    for (let r = 0; r < 10_000; r++) {
+      mod.exports.mlpForwardPerturbed(4, 6, 2, 2, 3, dims.ptr, X.ptr, theta.ptr, 0.1, 3, r, r & 7, r & 1, (r >> 1) & 1,
+        scratch.ptr, f.m.pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
     }
     assert.is(mod.memory.buffer.byteLength, before, `${name}: memory grew`);
     assert.ok(out.view().every((v) => v > 0 && v < 1), `${name}: sigmoid outputs in (0, 1)`);

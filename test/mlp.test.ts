@@ -137,10 +137,10 @@ for (const simd of [true, false]) {
             assert.ok(Math.abs(got[j * ev.m + i] - ref[i]) < 1e-4, `member ${j} output ${i}: ${got[j * ev.m + i]} vs ${ref[i]}`);
           }
         }
-        // Explicit rows give the same outputs as the fast path for the same members.
+        // Explicit rows (perturb64's f64 members, rounded once to f32 as the fast path rounds its
+        // f64 sums) give the same outputs as the fast path, bit for bit.
         ev.evaluate(members, k, out);
-        const viaRows = out.copy();
-        for (let i = 0; i < got.length; i++) assert.ok(Math.abs(viaRows[i] - got[i]) < 1e-6);
+        assert.equal(Array.from(out.copy()), Array.from(got));
         ws.free(members);
       }
       // With the center, θ itself is row 0 of the same call and the members follow, bit for bit.
@@ -161,6 +161,41 @@ for (const simd of [true, false]) {
     }
   });
 }
+
+test('MlpEvaluator memory: no per-member parameter rows on the fast path; explicit rows get P on demand', async () => {
+  const module = await loadModule();
+  const layers = [64, 256, 10];
+  const B = 8;
+  const k = 32;
+  const ev = new MlpEvaluator(module, { layers, activation: 'relu', batchSize: B, maxMembers: k });
+  const ws = new Workspace(module);
+  try {
+    const n = ev.n;
+    const rowBytes = 4 * ((n + 3) & ~3);
+    // Fixed part: X, logits (k × m), two hidden rows, GEMM work, and 2 parameter rows of scratch.
+    const fixed = ev.bytes;
+    assert.ok(fixed < 3 * rowBytes + 256 * 1024, `evaluator holds ${fixed} B, k = ${k} parameter rows would be ${k * rowBytes} B`);
+    const data = Float32Array.from({ length: 20 * 64 }, (_, i) => Math.sin(i));
+    ev.setBatch(data, [0, 2, 4, 6, 8, 10, 12, 14]);
+    const theta = ws.from('f64', mlp(layers, { activation: 'relu', seed: 3 }).params);
+    const out = ws.f64((k + 1) * ev.m);
+    ev.evaluatePerturbed(theta, 0.1, 1, 2, 0, k, true, out, false);
+    assert.is(ev.bytes, fixed, 'the fast path allocates nothing');
+    const rows = ws.f64(3 * n);
+    module.exports.perturb64(3, n, 0.1, 1, 2, 0, 1, theta.ptr, rows.ptr);
+    ev.evaluate(rows, 3, out);
+    assert.ok(ev.bytes >= fixed + 3 * rowBytes && ev.bytes < fixed + 3 * rowBytes + 4096, `after 3 rows: ${ev.bytes - fixed} B more`);
+    const grown = ev.bytes;
+    ev.evaluate(rows, 2, out);
+    assert.is(ev.bytes, grown, 'fewer rows reuse P');
+    const viaRows = out.copy().subarray(0, 2 * ev.m);
+    ev.evaluatePerturbed(theta, 0.1, 1, 2, 0, 2, true, out, false);
+    assert.equal(Array.from(out.copy().subarray(0, 2 * ev.m)), Array.from(viaRows));
+  } finally {
+    ev.dispose();
+    ws.dispose();
+  }
+});
 
 test('crossEntropy equals −mean log softmax on a hand-computed case', () => {
   // Row 0: logits (0, ln 3) → p = (1/4, 3/4), label 1 → −ln(3/4). Row 1: (2, 2) → ½ each, label 0 → ln 2.

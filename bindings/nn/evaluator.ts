@@ -1,8 +1,11 @@
 // The in-WebAssembly ensemble forward of an MLP, as an Evaluator for the optimizers
-// (bindings/optimizers/types.ts). One call of mlpForward runs every requested member over the
-// current mini-batch (method.md §4): the members' f32 parameters are written straight from θ and
-// the counter RNG by perturb32 (NLB fast path) or narrowed from explicit f64 rows, and the f32
-// logits are widened to the f64 outputs the optimizers read.
+// (bindings/optimizers/types.ts). One kernel call runs every requested member over the current
+// mini-batch (method.md §4). NLB's fast path (evaluatePerturbed) is mlpForwardPerturbed: each
+// member's f32 parameters are generated from θ and the counter RNG into a two-row scratch and run
+// through the network before the next member's, so no member matrix is stored (memory O(n + m·k),
+// method.md). Explicit f64 rows (evaluate: EKI members, NLB candidates, θ alone) are narrowed into
+// P and run by mlpForward; P is allocated on the first such call, for the rows it asks for, and
+// grown only when a later call asks for more. The f32 logits are widened to the f64 outputs.
 import type { Evaluator } from '../optimizers/types.js';
 import type { EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
@@ -29,11 +32,13 @@ export class MlpEvaluator implements Evaluator {
   private readonly layers: readonly number[];
   private readonly act: number;
   private readonly pStride: number;
-  // dims: i32 L+1; X: batchSize × d_0; P: maxMembers × pStride (members' f32 θ, layout of mlp.ts);
+  // dims: i32 L+1; X: batchSize × d_0; scratch: 2 × pStride (one member, or a ±ξ pair, of f32 θ,
+  // layout of mlp.ts); P: rows × pStride for explicit rows, null until evaluate is called;
   // logits: maxMembers × batchSize × d_L; bufA, bufB: batchSize × widest hidden layer (shared by the members).
   private readonly dims: Buf<'i32'>;
   private readonly X: Buf<'f32'>;
-  private readonly P: Buf<'f32'>;
+  private readonly scratch: Buf<'f32'>;
+  private P: Buf<'f32'> | null = null;
   private readonly logits: Buf<'f32'>;
   private readonly bufA: Buf<'f32'>;
   private readonly bufB: Buf<'f32'>;
@@ -57,7 +62,7 @@ export class MlpEvaluator implements Evaluator {
     const ws = this.ws;
     this.dims = ws.from('i32', this.layers);
     this.X = ws.f32(this.batchSize * this.layers[0]);
-    this.P = ws.f32(this.maxBatch * this.pStride);
+    this.scratch = ws.f32(2 * this.pStride);
     this.logits = ws.f32(this.maxBatch * this.m);
     this.bufA = ws.f32(this.batchSize * widest);
     this.bufB = ws.f32(this.batchSize * widest);
@@ -91,13 +96,12 @@ export class MlpEvaluator implements Evaluator {
     }
   }
 
-  // One forward call for `count` members whose parameters are in P, then f32 → f64 outputs.
-  private forward(count: number, out: Buf<'f64'>): void {
-    const raw = this.ws.raw;
-    const L = this.layers.length - 1;
-    raw.mlpForward(count, this.batchSize, L, this.act, ACTIVATION_CODE.identity, this.dims.ptr, this.X.ptr,
-      this.P.ptr, this.pStride, this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
-    raw.widen(count * this.m, this.logits.ptr, out.ptr);
+  // P with room for `count` rows: allocated on first use, replaced by a larger one when needed.
+  private rowsFor(count: number): Buf<'f32'> {
+    if (this.P !== null && this.P.length >= count * this.pStride) return this.P;
+    if (this.P !== null) this.ws.free(this.P);
+    this.P = this.ws.f32(count * this.pStride);
+    return this.P;
   }
 
   evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>): void {
@@ -106,8 +110,11 @@ export class MlpEvaluator implements Evaluator {
       throw new RangeError(`Parameter rows hold ${rows.length} values; ${count} members × n = ${this.n} need ${count * this.n}.`);
     }
     const raw = this.ws.raw;
-    for (let r = 0; r < count; r++) raw.narrow(this.n, rows.at(r * this.n), this.P.at(r * this.pStride));
-    this.forward(count, out);
+    const P = this.rowsFor(count);
+    for (let r = 0; r < count; r++) raw.narrow(this.n, rows.at(r * this.n), P.at(r * this.pStride));
+    raw.mlpForward(count, this.batchSize, this.layers.length - 1, this.act, ACTIVATION_CODE.identity, this.dims.ptr,
+      this.X.ptr, P.ptr, this.pStride, this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
+    raw.widen(count * this.m, this.logits.ptr, out.ptr);
   }
 
   evaluatePerturbed(theta: Buf<'f64'>, sigma: number, seed: number, key: number, member0: number,
@@ -116,11 +123,12 @@ export class MlpEvaluator implements Evaluator {
     this.checkCall(count + first, out);
     if (theta.length < this.n) throw new RangeError(`θ holds ${theta.length} values; the network has ${this.n} parameters.`);
     const raw = this.ws.raw;
-    // θ itself as member row 0, so all k + 1 forward passes are one mlpForward call (method.md §4)
-    if (center) raw.narrow(this.n, theta.ptr, this.P.ptr);
-    // method.md §2 steps 2–3: members θ + σ·s_i·ξ_{q_i} generated straight into f32 parameters.
-    raw.perturb32(count, this.n, sigma, seed, key, member0, antithetic ? 1 : 0, this.pStride, theta.ptr, this.P.at(first * this.pStride));
-    this.forward(count + first, out);
+    // method.md §2 steps 2–3: members θ + σ·s_i·ξ_{q_i} generated member by member into the scratch
+    // and run at once (θ itself first with center), all k + 1 forward passes in one call (method.md §4).
+    raw.mlpForwardPerturbed(count, this.batchSize, this.layers.length - 1, this.act, ACTIVATION_CODE.identity,
+      this.dims.ptr, this.X.ptr, theta.ptr, sigma, seed, key, member0, antithetic ? 1 : 0, first, this.scratch.ptr,
+      this.pStride, this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
+    raw.widen((count + first) * this.m, this.logits.ptr, out.ptr);
   }
 
   /** Frees the evaluator's buffers. */
