@@ -4,13 +4,17 @@
 // model in plain JS (F_i = Σ_{j ≡ i mod m} θ_j: O(n + m) per member), members materialized by the
 // black-box path (perturb64 in chunks of memberBatch rows).
 // Part 2 — the MNIST MLP (784-64-10 tanh, batch 512, k = 32) through the in-wasm network evaluator
-// (perturb32 straight into f32 parameters, one mlpForward for all members, widen), with the
-// method.md §2 starting point (τ = 1, μ₀ = 1, T = 200, λ = 1e-4, σ = 0.01) and with λ = 0, each
-// also with antithetic pairs (k/2 draws: the generator's share halves).
+// (mlpForwardPerturbed: each member's f32 parameters generated into a two-row scratch and run
+// through the network before the next member's; widen), with the method.md §2 starting point
+// (τ = 1, μ₀ = 1, T = 200, λ = 1e-4, σ = 0.01) and with λ = 0, each also with antithetic pairs
+// (k/2 draws: the generator's share halves). Side by side, alternating iteration by iteration, the
+// unfused path it replaced (perturb32 of all members into a members × n f32 matrix P, then one
+// mlpForward): time per iteration and working-set bytes (evaluator + optimizer workspace) of both,
+// and a check that both runs reach the same θ bit for bit.
 //
 // Every kernel call is timed through a proxy of the module's exports, so the split is measured,
-// not inferred: forward = the model (JS forward, or mlpForward + narrow + widen), generation =
-// perturb32/perturb64, algebra = the other kernels (lsSystem/ceSystem, cholesky, cholSolve,
+// not inferred: forward = the model (JS forward, or mlpForward + narrow + widen; mlpForwardPerturbed,
+// which also generates the members, counts as forward), generation = perturb32/perturb64, algebra = the other kernels (lsSystem/ceSystem, cholesky, cholSolve,
 // combineRows, nlbUpdate, losses, drawGram for λ), bookkeeping = the rest (JS).
 // "Kalman part" = everything but the forward model. Medians over repetitions.
 //
@@ -56,7 +60,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
 };
 
-const FORWARD_KERNELS = ['mlpForward', 'narrow', 'widen', 'denseEnsemble', 'sgemm'];
+const FORWARD_KERNELS = ['mlpForward', 'mlpForwardPerturbed', 'narrow', 'widen', 'denseEnsemble', 'sgemm'];
 const GENERATION_KERNELS = ['perturb32', 'perturb64'];
 const ALLOC_KERNELS = ['alloc', 'free', 'memoryBytes', 'simdEnabled', 'sgemmWorkBytes', 'mlpWorkBytes'];
 
@@ -157,44 +161,138 @@ async function grid(mod: EnkfModule) {
   return results;
 }
 
+// The unfused network evaluator the fused kernel replaced, for the side-by-side comparison: every
+// member's f32 parameters written by perturb32 into P (maxMembers × pStride), then one mlpForward.
+class UnfusedMlpEvaluator implements Evaluator {
+  readonly n: number;
+  readonly m: number;
+  readonly maxBatch: number;
+  private readonly ws: Workspace;
+  private readonly pStride: number;
+  private readonly dims: Buf<'i32'>;
+  private readonly X: Buf<'f32'>;
+  private readonly P: Buf<'f32'>;
+  private readonly logits: Buf<'f32'>;
+  private readonly bufA: Buf<'f32'>;
+  private readonly bufB: Buf<'f32'>;
+  private readonly work: Buf<'f32'>;
+
+  constructor(mod: EnkfModule, private readonly layers: number[], private readonly batch: number, maxMembers: number) {
+    const L = layers.length - 1;
+    let n = 0;
+    for (let l = 0; l < L; l++) n += layers[l] * layers[l + 1] + layers[l + 1];
+    this.n = n;
+    this.m = batch * layers[L];
+    this.maxBatch = maxMembers;
+    this.pStride = (n + 3) & ~3;
+    const widest = Math.max(1, ...layers.slice(1, L));
+    const ws = (this.ws = new Workspace(mod));
+    this.dims = ws.from('i32', layers);
+    this.X = ws.f32(batch * layers[0]);
+    this.P = ws.f32(maxMembers * this.pStride);
+    this.logits = ws.f32(maxMembers * this.m);
+    this.bufA = ws.f32(batch * widest);
+    this.bufB = ws.f32(batch * widest);
+    this.work = ws.f32(Math.max(1, Math.ceil(ws.raw.mlpWorkBytes(batch, L, this.dims.ptr) / 4)));
+  }
+
+  get bytes(): number {
+    return this.ws.bytesInUse;
+  }
+
+  setBatch(data: Float32Array, index: ArrayLike<number>): void {
+    const d0 = this.layers[0];
+    const x = this.X.view();
+    for (let i = 0; i < index.length; i++) x.set(data.subarray(index[i] * d0, (index[i] + 1) * d0), i * d0);
+  }
+
+  private forward(count: number, out: Buf<'f64'>): void {
+    const raw = this.ws.raw;
+    raw.mlpForward(count, this.batch, this.layers.length - 1, 2, 0, this.dims.ptr, this.X.ptr, this.P.ptr, this.pStride,
+      this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
+    raw.widen(count * this.m, this.logits.ptr, out.ptr);
+  }
+
+  evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>): void {
+    for (let r = 0; r < count; r++) this.ws.raw.narrow(this.n, rows.at(r * this.n), this.P.at(r * this.pStride));
+    this.forward(count, out);
+  }
+
+  evaluatePerturbed(theta: Buf<'f64'>, sigma: number, seed: number, key: number, member0: number, count: number,
+    antithetic: boolean, out: Buf<'f64'>, center = false): void {
+    const first = center ? 1 : 0;
+    if (center) this.ws.raw.narrow(this.n, theta.ptr, this.P.ptr);
+    this.ws.raw.perturb32(count, this.n, sigma, seed, key, member0, antithetic ? 1 : 0, this.pStride, theta.ptr,
+      this.P.at(first * this.pStride));
+    this.forward(count + first, out);
+  }
+
+  dispose(): void {
+    this.ws.dispose();
+  }
+}
+
 async function mnist(mod: EnkfModule) {
   const layers = [784, 64, 10];
   const batch = 512;
   const k = 32;
   const results = [];
+  // MNIST-shaped data: pixels in [0, 1), 10 classes (values do not change the cost)
+  const N = 4096;
+  let s = 12345;
+  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const X = Float32Array.from({ length: N * 784 }, rand);
+  const labelsAll = Int32Array.from({ length: N }, () => Math.floor(rand() * 10));
+  const theta0 = initialParameters(layers, 'lecun', 1);
   for (const [lambda, antithetic] of [[1e-4, false], [0, false], [1e-4, true], [0, true]] as const) {
-    const timed = timedModule(mod);
-    const ws = new Workspace(timed.module);
-    const ev = new MlpEvaluator(timed.module, { layers, activation: 'tanh', batchSize: batch, maxMembers: k + 1 });
-    // MNIST-shaped data: pixels in [0, 1), 10 classes (values do not change the cost)
-    const N = 4096;
-    let s = 12345;
-    const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
-    const X = Float32Array.from({ length: N * 784 }, rand);
-    const labelsAll = Int32Array.from({ length: N }, () => Math.floor(rand() * 10));
-    const obj = new CrossEntropy(ws, 10, labelsAll.subarray(0, batch));
-    const theta0 = initialParameters(layers, 'lecun', 1);
-    const nlb = createNlb(ws, theta0, {
-      ensembleSize: k, sigma: 0.01, trustRegion: 1, stepSize: 1, stepDecay: 200, lambda, antithetic, seed: 1, sigmaSchedule: 'constant',
+    // Two identical NLB runs, one per evaluator, stepped alternately on the same batches.
+    const sides = [true, false].map((fused) => {
+      const timed = timedModule(mod);
+      const ws = new Workspace(timed.module);
+      const ev = fused
+        ? new MlpEvaluator(timed.module, { layers, activation: 'tanh', batchSize: batch, maxMembers: k + 1 })
+        : new UnfusedMlpEvaluator(timed.module, layers, batch, k + 1);
+      const obj = new CrossEntropy(ws, 10, labelsAll.subarray(0, batch));
+      const nlb = createNlb(ws, theta0, {
+        ensembleSize: k, sigma: 0.01, trustRegion: 1, stepSize: 1, stepDecay: 200, lambda, antithetic, seed: 1, sigmaSchedule: 'constant',
+      });
+      return { fused, timed, ws, ev, obj, nlb, runs: [] as Split[] };
     });
     const reps = quick ? 4 : 12;
-    const runs: Split[] = [];
     for (let r = 0; r < reps + 3; r++) {
       const index = Int32Array.from({ length: batch }, (_, i) => ((r * batch + i) * 7919) % N);
-      ev.setBatch(X, index);
-      obj.setLabels(Array.from(index, (i) => labelsAll[i]));
-      timed.times.clear();
-      const d = nlb.step(ev, obj, { newBatch: true });
-      if (r >= 3) runs.push(split(d.totalMs, 0, timed.times, d.tries));
+      // alternate which side goes first, so drift on the shared machine hits both alike
+      for (const side of r % 2 ? [...sides].reverse() : sides) {
+        side.ev.setBatch(X, index);
+        side.obj.setLabels(Array.from(index, (i) => labelsAll[i]));
+        side.timed.times.clear();
+        const d = side.nlb.step(side.ev, side.obj, { newBatch: true });
+        if (r >= 3) side.runs.push(split(d.totalMs, 0, side.timed.times, d.tries));
+      }
     }
-    const sp = medianSplit(runs);
-    results.push({ layers, batch, k, lambda, antithetic, n: nlb.n, reps, ...sp });
-    console.log(`MNIST MLP 784-64-10, batch ${batch}, k = ${k}, λ = ${lambda}${antithetic ? ', antithetic' : ''}: total ${sp.totalMs.toFixed(1)} ms, forward ` +
-      `${sp.forwardMs.toFixed(1)}, generation ${sp.generationMs.toFixed(1)}, algebra ${sp.algebraMs.toFixed(1)}, ` +
-      `bookkeeping ${sp.bookkeepingMs.toFixed(1)} (Kalman part ${(100 * sp.kalmanFraction).toFixed(1)} %, tries ${sp.tries})\n  kernels: ` +
-      Object.entries(sp.kernels).map(([name, ms]) => `${name} ${ms.toFixed(2)}`).join(", "));
-    ev.dispose();
-    ws.dispose();
+    const [a, b] = sides.map((side) => side.nlb.theta());
+    const identical = a.every((v, j) => Object.is(v, b[j]));
+    const [fused, unfused] = sides.map((side) => ({
+      ...medianSplit(side.runs),
+      evaluatorBytes: side.ev.bytes,
+      optimizerBytes: side.ws.bytesInUse,
+      workingSetBytes: side.ev.bytes + side.ws.bytesInUse,
+    }));
+    results.push({ layers, batch, k, lambda, antithetic, n: sides[0].nlb.n, reps, ...fused, unfused, sameTheta: identical });
+    const mib = (x: number) => (x / 2 ** 20).toFixed(2);
+    for (const [name, sp] of [['fused', fused], ['unfused', unfused]] as const) {
+      console.log(`MNIST MLP 784-64-10, batch ${batch}, k = ${k}, λ = ${lambda}${antithetic ? ', antithetic' : ''}, ${name}: total ${sp.totalMs.toFixed(1)} ms, forward ` +
+        `${sp.forwardMs.toFixed(1)}, generation ${sp.generationMs.toFixed(1)}, algebra ${sp.algebraMs.toFixed(1)}, ` +
+        `bookkeeping ${sp.bookkeepingMs.toFixed(1)} (Kalman part ${(100 * sp.kalmanFraction).toFixed(1)} %, tries ${sp.tries}); ` +
+        `working set ${mib(sp.workingSetBytes)} MiB (evaluator ${mib(sp.evaluatorBytes)} + optimizer ${mib(sp.optimizerBytes)})\n  kernels: ` +
+        Object.entries(sp.kernels).map(([kn, ms]) => `${kn} ${ms.toFixed(2)}`).join(", "));
+    }
+    console.log(`  fused/unfused time ${(fused.totalMs / unfused.totalMs).toFixed(3)}, same θ after ${reps + 3} iterations: ${identical}`);
+    if (!identical) throw new Error('fused and unfused NLB runs diverged: the fused kernel is not bit-identical');
+    for (const side of sides) {
+      side.ev.dispose();
+      side.ws.dispose();
+    }
   }
   return results;
 }
@@ -208,7 +306,9 @@ const out = {
   environment: {
     node: process.version, simd: mod.simd, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString(),
   },
-  notes: 'kalmanFraction = (total − forward)/total; forward = the model only (JS forward, or mlpForward + narrow + widen). ' +
+  notes: 'kalmanFraction = (total − forward)/total; forward = the model only (JS forward, or mlpForward + narrow + widen; ' +
+    'mlpForwardPerturbed, which also generates the members, counts as forward). mnist[i] is the fused evaluator, ' +
+    'mnist[i].unfused the perturb32 + mlpForward path, stepped alternately in the same run; bytes = module memory held. ' +
     'Shared 2-core machine: absolute times drift; compare within one run.',
   runSeconds: (performance.now() - started) / 1000,
   mnist: mlp,
