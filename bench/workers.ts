@@ -4,8 +4,16 @@
 // every setting alike. Reported: median ms per iteration (total and forward), the speed-up against
 // workers 0, the start-up of the threads, and whether θ and the losses are bit-identical to workers 0.
 //
-// Run: node --import tsx bench/workers.ts [--quick]   → bench/results/workers.json
-import { writeFileSync, mkdirSync } from 'node:fs';
+// With --npm-start, also the whole `npm start` job (2 000 iterations, examples/mnist.ts) with
+// --workers 0 and then 1, one after the other: wall time, median ms/iteration and test accuracy as
+// the example prints them, and the load average at the end of each (without the flag, the last
+// such record is kept).
+//
+// Run: node --import tsx bench/workers.ts [--quick] [--npm-start]   → bench/results/workers.json
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { loadModule } from '../bindings/wasm.js';
 import { mnistSplit, MNIST_FEATURES } from '../bindings/data/mnist.js';
@@ -70,6 +78,33 @@ for (const r of results) {
     `×${(t0 / r.medianTotalMs).toFixed(2)} total, ×${(f0 / r.medianForwardMs).toFixed(2)} forward, start-up/tear-down ` +
     `${r.medianOverheadMsPerFit.toFixed(0)} ms per fit(), bit-identical to workers 0: ${r.bitIdenticalToWorkers0}`);
 }
+// One `npm start` run: the figures of its summary lines.
+function npmStart(workers: number) {
+  const dir = mkdtempSync(join(os.tmpdir(), 'enkf-workers-'));
+  try {
+    const example = fileURLToPath(new URL('../examples/mnist.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', example, '--workers', String(workers), '--out', dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`npm start --workers ${workers} failed: ${r.stderr}`);
+    const num = (re: RegExp) => Number((r.stdout.match(re) ?? [])[1] ?? NaN);
+    const result = {
+      workers, testAccuracy: num(/Final test accuracy ([\d.]+)%/), testLoss: num(/test loss ([\d.]+);/),
+      wallSeconds: num(/Wall time ([\d.]+) s/), trainingSeconds: num(/training ([\d.]+) s,/), medianMsPerIteration: num(/median ([\d.]+) ms\/iteration/),
+      // Runnable threads over the last minute at the end (this job alone: about 1 + workers); more = other load.
+      loadAverage1m: os.loadavg()[0],
+    };
+    console.log(`npm start --workers ${workers}: ${JSON.stringify(result)}`);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const resultsFile = new URL('./results/workers.json', import.meta.url);
+const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
+const whole = process.argv.includes('--npm-start')
+  ? { date: new Date().toISOString(), command: 'npm start -- --workers <n> (2 000 iterations)', runs: [npmStart(0), npmStart(1)] }
+  : previous.npmStart;
+
 const out = {
   benchmark: 'fit({ workers }): NLB on MNIST 784-64-10 tanh, k = 32, batch 512, 8 000 training digits (medians, ms per iteration)',
   environment: {
@@ -79,7 +114,8 @@ const out = {
     'are left out of the medians. Shared machine: compare within one run. workers = threads besides the main thread.',
   runSeconds: (performance.now() - started) / 1000,
   results,
+  npmStart: whole,
 };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-if (!quick) writeFileSync(new URL('./results/workers.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+if (!quick) writeFileSync(resultsFile, JSON.stringify(out, null, 2) + '\n');
 console.log(`done in ${out.runSeconds.toFixed(0)} s${quick ? ' (quick: not written)' : ' → bench/results/workers.json'}`);
