@@ -226,7 +226,7 @@ export function mlpForward(members: i32, rows: i32, layers: i32, act: i32, outAc
 // member's are drawn. Memory O(n + rows·width), not O(members·n). With center ≠ 0, θ itself
 // (rounded to f32) runs first as output slice 0.
 //   theta: f64 n (n = the parameter count, layout of mlpForward's P rows)
-//   scratch: f32 pStride, or 2 × pStride with antithetic pairs (rows pStride apart)
+//   scratch: f32 pStride, or 2 × pStride with antithetic pairs and members ≥ 2 (rows pStride apart)
 //   out: (center + members) × rows × d_L; dims, X, bufA, bufB, work as in mlpForward
 export function mlpForwardPerturbed(members: i32, rows: i32, layers: i32, act: i32, outAct: i32, dims: usize,
   X: usize, theta: usize, sigma: f64, seed: u32, iter: u32, member0: u32, antithetic: i32, center: i32,
@@ -244,13 +244,15 @@ export function mlpForwardPerturbed(members: i32, rows: i32, layers: i32, act: i
   }
   const n = <i32>nParams;
   const anti = antithetic != 0;
+  // a pair ±ξ needs two rows, and can only occur with two members or more
+  const pairs = anti && members > 1;
   const first = center != 0 ? 1 : 0;
   const dL = load<i32>(dims + (<usize>layers << 2));
   const tBytes = nParams << 3;
-  const pBytes = strided(anti ? 2 : 1, pStride, nParams);
+  const pBytes = strided(pairs ? 2 : 1, pStride, nParams);
   const oBytes = (<u64>(members + first) * <u64>rows * <u64>dL) << 2;
   checkRegion(theta, tBytes, 8, "mlpForwardPerturbed: theta (f64, 8-aligned)");
-  checkRegion(scratch, pBytes, 4, anti ? "mlpForwardPerturbed: scratch (2 × pStride f32 with antithetic pairs)" : "mlpForwardPerturbed: scratch (pStride f32)");
+  checkRegion(scratch, pBytes, 4, pairs ? "mlpForwardPerturbed: scratch (2 × pStride f32 with antithetic pairs)" : "mlpForwardPerturbed: scratch (pStride f32)");
   checkRun(true, rows, layers, dims, X, scratch, pBytes, out, oBytes, bufA, bufB, work, sBytes);
   // θ is read by every member: nothing written may overlap it
   checkDisjoint(theta, tBytes, scratch, pBytes, "mlpForwardPerturbed: theta and scratch");
@@ -272,7 +274,7 @@ export function mlpForwardPerturbed(members: i32, rows: i32, layers: i32, act: i
   for (let r = 0; r < members; r++) {
     const i = member0 + <u32>r;
     // An antithetic pair wholly inside this call shares one pass of the generator (as in perturb32).
-    const pair = anti && (i & 1) == 0 && r + 1 < members;
+    const pair = pairs && (i & 1) == 0 && r + 1 < members;
     perturbRows32(n, signOf(i, anti) * sigma, streamKey(seed, iter, streamOf(i, anti)), theta, scratch,
       pair ? scratch + rowBytes : 0);
     forwardMember(rows, layers, act, outAct, dims, X, scratch, dst, bufA, bufB, work);

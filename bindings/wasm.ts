@@ -41,7 +41,8 @@ export interface RawExports {
   /** mlpForward of the NLB members θ + σ·s_i·ξ_{q_i}, i = member0 + r, r < members (as perturb32
    *  writes them, bit for bit), without storing them: each member's f32 parameters are generated
    *  into `scratch` and run through all layers before the next. theta: f64 n (n = parameter count);
-   *  scratch: f32 pStride, or 2×pStride with antithetic pairs (a ±ξ pair from one generation);
+   *  scratch: f32 pStride, or 2×pStride with antithetic pairs and members ≥ 2 (a ±ξ pair from
+   *  one generation);
    *  center ≠ 0 runs θ (rounded to f32) first as slice 0; out: (center + members)×rows×d_L;
    *  dims, X, bufA, bufB, work as in mlpForward. Memory O(n + rows·width), not O(members·n). */
   mlpForwardPerturbed(members: number, rows: number, layers: number, act: number, outAct: number, dims: Ptr,

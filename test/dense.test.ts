@@ -347,7 +347,7 @@ function runFused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: num
     const hidden = Math.max(1, ...m.dims.slice(1, L));
     const slice = m.rows * m.dims[L];
     const dims = ws.from('i32', m.dims), X = ws.from('f32', m.X), theta = ws.from('f64', f.theta);
-    const scratch = ws.f32((anti ? 2 : 1) * m.pStride);
+    const scratch = ws.f32((anti && k > 1 ? 2 : 1) * m.pStride);
     const out = ws.f32((k + (center ? 1 : 0) + 1) * slice);
     out.view().fill(SENTINEL);
     const bufA = ws.f32(m.rows * hidden), bufB = ws.f32(m.rows * hidden);
@@ -450,6 +450,7 @@ test('mlpForwardPerturbed: bad arguments raise a KernelError naming the problem'
     expectKernelError(() => g(2, 0xFFFFFFFF, 0, 0), /member0 \+ k must be ≤ 2\^32/);
     expectKernelError(() => g(2, 0, 0, 0, { theta: T.ptr + 4 }), /theta \(f64, 8-aligned\): misaligned/);
     expectKernelError(() => g(2, 0, 1, 0, { scratch: mod.exports.memoryBytes() - 24 * 4 }), /scratch \(2 × pStride f32 with antithetic pairs\): buffer out of bounds/);
+    expectKernelError(() => g(2, 0, 0, 0, { scratch: mod.exports.memoryBytes() - 20 * 4 }), /scratch \(pStride f32\): buffer out of bounds/);
     expectKernelError(() => g(2, 0, 0, 0, { scratch: X.ptr }), /scratch and X overlap/);
     expectKernelError(() => g(2, 0, 0, 0, { scratch: T.ptr - 16 }), /theta and scratch overlap/);
     expectKernelError(() => g(2, 0, 0, 0, { out: T.ptr }), /theta and out overlap/);

@@ -162,32 +162,39 @@ for (const simd of [true, false]) {
   });
 }
 
-test('MlpEvaluator memory: no per-member parameter rows on the fast path; explicit rows get P on demand', async () => {
+test('MlpEvaluator memory: one f32 parameter row on the fast path, two for antithetic pairs, count for explicit rows', async () => {
   const module = await loadModule();
   const layers = [64, 256, 10];
   const B = 8;
   const k = 32;
-  const ev = new MlpEvaluator(module, { layers, activation: 'relu', batchSize: B, maxMembers: k });
+  const ev = new MlpEvaluator(module, { layers, activation: 'relu', batchSize: B, maxMembers: k + 1 });
   const ws = new Workspace(module);
   try {
     const n = ev.n;
     const rowBytes = 4 * ((n + 3) & ~3);
-    // Fixed part: X, logits (k × m), two hidden rows, GEMM work, and 2 parameter rows of scratch.
+    // X, logits ((k + 1) × m f32), two hidden rows, GEMM work and one parameter row: far below k rows.
     const fixed = ev.bytes;
-    assert.ok(fixed < 3 * rowBytes + 256 * 1024, `evaluator holds ${fixed} B, k = ${k} parameter rows would be ${k * rowBytes} B`);
+    assert.ok(fixed < 2 * rowBytes + 256 * 1024, `evaluator holds ${fixed} B; k = ${k} parameter rows would be ${k * rowBytes} B`);
+    const grownBy = (rows: number, what: string) => {
+      const extra = ev.bytes - fixed;
+      assert.ok(extra >= rows * rowBytes && extra < rows * rowBytes + 4096, `${what}: ${extra} B more, expected ${rows} row(s) of ${rowBytes} B`);
+    };
     const data = Float32Array.from({ length: 20 * 64 }, (_, i) => Math.sin(i));
     ev.setBatch(data, [0, 2, 4, 6, 8, 10, 12, 14]);
     const theta = ws.from('f64', mlp(layers, { activation: 'relu', seed: 3 }).params);
     const out = ws.f64((k + 1) * ev.m);
+    ev.evaluatePerturbed(theta, 0.1, 1, 2, 0, k, false, out, true);
+    assert.is(ev.bytes, fixed, 'k members + θ without antithetic pairs: no allocation');
+    ev.evaluate(theta, 1, out);
+    assert.is(ev.bytes, fixed, 'one explicit row: no allocation');
     ev.evaluatePerturbed(theta, 0.1, 1, 2, 0, k, true, out, false);
-    assert.is(ev.bytes, fixed, 'the fast path allocates nothing');
+    grownBy(1, 'antithetic pairs');
     const rows = ws.f64(3 * n);
     module.exports.perturb64(3, n, 0.1, 1, 2, 0, 1, theta.ptr, rows.ptr);
     ev.evaluate(rows, 3, out);
-    assert.ok(ev.bytes >= fixed + 3 * rowBytes && ev.bytes < fixed + 3 * rowBytes + 4096, `after 3 rows: ${ev.bytes - fixed} B more`);
-    const grown = ev.bytes;
+    grownBy(2, 'three explicit rows');
     ev.evaluate(rows, 2, out);
-    assert.is(ev.bytes, grown, 'fewer rows reuse P');
+    grownBy(2, 'fewer rows reuse the buffer');
     const viaRows = out.copy().subarray(0, 2 * ev.m);
     ev.evaluatePerturbed(theta, 0.1, 1, 2, 0, 2, true, out, false);
     assert.equal(Array.from(out.copy().subarray(0, 2 * ev.m)), Array.from(viaRows));

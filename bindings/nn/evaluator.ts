@@ -1,11 +1,12 @@
 // The in-WebAssembly ensemble forward of an MLP, as an Evaluator for the optimizers
 // (bindings/optimizers/types.ts). One kernel call runs every requested member over the current
 // mini-batch (method.md §4). NLB's fast path (evaluatePerturbed) is mlpForwardPerturbed: each
-// member's f32 parameters are generated from θ and the counter RNG into a two-row scratch and run
-// through the network before the next member's, so no member matrix is stored (memory O(n + m·k),
-// method.md). Explicit f64 rows (evaluate: EKI members, NLB candidates, θ alone) are narrowed into
-// P and run by mlpForward; P is allocated on the first such call, for the rows it asks for, and
-// grown only when a later call asks for more. The f32 logits are widened to the f64 outputs.
+// member's f32 parameters are generated from θ and the counter RNG into a scratch row (two for an
+// antithetic pair ±ξ) and run through the network before the next member's, so no member matrix
+// is stored (memory O(n + m·k), method.md). Explicit f64 rows (evaluate: EKI members, NLB
+// candidates, θ alone) are narrowed into rows of the same buffer and run by mlpForward. The buffer
+// starts with one row and grows only when a call needs more: two for antithetic pairs, `count` for
+// explicit rows (EKI: up to maxMembers). The f32 logits are widened to the f64 outputs.
 import type { Evaluator } from '../optimizers/types.js';
 import type { EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
@@ -32,13 +33,12 @@ export class MlpEvaluator implements Evaluator {
   private readonly layers: readonly number[];
   private readonly act: number;
   private readonly pStride: number;
-  // dims: i32 L+1; X: batchSize × d_0; scratch: 2 × pStride (one member, or a ±ξ pair, of f32 θ,
-  // layout of mlp.ts); P: rows × pStride for explicit rows, null until evaluate is called;
+  // dims: i32 L+1; X: batchSize × d_0; P: rows × pStride f32 parameter rows (layout of mlp.ts), the
+  // fast path's scratch or explicit rows, 1 ≤ rows ≤ maxMembers (grown on demand);
   // logits: maxMembers × batchSize × d_L; bufA, bufB: batchSize × widest hidden layer (shared by the members).
   private readonly dims: Buf<'i32'>;
   private readonly X: Buf<'f32'>;
-  private readonly scratch: Buf<'f32'>;
-  private P: Buf<'f32'> | null = null;
+  private P: Buf<'f32'>;
   private readonly logits: Buf<'f32'>;
   private readonly bufA: Buf<'f32'>;
   private readonly bufB: Buf<'f32'>;
@@ -62,7 +62,7 @@ export class MlpEvaluator implements Evaluator {
     const ws = this.ws;
     this.dims = ws.from('i32', this.layers);
     this.X = ws.f32(this.batchSize * this.layers[0]);
-    this.scratch = ws.f32(2 * this.pStride);
+    this.P = ws.f32(this.pStride);
     this.logits = ws.f32(this.maxBatch * this.m);
     this.bufA = ws.f32(this.batchSize * widest);
     this.bufB = ws.f32(this.batchSize * widest);
@@ -96,11 +96,12 @@ export class MlpEvaluator implements Evaluator {
     }
   }
 
-  // P with room for `count` rows: allocated on first use, replaced by a larger one when needed.
+  // P with room for `count` rows, replaced by a larger buffer when it has fewer.
   private rowsFor(count: number): Buf<'f32'> {
-    if (this.P !== null && this.P.length >= count * this.pStride) return this.P;
-    if (this.P !== null) this.ws.free(this.P);
-    this.P = this.ws.f32(count * this.pStride);
+    if (this.P.length < count * this.pStride) {
+      this.ws.free(this.P);
+      this.P = this.ws.f32(count * this.pStride);
+    }
     return this.P;
   }
 
@@ -123,10 +124,12 @@ export class MlpEvaluator implements Evaluator {
     this.checkCall(count + first, out);
     if (theta.length < this.n) throw new RangeError(`θ holds ${theta.length} values; the network has ${this.n} parameters.`);
     const raw = this.ws.raw;
+    // an antithetic pair is generated into two rows at once (one pass of its stream)
+    const scratch = this.rowsFor(antithetic && count > 1 ? 2 : 1);
     // method.md §2 steps 2–3: members θ + σ·s_i·ξ_{q_i} generated member by member into the scratch
     // and run at once (θ itself first with center), all k + 1 forward passes in one call (method.md §4).
     raw.mlpForwardPerturbed(count, this.batchSize, this.layers.length - 1, this.act, ACTIVATION_CODE.identity,
-      this.dims.ptr, this.X.ptr, theta.ptr, sigma, seed, key, member0, antithetic ? 1 : 0, first, this.scratch.ptr,
+      this.dims.ptr, this.X.ptr, theta.ptr, sigma, seed, key, member0, antithetic ? 1 : 0, first, scratch.ptr,
       this.pStride, this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
     raw.widen((count + first) * this.m, this.logits.ptr, out.ptr);
   }
