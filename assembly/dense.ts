@@ -3,6 +3,8 @@
 // A member's parameters are one flat vector, per layer W (d_l × d_{l+1}, row-major) then
 // b (d_{l+1}); members are pStride floats apart. act: 0 identity, 1 relu, 2 tanh, 3 sigmoid.
 // Bias and activation run in the GEMM epilogue (gemm-tile.ts), while the tile is in registers.
+// mlpForwardPerturbed draws NLB members with the generator of rng-core.ts (shared with rng.ts, so
+// the bits equal perturb32's) one at a time, so their parameters are never stored together.
 import {
   ACT_IDENTITY, ACT_SIGMOID, checkDisjoint, checkRegion, checkSize, dotTail, engineWorkBytes, gemmBlock,
   kBlock, packB, packedWidth,
@@ -138,9 +140,9 @@ export function mlpWorkBytes(rows: i32, layers: i32, dims: usize): i32 {
   return <i32>bytes;
 }
 
-// Checks the buffers both whole-MLP kernels share, against the parameter region P (pBytes; read
-// by mlpForward, written by mlpForwardPerturbed) and returns nothing: every region lies in memory,
-// aligned, and nothing written overlaps anything else. Labels are literals chosen by `fused`.
+// Aborts unless the buffers both whole-MLP kernels share lie in memory, aligned, and nothing written
+// overlaps anything else, the parameter region P (pBytes) included: read by mlpForward, written by
+// mlpForwardPerturbed (its scratch). Labels are literals chosen by `fused`: nothing is allocated.
 function checkRun(fused: bool, rows: i32, layers: i32, dims: usize, X: usize, P: usize, pBytes: u64,
   out: usize, oBytes: u64, bufA: usize, bufB: usize, work: usize, sBytes: u64): void {
   const xBytes = (<u64>rows * <u64>load<i32>(dims)) << 2;
