@@ -279,6 +279,18 @@ test('bad arguments give KernelError', async () => {
   }
 });
 
+test('the generator core stays internal: the module exports the rng kernels and none of its helpers', async () => {
+  for (const mod of await builds()) {
+    const names = Object.keys(mod.exports);
+    for (const k of ['randn', 'perturb64', 'perturb32', 'nlbUpdate', 'drawGram', 'mlpForwardPerturbed']) {
+      assert.ok(names.includes(k), `${label(mod)}: ${k} exported`);
+    }
+    for (const k of ['streamKey', 'fillNormals', 'perturbRows32', 'checkBuf', 'mix64', 'normal1']) {
+      assert.not.ok(names.includes(k), `${label(mod)}: ${k} must not be exported`);
+    }
+  }
+});
+
 test('memory does not grow over 10⁴ calls', async () => {
   for (const mod of await builds()) {
     const ws = new Workspace(mod);
