@@ -73,7 +73,7 @@ export class WorkerError extends Error {
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 // How to start a worker: the bundled dist/worker.js next to dist/index.js, or, when running from
-// source through tsx, a two-line bootstrap that registers tsx in the worker before importing
+// source through tsx, a one-line bootstrap (eval) that registers tsx in the worker before importing
 // worker.ts (Node 20 does not apply the parent's `--import tsx` hooks to a worker's entry).
 function workerSource(): { entry: URL | string; eval: boolean } {
   if (!import.meta.url.endsWith('.ts')) return { entry: new URL('./worker.js', import.meta.url), eval: false };
