@@ -129,4 +129,58 @@ test('cholesky + cholSolve: SIMD and scalar builds give the same bits (odd n)', 
   }
 });
 
+test('combineRows, meanRows, ekiUpdate, ceLoss, ceGrad: SIMD and scalar builds give the same bits', () => {
+  const rand = mulberry32(75);
+  for (const [k, m] of SHAPES) {
+    const F = gaussArray(rand, k * m), c = gaussArray(rand, m), z = gaussArray(rand, k), Z = gaussArray(rand, k * k);
+    const C = m % 2 === 0 ? 2 : 1, B = m / C;
+    const labels = Int32Array.from({ length: B }, () => Math.floor(rand() * C));
+    const [a, b] = both((ws) => {
+      const Fp = ws.from('f64', F).ptr;
+      const out = ws.f64(m), mean = ws.f64(m), Theta = ws.from('f64', F), loss = ws.f64(k), G = ws.f64(k * m);
+      const peak = ws.raw.combineRows(k, m, Fp, ws.from('f64', c).ptr, ws.from('f64', z).ptr, out.ptr);
+      ws.raw.meanRows(k, m, Fp, mean.ptr);
+      ws.raw.ekiUpdate(k, m, Theta.ptr, ws.from('f64', Z).ptr, ws.f64(m + k * 256).ptr);
+      ws.raw.ceLoss(k, B, C, Fp, ws.from('i32', labels).ptr, loss.ptr, 0);
+      ws.raw.ceGrad(k, B, C, Fp, ws.from('i32', labels).ptr, G.ptr);
+      return { out: out.copy(), peak: Float64Array.of(peak), mean: mean.copy(), Theta: Theta.copy(), loss: loss.copy(), G: G.copy() };
+    });
+    for (const key of Object.keys(a) as (keyof typeof a)[]) sameBits(a[key], b[key], `${key} k=${k} m=${m}`);
+  }
+});
+
+// The f32 forward kernels: the same bits unless the SIMD build takes its dot tile, which sums over k
+// in four lanes (op(A) rows contiguous in k and N mod 8 ∈ {1, 2}); here no width is 1 or 2 mod 8.
+test('sgemm and mlpForward: SIMD and scalar builds give the same bits when N mod 8 ∉ {1, 2}', () => {
+  const rand = mulberry32(76);
+  const f32 = (n: number) => Float32Array.from(gaussArray(rand, n));
+  for (const [tA, tB, M, N, K] of [[0, 0, 9, 16, 37], [1, 0, 5, 12, 33], [0, 1, 7, 4, 600], [1, 1, 3, 5, 70], [0, 0, 6, 3, 17]]) {
+    const A = f32(M * K), Bm = f32(K * N);
+    const [a, b] = both((ws) => {
+      const Cm = ws.f32(M * N);
+      const work = ws.alloc('f32', ws.raw.sgemmWorkBytes(M, N, K) / 4);
+      ws.raw.sgemm(tA, tB, M, N, K, 1, ws.from('f32', A).ptr, tA ? M : K, ws.from('f32', Bm).ptr, tB ? K : N, 0, Cm.ptr, N, work.ptr);
+      return Float64Array.from(Cm.copy());
+    });
+    sameBits(a, b, `sgemm ${tA}${tB} ${M}×${N}×${K}`);
+  }
+  for (const act of [0, 1, 2, 3]) {
+    for (const dims of [[7, 16, 12], [5, 11, 3], [9, 4, 20, 6]]) {
+      const L = dims.length - 1, rows = 6;
+      let n = 0;
+      for (let l = 0; l < L; l++) n += dims[l] * dims[l + 1] + dims[l + 1];
+      const X = f32(rows * dims[0]).map((v) => 3 * v), P = f32(n).map((v) => 0.5 * v);
+      const [a, b] = both((ws) => {
+        const D = ws.from('i32', dims), out = ws.f32(rows * dims[L]), net = ws.i32(ws.raw.mlpNetworkBytes() / 4);
+        const work = ws.alloc('f32', ws.raw.mlpWorkBytes(rows, L, D.ptr) / 4);
+        ws.raw.mlpNetwork(net.ptr, L, act, act, rows, D.ptr, ws.from('f32', X).ptr, ws.from('f32', P).ptr, n, out.ptr,
+          ws.f32(rows * 20).ptr, ws.f32(rows * 20).ptr, work.ptr);
+        ws.raw.mlpForward(net.ptr, 1);
+        return Float64Array.from(out.copy());
+      });
+      sameBits(a, b, `mlpForward act ${act} ${dims.join('-')}`);
+    }
+  }
+});
+
 test.run();
