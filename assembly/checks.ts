@@ -124,6 +124,68 @@ export function checkWholePairs(k: i32, member0: u32, anti: bool, kernel: string
   }
 }
 
+// Aborts unless n ≥ 0.
+// @ts-ignore: decorator
+@inline
+export function checkNonNegative(n: i32, kernel: string, arg: string): void {
+  if (n < 0) abort(kernel + ": " + arg + " must be ≥ 0; got " + n.toString());
+}
+
+// Aborts unless flag is 0 or 1; zero and one say what each means.
+// @ts-ignore: decorator
+@inline
+export function checkFlag(flag: i32, kernel: string, arg: string, zero: string, one: string): void {
+  if (flag != 0 && flag != 1) {
+    abort(kernel + ": " + arg + " must be 0 (" + zero + ") or 1 (" + one + "); got " + flag.toString());
+  }
+}
+
+// Aborts unless a scratch size fits an i32 byte count (the ABI returns it as i32).
+// @ts-ignore: decorator
+@inline
+export function checkWorkBytes(bytes: u64, kernel: string, hint: string): void {
+  if (bytes > <u64>0x7FFFFFFF) abort(kernel + ": the scratch must be < 2 GiB (" + hint + "); got " + bytes.toString() + " bytes");
+}
+
+// Aborts unless need ≤ max for a quantity named what (a derived size, u64: no wrap).
+// @ts-ignore: decorator
+@inline
+export function checkFits(need: u64, max: u64, kernel: string, what: string, hint: string): void {
+  if (need > max) abort(kernel + ": " + what + " must be ≤ " + max.toString() + " (" + hint + "); got " + need.toString());
+}
+
+// Aborts unless dims (i32[layers + 1], at a checked region) holds sizes ≥ 1.
+export function checkDims(layers: i32, dims: usize, kernel: string): void {
+  for (let l = 0; l <= layers; l++) {
+    const d = load<i32>(dims + (<usize>l << 2));
+    if (d < 1) abort(kernel + ": dims[" + l.toString() + "] must be ≥ 1; got " + d.toString());
+  }
+}
+
+// Aborts unless the per-member stride of a strided operand is valid: 0 (one operand shared by
+// all members) when shared is allowed, else ≥ len when there are several members.
+// @ts-ignore: decorator
+@inline
+export function checkMemberStride(stride: i32, len: u64, members: i32, shared: bool, kernel: string, arg: string,
+  what: string): void {
+  if (stride < 0 || (members > 1 && !(shared && stride == 0) && <u64>stride < len)) {
+    abort(kernel + ": " + arg + " must be " + (shared ? "0 (shared) or " : "") + "≥ " + what + " = " + len.toString() +
+      "; got " + stride.toString());
+  }
+}
+
+// Aborts unless the diagonal of the n×n factor L is positive (a factor from a successful cholesky).
+export function checkFactor(n: i32, L: usize, kernel: string): void {
+  const step = (<usize>n + 1) << 3;
+  for (let i = 0; i < n; i++) {
+    const d = load<f64>(L + <usize>i * step);
+    if (!(d > 0)) {
+      abort(kernel + ": L[" + i.toString() + "][" + i.toString() + "] must be positive (pass a factor from a successful cholesky()); got " +
+        d.toString());
+    }
+  }
+}
+
 // Aborts unless a stride (in elements) is ≥ the length it must hold.
 // @ts-ignore: decorator
 @inline

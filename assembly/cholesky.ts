@@ -1,6 +1,6 @@
 // cholesky kernel family: the k×k SPD solve of method.md §2 step 4, (ΔFᵀHΔF + αI) z = −ΔFᵀg,
 // in f64. Matrices are row-major n×n; right-hand sides B are n×nrhs row-major.
-import { checkArray, checkFinite, checkSize } from "./checks";
+import { checkArray, checkFactor, checkFinite, checkSize } from "./checks";
 
 // Σ_{p<len} x_p·y_p as (Σ even p + Σ odd p) + the last element of an odd len: the two f64x2
 // lanes, which the scalar build reproduces, so both builds give the same bits.
@@ -64,12 +64,7 @@ export function cholSolve(n: i32, nrhs: i32, L: usize, B: usize): void {
   checkArray(B, <u64>n * <u64>nrhs, 8, "cholSolve", "B");
   const ld = <usize>n << 3;
   const ldb = <usize>nrhs << 3;
-  for (let i = 0; i < n; i++) {
-    if (!(load<f64>(L + <usize>i * ld + (<usize>i << 3)) > 0)) {
-      abort("cholSolve: L[" + i.toString() + "][" + i.toString() + "] must be positive (pass a factor from a successful cholesky()); got " +
-        load<f64>(L + <usize>i * ld + (<usize>i << 3)).toString());
-    }
-  }
+  checkFactor(n, L, "cholSolve");
   for (let i = 0; i < n; i++) {
     const bi = B + <usize>i * ldb;
     for (let p = 0; p < i; p++) rowAxpy(nrhs, -load<f64>(L + <usize>i * ld + (<usize>p << 3)), B + <usize>p * ldb, bi);

@@ -3,7 +3,7 @@
 // Every array is f64 and row-major, labels are i32; a k×m matrix holds k member rows of m
 // contiguous values. ΔF_i = F_i − c (c = F_0, the centre's outputs). All sums accumulate in f64;
 // reductions run in the lane order of gram.ts, so both builds give the same bits.
-import { checkArray, checkLabels, checkSize } from "./checks";
+import { checkArray, checkFits, checkLabels, checkSize } from "./checks";
 import { addAt, GRAM_TILE, SCRATCH, SCRATCH_BYTES, scale, symmetrize, tileProducts } from "./gram";
 
 // Softmax of one sample's C logits into p (C), stable (shifted by the max); returns log Σ exp.
@@ -39,10 +39,8 @@ export function ceSystem(k: i32, B: i32, C: i32, F: usize, c: usize, labels: usi
   checkArray(A, <u64>k * <u64>k, 8, "ceSystem", "A");
   checkArray(r, <u64>k, 8, "ceSystem", "r");
   // One sample's weights and two k × C tiles must fit the scratch.
-  if ((2 * <u64>k + 1) * <u64>C * 8 > <u64>SCRATCH_BYTES) {
-    abort("ceSystem: (2k + 1)·C must be ≤ " + (SCRATCH_BYTES >> 3).toString() + " (one sample's scratch; use fewer members or classes per call); got " +
-      ((2 * <u64>k + 1) * <u64>C).toString());
-  }
+  checkFits((2 * <u64>k + 1) * <u64>C, <u64>(SCRATCH_BYTES >> 3), "ceSystem", "(2k + 1)·C",
+    "one sample's scratch; use fewer members or classes per call");
   checkLabels(B, C, labels, "ceSystem");
   const m = B * C;
   // Samples per tile: about GRAM_TILE columns, as many as the scratch holds, at least one.

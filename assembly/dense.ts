@@ -8,7 +8,8 @@
 // The whole-MLP kernels take a network descriptor (net.ts) written once by mlpNetwork, plus only
 // the values that change from call to call.
 import {
-  ACT_IDENTITY, checkAct, checkDisjoint, checkFinite, checkMemberRange, checkRegion, checkSize,
+  ACT_IDENTITY, checkAct, checkDisjoint, checkFinite, checkMemberRange, checkMemberStride, checkNonNegative,
+  checkRegion, checkSize,
 } from "./checks";
 import { dotTail, engineWorkBytes, kBlock, packB, packedWidth } from "./gemm-pack";
 import { gemmBlock } from "./gemm-tile";
@@ -52,13 +53,10 @@ export function denseEnsemble(members: i32, rows: i32, inDim: i32, outDim: i32, 
   checkAct(act, K, "act");
   const xLen = <u64>rows * <u64>inDim;
   const yLen = <u64>rows * <u64>outDim;
-  if (xStride < 0 || (members > 1 && xStride != 0 && <u64>xStride < xLen)) {
-    abort("denseEnsemble: xStride must be 0 (shared X) or ≥ rows·inDim = " + xLen.toString() + "; got " + xStride.toString());
-  }
-  if (pStride < 0) abort("denseEnsemble: pStride must be ≥ 0; got " + pStride.toString());
-  if (yStride < 0 || (members > 1 && <u64>yStride < yLen)) {
-    abort("denseEnsemble: yStride must be ≥ rows·outDim = " + yLen.toString() + " (outputs may not overlap); got " + yStride.toString());
-  }
+  checkMemberStride(xStride, xLen, members, true, K, "xStride", "rows·inDim");
+  // members may share parameters (pStride = 0), but outputs may not overlap
+  checkNonNegative(pStride, K, "pStride");
+  checkMemberStride(yStride, yLen, members, false, K, "yStride", "rows·outDim");
   const xBytes = strided(members, xStride, xLen);
   const wBytes = strided(members, pStride, <u64>inDim * <u64>outDim);
   const bBytes = strided(members, pStride, <u64>outDim);

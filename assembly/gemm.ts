@@ -6,7 +6,9 @@
 // last layer (bindings/nn/lastlayer.ts: logits H·W and the gradient Hᵀ·G). The ensemble algebra
 // is f64 and has its own kernels (gram.ts, lsq.ts, crossentropy.ts, eki.ts).
 // The engine (4×8 register tiles, fused epilogue) lives in gemm-tile.ts, B packing in gemm-pack.ts.
-import { ACT_IDENTITY, checkDisjoint, checkFinite, checkRegion, checkSize, checkStride } from "./checks";
+import {
+  ACT_IDENTITY, checkDisjoint, checkFinite, checkFlag, checkRegion, checkSize, checkStride, checkWorkBytes,
+} from "./checks";
 import { dotTail, engineWorkBytes, kBlock, packB, packedWidth, span } from "./gemm-pack";
 import { gemmBlock } from "./gemm-tile";
 
@@ -16,16 +18,14 @@ export function sgemmWorkBytes(M: i32, N: i32, K: i32): i32 {
   checkSize(N, "sgemmWorkBytes", "N");
   checkSize(K, "sgemmWorkBytes", "K");
   const bytes = engineWorkBytes(N, K);
-  if (bytes > <u64>0x7FFFFFFF) {
-    abort("sgemmWorkBytes: the scratch must be < 2 GiB (use a smaller N); got " + bytes.toString() + " bytes");
-  }
+  checkWorkBytes(bytes, "sgemmWorkBytes", "use a smaller N");
   return <i32>bytes;
 }
 
 export function sgemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32,
   A: usize, lda: i32, B: usize, ldb: i32, beta: f32, C: usize, ldc: i32, work: usize): void {
-  if (transA != 0 && transA != 1) abort("sgemm: transA must be 0 (A is M×K) or 1 (A is K×M); got " + transA.toString());
-  if (transB != 0 && transB != 1) abort("sgemm: transB must be 0 (B is K×N) or 1 (B is N×K); got " + transB.toString());
+  checkFlag(transA, "sgemm", "transA", "A is M×K", "A is K×M");
+  checkFlag(transB, "sgemm", "transB", "B is K×N", "B is N×K");
   checkSize(M, "sgemm", "M");
   checkSize(N, "sgemm", "N");
   checkSize(K, "sgemm", "K");

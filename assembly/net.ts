@@ -11,7 +11,7 @@
 //  28 pStride (floats)                    32 out: members × rows × d_L f32 (the logits)
 //  36 bufA, 40 bufB: rows × max(d_1 … d_{L−1}) f32 each (bufA used from 2 layers, bufB from 3)
 //  44 work: mlpWorkBytes(rows, L, dims) bytes, 16-aligned
-import { checkAct, checkDisjoint, checkRegion, checkSize } from "./checks";
+import { checkAct, checkDims, checkDisjoint, checkRegion, checkSize, checkStride, checkWorkBytes } from "./checks";
 import { engineWorkBytes } from "./gemm-pack";
 
 // @ts-ignore: decorator
@@ -40,16 +40,13 @@ export function mlpNetworkBytes(): i32 {
 
 // Reads and checks dims (layers + 1 sizes ≥ 1); returns the work bytes the layers need.
 function layerWork(layers: i32, dims: usize, kernel: string): u64 {
-  if (layers < 1) abort(kernel + ": layers must be ≥ 1; got " + layers.toString());
+  checkSize(layers, kernel, "layers");
   checkRegion(dims, <u64>(layers + 1) << 2, 4, kernel, "dims");
+  checkDims(layers, dims, kernel);
   let bytes: u64 = 0;
-  for (let l = 0; l <= layers; l++) {
-    const d = load<i32>(dims + (<usize>l << 2));
-    if (d < 1) abort(kernel + ": dims[" + l.toString() + "] must be ≥ 1; got " + d.toString());
-    if (l > 0) {
-      const b = engineWorkBytes(d, load<i32>(dims + (<usize>(l - 1) << 2)));
-      if (b > bytes) bytes = b;
-    }
+  for (let l = 1; l <= layers; l++) {
+    const b = engineWorkBytes(load<i32>(dims + (<usize>l << 2)), load<i32>(dims + (<usize>(l - 1) << 2)));
+    if (b > bytes) bytes = b;
   }
   return bytes;
 }
@@ -75,9 +72,7 @@ function widestHidden(layers: i32, dims: usize): i32 {
 export function mlpWorkBytes(rows: i32, layers: i32, dims: usize): i32 {
   checkSize(rows, "mlpWorkBytes", "rows");
   const bytes = layerWork(layers, dims, "mlpWorkBytes");
-  if (bytes > <u64>0x7FFFFFFF) {
-    abort("mlpWorkBytes: the scratch must be < 2 GiB (use narrower layers); got " + bytes.toString() + " bytes");
-  }
+  checkWorkBytes(bytes, "mlpWorkBytes", "use narrower layers");
   return <i32>bytes;
 }
 
@@ -112,9 +107,7 @@ export function checkNet(net: usize, kernel: string): u64 {
   checkAct(d.outAct, kernel, "outAct");
   layerWork(d.layers, d.dims, kernel);
   const n = paramCount(d.layers, d.dims);
-  if (d.pStride < 0 || <u64>d.pStride < n) {
-    abort(kernel + ": pStride must be ≥ the parameter count " + n.toString() + "; got " + d.pStride.toString());
-  }
+  checkStride(d.pStride, n, kernel, "pStride", "the parameter count");
   return n;
 }
 

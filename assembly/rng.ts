@@ -5,7 +5,9 @@
 // Layouts: row-major, a k×n matrix holds k member rows of n contiguous values. Member i of a call
 // is the global member member0 + r for row r; with antithetic pairs it uses stream q_i = ⌊i/2⌋
 // with sign s_i = (−1)^i, else q_i = i, s_i = 1.
-import { checkArray, checkAtMost, checkFinite, checkIndexRange, checkMemberRange, checkSize, checkWholePairs } from "./checks";
+import {
+  checkArray, checkAtMost, checkFinite, checkIndexRange, checkMemberRange, checkSize, checkStride, checkWholePairs,
+} from "./checks";
 import { addAt, gramBlock } from "./gram";
 import { perturbRows, signOf, streamOf } from "./perturb";
 import { fillNormals, GROUP, streamKey, TILE, XI } from "./rng-core";
@@ -37,7 +39,7 @@ function perturbMembers<T>(kernel: string, k: i32, n: i32, sigma: f64, seed: u32
   checkSize(k, kernel, "k");
   checkSize(n, kernel, "n");
   checkMemberRange(k, member0, kernel);
-  if (outStride < n) abort(kernel + ": outStride must be ≥ n = " + n.toString() + "; got " + outStride.toString());
+  checkStride(outStride, <u64>n, kernel, "outStride", "n");
   checkFinite(sigma, kernel, "sigma");
   checkArray(theta, <u64>n, 8, kernel, "theta");
   checkArray(out, <u64>(k - 1) * <u64>outStride + <u64>n, sizeof<T>(), kernel, "out");
@@ -220,9 +222,9 @@ export function drawGram(k: i32, n: i32, seed: u32, draw: u32, member0: u32, ant
   const anti = antithetic != 0;
   checkWholePairs(k, member0, anti, "drawGram");
   const S = anti ? k >> 1 : k;
-  if (S > GRAM_CELLS >> 1) {
-    abort("drawGram: k must be ≤ 8192 (16384 with antithetic pairs; split the ensemble); got " + k.toString());
-  }
+  // S ≤ GRAM_CELLS/2 streams: k ≤ 8192, or 16384 with antithetic pairs (k even, checked above)
+  checkAtMost(k, anti ? GRAM_CELLS : GRAM_CELLS >> 1, "drawGram", "k",
+    anti ? "with antithetic pairs; split the ensemble" : "16384 with antithetic pairs; split the ensemble");
   checkArray(theta, <u64>n, 8, "drawGram", "theta");
   checkArray(G, <u64>k * <u64>k, 8, "drawGram", "G");
   checkArray(p, <u64>k, 8, "drawGram", "p");

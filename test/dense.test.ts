@@ -301,7 +301,7 @@ test('bad arguments raise a KernelError naming the problem', () => {
     expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, mod.exports.memoryBytes() - 16, 12, work.ptr), /denseEnsemble: Y must lie inside memory; got pointer \d+ \+ extent 48 bytes > memory size \d+ bytes/);
     expectKernelError(() => d(1 << 20, 4, 4, 3, 1, X.ptr, 16, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /denseEnsemble: X must lie inside memory; got pointer \d+ \+ extent \d+ bytes > memory size/);
 
-    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 20, Y.ptr, A.ptr, B.ptr, work.ptr), /pStride must be ≥ the parameter count 23; got 20/);
+    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 20, Y.ptr, A.ptr, B.ptr, work.ptr), /pStride must be ≥ the parameter count = 23; got 20/);
     expectKernelError(() => f(2, 4, 0, 2, 0, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, work.ptr), /layers must be ≥ 1; got 0/);
     expectKernelError(() => f(2, 4, 2, 2, 7, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, work.ptr), /outAct must be 0/);
     expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, X.ptr, B.ptr, work.ptr), /mlpNetwork: bufA and X must not overlap/);
@@ -321,7 +321,7 @@ test('bad arguments raise a KernelError naming the problem', () => {
     expectKernelError(() => mod.exports.mlpForward(net.ptr, 1), /mlpForward: act must be 0 \(identity\).*; got 9/);
     words()[1] = 2;
     words()[7] = 20; // pStride
-    expectKernelError(() => mod.exports.mlpForward(net.ptr, 1), /mlpForward: pStride must be ≥ the parameter count 23; got 20/);
+    expectKernelError(() => mod.exports.mlpForward(net.ptr, 1), /mlpForward: pStride must be ≥ the parameter count = 23; got 20/);
     words()[7] = 23;
     words()[9] = X.ptr; // bufA
     expectKernelError(() => mod.exports.mlpForward(net.ptr, 1), /mlpForward: bufA and X must not overlap/);
@@ -478,7 +478,7 @@ test('mlpForwardPerturbed: bad arguments raise a KernelError naming the problem'
     };
     g(2, 0, 1, 1);
     expectKernelError(() => g(0, 0, 0, 0), /mlpForwardPerturbed: members must be ≥ 1; got 0/);
-    expectKernelError(() => g(2, 0, 0, 0, { pStride: 22 }), /pStride must be ≥ the parameter count 23; got 22/);
+    expectKernelError(() => g(2, 0, 0, 0, { pStride: 22 }), /pStride must be ≥ the parameter count = 23; got 22/);
     expectKernelError(() => g(2, 0, 0, 0, { sigma: NaN }), /mlpForwardPerturbed: sigma must be finite; got NaN/);
     expectKernelError(() => g(2, 0xFFFFFFFF, 0, 0), /mlpForwardPerturbed: member0 \+ k must be ≤ 2\^32 \(member is u32\); got member0 = 4294967295, k = 2/);
     expectKernelError(() => g(2, 0, 0, 0, { theta: T.ptr + 4 }), /mlpForwardPerturbed: theta \(f64, 8-aligned\) must be 8-byte aligned/);
