@@ -113,10 +113,12 @@ export function mlpForward(net: usize, members: i32): void {
   const pBytes = strided(members, pStride, n);
   const oBytes = (<u64>members * <u64>rows * <u64>dL) << 2;
   checkBuffers(d, K, "P", pBytes, oBytes, 0, 0);
+  // the descriptor read once: the call's own writes cannot change it midway
+  const act = d.act, outAct = d.outAct, dims = d.dims, X = d.X, P = d.P, out = d.out, bufA = d.bufA, bufB = d.bufB, work = d.work;
   const oSlice = <usize>rows * <usize>dL << 2;
   for (let j = 0; j < members; j++) {
-    forwardMember(rows, layers, d.act, d.outAct, d.dims, d.X, d.P + (<usize>j * <usize>pStride << 2),
-      d.out + <usize>j * oSlice, d.bufA, d.bufB, d.work);
+    forwardMember(rows, layers, act, outAct, dims, X, P + (<usize>j * <usize>pStride << 2), out + <usize>j * oSlice,
+      bufA, bufB, work);
   }
 }
 
@@ -149,6 +151,7 @@ export function mlpForwardPerturbed(net: usize, members: i32, theta: usize, sigm
   checkBuffers(d, K, pairs ? "P (2 × pStride f32 with antithetic pairs)" : "P (pStride f32)", pBytes, oBytes,
     theta, nParams << 3);
 
+  // the descriptor read once: the call's own writes cannot change it midway
   const act = d.act, outAct = d.outAct, dims = d.dims, X = d.X, P = d.P, bufA = d.bufA, bufB = d.bufB, work = d.work;
   const oSlice = <usize>rows * <usize>dL << 2;
   const rowBytes = <usize>pStride << 2;
