@@ -1,17 +1,9 @@
 // cholesky kernel family: the k×k SPD solve of method.md §2 step 4, (ΔFᵀHΔF + αI) z = −ΔFᵀg,
 // in f64. Matrices are row-major n×n; right-hand sides B are n×nrhs row-major.
-import { checkPtr, checkDim } from "./util";
+import { checkArray, checkFactor, checkFinite, checkSize } from "./checks";
 
-// Aborts unless `count` f64 at ptr lie in memory, 8-aligned.
-// @ts-ignore: decorator
-@inline
-function checkF64(ptr: usize, count: u64, what: string): void {
-  const bytes = count << 3;
-  if (bytes > <u64>0xFFFFFFFF) abort(what + ": buffer out of bounds");
-  checkPtr(ptr, <usize>bytes, 8, what);
-}
-
-// Σ_{p<len} x_p·y_p.
+// Σ_{p<len} x_p·y_p as (Σ even p + Σ odd p) + the last element of an odd len: the two f64x2
+// lanes, which the scalar build reproduces, so both builds give the same bits.
 // @ts-ignore: decorator
 @inline
 function dot(len: i32, x: usize, y: usize): f64 {
@@ -24,6 +16,14 @@ function dot(len: i32, x: usize, y: usize): f64 {
       v = f64x2.add(v, f64x2.mul(v128.load(x + o), v128.load(y + o)));
     }
     s = f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
+  } else {
+    let e = 0.0, d = 0.0;
+    for (; p + 1 < len; p += 2) {
+      const o = <usize>p << 3;
+      e += load<f64>(x + o) * load<f64>(y + o);
+      d += load<f64>(x + o, 8) * load<f64>(y + o, 8);
+    }
+    s = e + d;
   }
   for (; p < len; p++) s += load<f64>(x + (<usize>p << 3)) * load<f64>(y + (<usize>p << 3));
   return s;
@@ -34,10 +34,10 @@ function dot(len: i32, x: usize, y: usize): f64 {
 // just before L_ij is written and A and L may alias. Returns 0, or p + 1 when pivot p is not
 // positive (or NaN); then L is partial and must not be used. A, L: n×n.
 export function cholesky(n: i32, shift: f64, A: usize, L: usize): i32 {
-  checkDim(n, "cholesky: n");
-  if (!isFinite(shift)) abort("cholesky: shift must be finite");
-  checkF64(A, <u64>n * <u64>n, "cholesky: A");
-  checkF64(L, <u64>n * <u64>n, "cholesky: L");
+  checkSize(n, "cholesky", "n");
+  checkFinite(shift, "cholesky", "shift");
+  checkArray(A, <u64>n * <u64>n, 8, "cholesky", "A");
+  checkArray(L, <u64>n * <u64>n, 8, "cholesky", "L");
   const ld = <usize>n << 3;
   for (let i = 0; i < n; i++) {
     const ai = A + <usize>i * ld;
@@ -58,17 +58,13 @@ export function cholesky(n: i32, shift: f64, A: usize, L: usize): i32 {
 // B(n×nrhs) ← (L·Lᵀ)⁻¹·B in place: forward substitution L Y = B, then back substitution Lᵀ X = Y,
 // both on whole rows of B. L: n×n lower (as from cholesky); B: n×nrhs.
 export function cholSolve(n: i32, nrhs: i32, L: usize, B: usize): void {
-  checkDim(n, "cholSolve: n");
-  checkDim(nrhs, "cholSolve: nrhs");
-  checkF64(L, <u64>n * <u64>n, "cholSolve: L");
-  checkF64(B, <u64>n * <u64>nrhs, "cholSolve: B");
+  checkSize(n, "cholSolve", "n");
+  checkSize(nrhs, "cholSolve", "nrhs");
+  checkArray(L, <u64>n * <u64>n, 8, "cholSolve", "L");
+  checkArray(B, <u64>n * <u64>nrhs, 8, "cholSolve", "B");
   const ld = <usize>n << 3;
   const ldb = <usize>nrhs << 3;
-  for (let i = 0; i < n; i++) {
-    if (!(load<f64>(L + <usize>i * ld + (<usize>i << 3)) > 0)) {
-      abort("cholSolve: L[" + i.toString() + "][" + i.toString() + "] is not positive; pass a factor from a successful cholesky()");
-    }
-  }
+  checkFactor(n, L, "cholSolve");
   for (let i = 0; i < n; i++) {
     const bi = B + <usize>i * ldb;
     for (let p = 0; p < i; p++) rowAxpy(nrhs, -load<f64>(L + <usize>i * ld + (<usize>p << 3)), B + <usize>p * ldb, bi);

@@ -2,53 +2,56 @@
 //   op(A): M × K — A stored M × K (lda ≥ K) when transA = 0, K × M (lda ≥ M) when transA = 1
 //   op(B): K × N — B stored K × N (ldb ≥ N) when transB = 0, N × K (ldb ≥ K) when transB = 1
 //   C:     M × N, ldc ≥ N; never read when β = 0 (it may hold NaN garbage)
-// The forward passes need NN and the ensemble algebra AᵀB (method.md §2 step 4, §3).
-// The engine (B packing, 4×8 register tiles, fused epilogue) lives in gemm-tile.ts.
+// The networks' forward passes use the same engine through dense.ts; sgemm itself serves the exact
+// last layer (bindings/nn/lastlayer.ts: logits H·W and the gradient Hᵀ·G). The ensemble algebra
+// is f64 and has its own kernels (gram.ts, lsq.ts, crossentropy.ts, eki.ts).
+// The engine (4×8 register tiles, fused epilogue) lives in gemm-tile.ts, B packing in gemm-pack.ts.
 import {
-  ACT_IDENTITY, checkDisjoint, checkRegion, checkSize, dotTail, engineWorkBytes, gemmBlock, kBlock,
-  packB, packedWidth, span,
-} from "./gemm-tile";
+  ACT_IDENTITY, checkDisjoint, checkFinite, checkFlag, checkRegion, checkSize, checkStride, checkWorkBytes,
+} from "./checks";
+import { dotTail, engineWorkBytes, kBlock, packB, packedWidth, span } from "./gemm-pack";
+import { gemmBlock } from "./gemm-tile";
 
 // Bytes of scratch `work` sgemm needs for these sizes: one packed K block of op(B) + a tile.
 export function sgemmWorkBytes(M: i32, N: i32, K: i32): i32 {
-  checkSize(M, "sgemmWorkBytes: M");
-  checkSize(N, "sgemmWorkBytes: N");
-  checkSize(K, "sgemmWorkBytes: K");
+  checkSize(M, "sgemmWorkBytes", "M");
+  checkSize(N, "sgemmWorkBytes", "N");
+  checkSize(K, "sgemmWorkBytes", "K");
   const bytes = engineWorkBytes(N, K);
-  if (bytes > <u64>0x7FFFFFFF) abort("sgemmWorkBytes: scratch exceeds 2 GiB; use a smaller N");
+  checkWorkBytes(bytes, "sgemmWorkBytes", "use a smaller N");
   return <i32>bytes;
 }
 
 export function sgemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32,
   A: usize, lda: i32, B: usize, ldb: i32, beta: f32, C: usize, ldc: i32, work: usize): void {
-  if (transA != 0 && transA != 1) abort("sgemm: transA must be 0 (A is M×K) or 1 (A is K×M); got " + transA.toString());
-  if (transB != 0 && transB != 1) abort("sgemm: transB must be 0 (B is K×N) or 1 (B is N×K); got " + transB.toString());
-  checkSize(M, "sgemm: M");
-  checkSize(N, "sgemm: N");
-  checkSize(K, "sgemm: K");
-  if (!isFinite<f32>(alpha)) abort("sgemm: alpha must be finite; got " + alpha.toString());
-  if (!isFinite<f32>(beta)) abort("sgemm: beta must be finite; got " + beta.toString());
+  checkFlag(transA, "sgemm", "transA", "A is M×K", "A is K×M");
+  checkFlag(transB, "sgemm", "transB", "B is K×N", "B is N×K");
+  checkSize(M, "sgemm", "M");
+  checkSize(N, "sgemm", "N");
+  checkSize(K, "sgemm", "K");
+  checkFinite(alpha, "sgemm", "alpha");
+  checkFinite(beta, "sgemm", "beta");
   // Stored shapes: A is aRows × aCols, B is bRows × bCols.
   const aRows = transA ? K : M;
   const aCols = transA ? M : K;
   const bRows = transB ? N : K;
   const bCols = transB ? K : N;
-  if (lda < aCols) abort("sgemm: lda must be ≥ " + aCols.toString() + " (the row length of A); got " + lda.toString());
-  if (ldb < bCols) abort("sgemm: ldb must be ≥ " + bCols.toString() + " (the row length of B); got " + ldb.toString());
-  if (ldc < N) abort("sgemm: ldc must be ≥ N = " + N.toString() + "; got " + ldc.toString());
+  checkStride(lda, aCols, "sgemm", "lda", "the row length of A");
+  checkStride(ldb, bCols, "sgemm", "ldb", "the row length of B");
+  checkStride(ldc, N, "sgemm", "ldc", "N");
   const aBytes = span(aRows, aCols, lda);
   const bBytes = span(bRows, bCols, ldb);
   const cBytes = span(M, N, ldc);
   const wBytes = engineWorkBytes(N, K);
-  checkRegion(A, aBytes, 4, "sgemm: A");
-  checkRegion(B, bBytes, 4, "sgemm: B");
-  checkRegion(C, cBytes, 4, "sgemm: C");
-  checkRegion(work, wBytes, 16, "sgemm: work (sgemmWorkBytes(M, N, K) bytes, 16-aligned)");
-  checkDisjoint(C, cBytes, A, aBytes, "sgemm: C and A");
-  checkDisjoint(C, cBytes, B, bBytes, "sgemm: C and B");
-  checkDisjoint(work, wBytes, A, aBytes, "sgemm: work and A");
-  checkDisjoint(work, wBytes, B, bBytes, "sgemm: work and B");
-  checkDisjoint(work, wBytes, C, cBytes, "sgemm: work and C");
+  checkRegion(A, aBytes, 4, "sgemm", "A");
+  checkRegion(B, bBytes, 4, "sgemm", "B");
+  checkRegion(C, cBytes, 4, "sgemm", "C");
+  checkRegion(work, wBytes, 16, "sgemm", "work (sgemmWorkBytes(M, N, K) bytes, 16-aligned)");
+  checkDisjoint(C, cBytes, A, aBytes, "sgemm", "C", "A");
+  checkDisjoint(C, cBytes, B, bBytes, "sgemm", "C", "B");
+  checkDisjoint(work, wBytes, A, aBytes, "sgemm", "work", "A");
+  checkDisjoint(work, wBytes, B, bBytes, "sgemm", "work", "B");
+  checkDisjoint(work, wBytes, C, cBytes, "sgemm", "work", "C");
 
   const ldcB = <usize>ldc << 2;
   if (alpha == 0) {

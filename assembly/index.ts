@@ -2,6 +2,11 @@
 export * from "./memory";
 export * from "./gemm";
 export * from "./dense";
+export { mlpNetwork, mlpNetworkBytes, mlpWorkBytes } from "./net";
 export * from "./rng";
-export * from "./ensemble";
+export * from "./lsq";
+export * from "./crossentropy";
+export * from "./eki";
+export * from "./convert";
+export * from "./finite";
 export * from "./cholesky";

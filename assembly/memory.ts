@@ -1,9 +1,10 @@
 // Memory family: the only allocation entry points. Kernels never allocate; the TS Workspace
 // calls these once per problem size and passes byte offsets to the kernels.
+import { checkSize } from "./checks";
 
 // Returns a 16-byte aligned, zero-filled block of `bytes` bytes (TLSF blocks are 16-aligned).
 export function alloc(bytes: i32): usize {
-  if (bytes <= 0) abort("alloc: bytes must be positive");
+  checkSize(bytes, "alloc", "bytes");
   const ptr = heap.alloc(<usize>bytes);
   memory.fill(ptr, 0, <usize>bytes);
   return ptr;

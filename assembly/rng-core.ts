@@ -2,8 +2,8 @@
 // fused perturbed forward of the dense family (dense.ts). Not exported by index.ts: one copy of
 // the generator, so every consumer draws the same bits (method.md §2 step 2).
 //
-// ξ(seed, iter, member, index) is a pure function of four u32:
-//   key   = mix64(mix64(seed·2³² + iter ⊕ K0) ⊕ (member·γ₂ + K1))     (one stream per member)
+// ξ(seed, draw, member, index) is a pure function of four u32:
+//   key   = mix64(mix64(seed·2³² + draw ⊕ K0) ⊕ (member·γ₂ + K1))     (one stream per member)
 //   h     = mix64(key + ⌊index/2⌋·γ)                                  (SplitMix64 as a counter)
 //   b     = the low 32 bits of h for an even index, the high 32 bits for an odd one
 //   q     = u − ½ with u = (2·⌊b/2⁹⌋ + 1)·2⁻²⁴ ∈ (0, 1), exact in f32 and symmetric about ½
@@ -27,7 +27,6 @@
 // Layouts: row-major, a k×n matrix holds k member rows of n contiguous values. Member i of a call
 // is the global member member0 + r for row r; with antithetic pairs it uses stream q_i = ⌊i/2⌋
 // with sign s_i = (−1)^i, else q_i = i, s_i = 1.
-import { checkPtr } from "./util";
 
 // SplitMix64 increment γ = 2⁶⁴/φ and the finalizer multipliers.
 const GAMMA: u64 = 0x9E3779B97F4A7C15;
@@ -131,11 +130,11 @@ function mix64(z: u64): u64 {
   return z ^ (z >> 31);
 }
 
-// The stream key of one member: distinct (seed, iter) pairs map to distinct inner states.
+// The stream key of one member: distinct (seed, draw) pairs map to distinct inner states.
 // @ts-ignore: decorator
 @inline
-export function streamKey(seed: u32, iter: u32, member: u32): u64 {
-  const h = mix64(((<u64>seed << 32) | <u64>iter) ^ K0);
+export function streamKey(seed: u32, draw: u32, member: u32): u64 {
+  const h = mix64(((<u64>seed << 32) | <u64>draw) ^ K0);
   return mix64(h ^ (<u64>member * GAMMA2 + K1));
 }
 
@@ -420,104 +419,3 @@ export function fillNormals(key: u64, index0: u64, len: i32, dst: usize): void {
   }
   for (; j < len; j++) store<f64>(dst + (<usize>j << 3), <f64>normal1(centredAt(key, index0 + <u64>j)));
 }
-
-// Aborts unless `count` elements of `elem` bytes at ptr lie in memory, `elem`-aligned.
-// @ts-ignore: decorator
-@inline
-export function checkBuf(ptr: usize, count: u64, elem: u32, what: string): void {
-  const bytes = count * <u64>elem;
-  if (bytes > <u64>0xFFFFFFFF) abort(what + ": buffer out of bounds");
-  checkPtr(ptr, <usize>bytes, <usize>elem, what);
-}
-
-// Aborts unless stream positions offset … offset + n − 1 are valid u32 indices.
-// @ts-ignore: decorator
-@inline
-export function checkIndexRange(offset: u32, n: i32, what: string): void {
-  if (<u64>offset + <u64>n > <u64>0x100000000) abort(what + ": offset + n must be ≤ 2^32 (index is u32)");
-}
-
-
-// Global member index → stream index (antithetic pairs share ⌊i/2⌋).
-// @ts-ignore: decorator
-@inline
-export function streamOf(member: u32, antithetic: bool): u32 {
-  return antithetic ? member >> 1 : member;
-}
-
-// Global member index → sign s_i of its perturbation.
-// @ts-ignore: decorator
-@inline
-export function signOf(member: u32, antithetic: bool): f64 {
-  return antithetic && (member & 1) != 0 ? -1.0 : 1.0;
-}
-
-// Aborts unless members member0 … member0 + k − 1 are valid u32 indices (message built only then).
-// @ts-ignore: decorator
-@inline
-export function checkMemberRange(k: i32, member0: u32, what: string): void {
-  if (<u64>member0 + <u64>k > <u64>0x100000000) abort(what + ": member0 + k must be ≤ 2^32 (member is u32)");
-}
-
-
-// f32 rowP = θ + σ₊·ξ and, when rowM ≠ 0, rowM = θ − σ₊·ξ (an antithetic pair from one pass of
-// the stream), each element computed in f64 and rounded once (method.md §2 step 2).
-// theta: f64 n; rowP, rowM: f32 n. Used by perturb32 and mlpForwardPerturbed.
-export function perturbRows32(n: i32, sp: f64, key: u64, theta: usize, rowP: usize, rowM: usize): void {
-  const sm = -sp;
-  for (let j0 = 0; j0 < n; j0 += TILE) {
-    const len = min(TILE, n - j0);
-    fillNormals(key, <u64>j0, len, XI);
-    const th = theta + (<usize>j0 << 3);
-    const p = rowP + (<usize>j0 << 2);
-    const m = rowM + (<usize>j0 << 2);
-    let j = 0;
-    if (ASC_FEATURE_SIMD) {
-      // Four values per step, stored as one f32x4; one loop per case keeps the branch out.
-      const vp = f64x2.splat(sp);
-      if (rowM == 0) {
-        for (; j + 3 < len; j += 4) {
-          const x = XI + (<usize>j << 3);
-          const t = th + (<usize>j << 3);
-          const lo = f32x4.demote_f64x2_zero(f64x2.add(v128.load(t), f64x2.mul(vp, v128.load(x))));
-          const hi = f32x4.demote_f64x2_zero(f64x2.add(v128.load(t, 16), f64x2.mul(vp, v128.load(x, 16))));
-          v128.store(p + (<usize>j << 2), v128.shuffle<u32>(lo, hi, 0, 1, 4, 5));
-        }
-      } else {
-        const vm = f64x2.splat(sm);
-        for (; j + 3 < len; j += 4) {
-          const x = XI + (<usize>j << 3);
-          const t = th + (<usize>j << 3);
-          const x0 = v128.load(x), x1 = v128.load(x, 16);
-          const t0 = v128.load(t), t1 = v128.load(t, 16);
-          const o = <usize>j << 2;
-          const plo = f32x4.demote_f64x2_zero(f64x2.add(t0, f64x2.mul(vp, x0)));
-          const phi = f32x4.demote_f64x2_zero(f64x2.add(t1, f64x2.mul(vp, x1)));
-          v128.store(p + o, v128.shuffle<u32>(plo, phi, 0, 1, 4, 5));
-          const mlo = f32x4.demote_f64x2_zero(f64x2.add(t0, f64x2.mul(vm, x0)));
-          const mhi = f32x4.demote_f64x2_zero(f64x2.add(t1, f64x2.mul(vm, x1)));
-          v128.store(m + o, v128.shuffle<u32>(mlo, mhi, 0, 1, 4, 5));
-        }
-      }
-    }
-    for (; j < len; j++) {
-      const x = load<f64>(XI + (<usize>j << 3));
-      const t = load<f64>(th + (<usize>j << 3));
-      const o = <usize>j << 2;
-      store<f32>(p + o, <f32>(t + sp * x));
-      if (rowM != 0) store<f32>(m + o, <f32>(t + sm * x));
-    }
-  }
-}
-
-
-// Aborts unless an antithetic call takes whole pairs: member0 and k even.
-// @ts-ignore: decorator
-@inline
-export function checkWholePairs(k: i32, member0: u32, anti: bool, what: string): void {
-  if (anti && ((member0 & 1) != 0 || (k & 1) != 0)) {
-    abort(what + ": with antithetic pairs member0 and k must be even (a call takes whole pairs ±ξ); got member0 = " +
-      member0.toString() + ", k = " + k.toString() + ": split the member range at even members");
-  }
-}
-

@@ -1,15 +1,16 @@
 // rng kernel family: kernels that consume the counter-based N(0,1) generator of rng-core.ts, so the
-// perturbation matrix E = σΞ is regenerated instead of stored (method.md §2 step 2). ξ(seed, iter,
+// perturbation matrix E = σΞ is regenerated instead of stored (method.md §2 step 2). ξ(seed, draw,
 // member, index) is a pure function of four u32 (defined in rng-core.ts); both builds give the same bits.
 //
 // Layouts: row-major, a k×n matrix holds k member rows of n contiguous values. Member i of a call
 // is the global member member0 + r for row r; with antithetic pairs it uses stream q_i = ⌊i/2⌋
 // with sign s_i = (−1)^i, else q_i = i, s_i = 1.
-import { checkDim } from "./util";
 import {
-  checkBuf, checkIndexRange, checkMemberRange, checkWholePairs, fillNormals, GROUP, perturbRows32, signOf,
-  streamKey, streamOf, TILE, XI,
-} from "./rng-core";
+  checkArray, checkAtMost, checkFinite, checkIndexRange, checkMemberRange, checkSize, checkStride, checkWholePairs,
+} from "./checks";
+import { addAt, gramBlock } from "./gram";
+import { perturbRows, signOf, streamOf } from "./perturb";
+import { fillNormals, GROUP, streamKey, TILE, XI } from "./rng-core";
 
 // Gram scratch of drawGram: S stream rows × a column tile, S·tile ≤ GRAM_CELLS f64.
 const GRAM_CELLS: i32 = 16384;
@@ -17,101 +18,54 @@ const GRAM_TILE: i32 = 256; // = GRAM_ROW / 8: with S ≤ GRAM_CELLS / GRAM_TILE
 const GRAM_ROW: usize = 2048;
 const XG: usize = memory.data(GRAM_CELLS << 3, 16);
 
-// out[j] = ξ(seed, iter, member, offset + j), j < n. out: f64 n.
-export function randn(n: i32, seed: u32, iter: u32, member: u32, offset: u32, out: usize): void {
-  checkDim(n, "randn: n");
+// out[j] = ξ(seed, draw, member, offset + j), j < n. out: f64 n.
+export function randn(n: i32, seed: u32, draw: u32, member: u32, offset: u32, out: usize): void {
+  checkSize(n, "randn", "n");
   checkIndexRange(offset, n, "randn");
-  checkBuf(out, <u64>n, 8, "randn: out");
-  const key = streamKey(seed, iter, member);
+  checkArray(out, <u64>n, 8, "randn", "out");
+  const key = streamKey(seed, draw, member);
   for (let j0 = 0; j0 < n; j0 += TILE) {
     fillNormals(key, <u64>offset + <u64>j0, min(TILE, n - j0), out + (<usize>j0 << 3));
   }
 }
 
-// rowP = θ + σ₊·ξ and, when rowM ≠ 0, rowM = θ − σ₊·ξ (both antithetic rows from one stream).
-// theta, rowP, rowM: f64 n.
-function perturbRows64(n: i32, sp: f64, key: u64, theta: usize, rowP: usize, rowM: usize): void {
-  const sm = -sp;
-  for (let j0 = 0; j0 < n; j0 += TILE) {
-    const len = min(TILE, n - j0);
-    fillNormals(key, <u64>j0, len, XI);
-    const th = theta + (<usize>j0 << 3);
-    const p = rowP + (<usize>j0 << 3);
-    const m = rowM + (<usize>j0 << 3);
-    let j = 0;
-    if (ASC_FEATURE_SIMD) {
-      // One loop per row case keeps the branch out.
-      const vp = f64x2.splat(sp);
-      if (rowM == 0) {
-        for (; j + 1 < len; j += 2) {
-          const o = <usize>j << 3;
-          v128.store(p + o, f64x2.add(v128.load(th + o), f64x2.mul(vp, v128.load(XI + o))));
-        }
-      } else {
-        const vm = f64x2.splat(sm);
-        for (; j + 1 < len; j += 2) {
-          const o = <usize>j << 3;
-          const x = v128.load(XI + o);
-          const t = v128.load(th + o);
-          v128.store(p + o, f64x2.add(t, f64x2.mul(vp, x)));
-          v128.store(m + o, f64x2.add(t, f64x2.mul(vm, x)));
-        }
-      }
-    }
-    for (; j < len; j++) {
-      const o = <usize>j << 3;
-      const x = load<f64>(XI + o);
-      const t = load<f64>(th + o);
-      store<f64>(p + o, t + sp * x);
-      if (rowM != 0) store<f64>(m + o, t + sm * x);
-    }
-  }
-}
-
-// Row r (member i = member0 + r) = θ + σ·s_i·ξ_{q_i}, evaluated as θ_j + (s_i·σ)·ξ_j.
-// theta: f64 n; out: f64 k×n (must not overlap theta).
-export function perturb64(k: i32, n: i32, sigma: f64, seed: u32, iter: u32, member0: u32,
-  antithetic: i32, theta: usize, out: usize): void {
-  checkDim(k, "perturb64: k");
-  checkDim(n, "perturb64: n");
-  checkMemberRange(k, member0, "perturb64");
-  if (!isFinite(sigma)) abort("perturb64: sigma must be finite");
-  checkBuf(theta, <u64>n, 8, "perturb64: theta");
-  checkBuf(out, <u64>k * <u64>n, 8, "perturb64: out");
+// Row r (member i = member0 + r) = θ + σ·s_i·ξ_{q_i}, evaluated as θ_j + (s_i·σ)·ξ_j in f64 and
+// stored as T (f64, or f32 rounded once). theta: f64 n; out: T rows of outStride elements, the
+// first n of each written (must not overlap theta).
+// @ts-ignore: decorator
+@inline
+function perturbMembers<T>(kernel: string, k: i32, n: i32, sigma: f64, seed: u32, draw: u32, member0: u32,
+  antithetic: i32, outStride: i32, theta: usize, out: usize): void {
+  checkSize(k, kernel, "k");
+  checkSize(n, kernel, "n");
+  checkMemberRange(k, member0, kernel);
+  checkStride(outStride, <u64>n, kernel, "outStride", "n");
+  checkFinite(sigma, kernel, "sigma");
+  checkArray(theta, <u64>n, 8, kernel, "theta");
+  checkArray(out, <u64>(k - 1) * <u64>outStride + <u64>n, sizeof<T>(), kernel, "out");
   const anti = antithetic != 0;
-  const rowBytes = <usize>n << 3;
+  const rowBytes = <usize>outStride * sizeof<T>();
   for (let r = 0; r < k; r++) {
     const i = member0 + <u32>r;
-    const key = streamKey(seed, iter, streamOf(i, anti));
     const row = out + <usize>r * rowBytes;
     // An antithetic pair wholly inside this call shares one pass of the generator.
     const pair = anti && (i & 1) == 0 && r + 1 < k;
-    perturbRows64(n, signOf(i, anti) * sigma, key, theta, row, pair ? row + rowBytes : 0);
+    perturbRows<T>(n, signOf(i, anti) * sigma, streamKey(seed, draw, streamOf(i, anti)), theta, row, pair ? row + rowBytes : 0);
     if (pair) r++;
   }
 }
 
-// As perturb64 with f32 rows of stride outStride floats (network parameters).
-// theta: f64 n; out: f32 k×outStride, the first n of each row written (must not overlap theta).
-export function perturb32(k: i32, n: i32, sigma: f64, seed: u32, iter: u32, member0: u32,
+// perturbMembers in f64 with contiguous rows. theta: f64 n; out: f64 k×n.
+export function perturb64(k: i32, n: i32, sigma: f64, seed: u32, draw: u32, member0: u32,
+  antithetic: i32, theta: usize, out: usize): void {
+  perturbMembers<f64>("perturb64", k, n, sigma, seed, draw, member0, antithetic, n, theta, out);
+}
+
+// perturbMembers in f32 with rows of stride outStride floats (network parameters).
+// theta: f64 n; out: f32 k×outStride.
+export function perturb32(k: i32, n: i32, sigma: f64, seed: u32, draw: u32, member0: u32,
   antithetic: i32, outStride: i32, theta: usize, out: usize): void {
-  checkDim(k, "perturb32: k");
-  checkDim(n, "perturb32: n");
-  checkMemberRange(k, member0, "perturb32");
-  if (outStride < n) abort("perturb32: outStride must be ≥ n");
-  if (!isFinite(sigma)) abort("perturb32: sigma must be finite");
-  checkBuf(theta, <u64>n, 8, "perturb32: theta");
-  checkBuf(out, <u64>(k - 1) * <u64>outStride + <u64>n, 4, "perturb32: out");
-  const anti = antithetic != 0;
-  const rowBytes = <usize>outStride << 2;
-  for (let r = 0; r < k; r++) {
-    const i = member0 + <u32>r;
-    const key = streamKey(seed, iter, streamOf(i, anti));
-    const row = out + <usize>r * rowBytes;
-    const pair = anti && (i & 1) == 0 && r + 1 < k;
-    perturbRows32(n, signOf(i, anti) * sigma, key, theta, row, pair ? row + rowBytes : 0);
-    if (pair) r++;
-  }
+  perturbMembers<f32>("perturb32", k, n, sigma, seed, draw, member0, antithetic, outStride, theta, out);
 }
 
 // θ[0, len) += c·x[0, len): one member's (or pair's) term. theta, x: f64 len.
@@ -174,16 +128,16 @@ function streamCoef(coef: f64, z: usize, u: i32, anti: bool): f64 {
 // ascending stream order, θ_j ← θ_j + c_u·ξ_uj. Splitting the member range into consecutive calls
 // (at even members with pairs, which the kernel enforces) therefore gives the same bits, in both
 // builds. z: f64 k; theta: f64 n (must not overlap z).
-export function nlbUpdate(k: i32, n: i32, coef: f64, seed: u32, iter: u32, member0: u32,
+export function nlbUpdate(k: i32, n: i32, coef: f64, seed: u32, draw: u32, member0: u32,
   antithetic: i32, z: usize, theta: usize): void {
-  checkDim(k, "nlbUpdate: k");
-  checkDim(n, "nlbUpdate: n");
+  checkSize(k, "nlbUpdate", "k");
+  checkSize(n, "nlbUpdate", "n");
   checkMemberRange(k, member0, "nlbUpdate");
-  if (!isFinite(coef)) abort("nlbUpdate: coef must be finite");
+  checkFinite(coef, "nlbUpdate", "coef");
   const anti = antithetic != 0;
   checkWholePairs(k, member0, anti, "nlbUpdate");
-  checkBuf(z, <u64>k, 8, "nlbUpdate: z");
-  checkBuf(theta, <u64>n, 8, "nlbUpdate: theta");
+  checkArray(z, <u64>k, 8, "nlbUpdate", "z");
+  checkArray(theta, <u64>n, 8, "nlbUpdate", "theta");
   const streams = anti ? k >> 1 : k;
   const first = anti ? member0 >> 1 : member0;
   const full = streams - streams % GROUP;
@@ -194,78 +148,16 @@ export function nlbUpdate(k: i32, n: i32, coef: f64, seed: u32, iter: u32, membe
     let u = 0;
     for (; u < full; u += GROUP) {
       for (let g = 0; g < GROUP; g++) {
-        fillNormals(streamKey(seed, iter, first + <u32>(u + g)), <u64>j0, len, XI + (<usize>(g * TILE) << 3));
+        fillNormals(streamKey(seed, draw, first + <u32>(u + g)), <u64>j0, len, XI + (<usize>(g * TILE) << 3));
       }
       addScaled4(len, streamCoef(coef, z, u, anti), streamCoef(coef, z, u + 1, anti), streamCoef(coef, z, u + 2, anti),
         streamCoef(coef, z, u + 3, anti), t);
     }
     for (; u < streams; u++) {
-      fillNormals(streamKey(seed, iter, first + <u32>u), <u64>j0, len, XI);
+      fillNormals(streamKey(seed, draw, first + <u32>u), <u64>j0, len, XI);
       addScaled(len, streamCoef(coef, z, u, anti), XI, t);
     }
   }
-}
-
-// out[a][b] += Σ_{j<len} x_a(j)·y_b(j) for a 4×2 block of rows x0..x3 and y0, y1 (pointers at the
-// tile start); rows a < na and columns b < nb are written (out: row stride ldo bytes). Each sum
-// is (Σ over even j) + (Σ over odd j), both in ascending j: the two f64x2 lanes, which the scalar
-// path reproduces, so both builds give the same bits.
-// @ts-ignore: decorator
-@inline
-function gramBlock(len: i32, a0: usize, a1: usize, a2: usize, a3: usize, b0: usize, b1: usize,
-  out: usize, ldo: usize, na: i32, nb: i32): void {
-  let e00: f64 = 0, e01: f64 = 0, e10: f64 = 0, e11: f64 = 0, e20: f64 = 0, e21: f64 = 0, e30: f64 = 0, e31: f64 = 0;
-  let o00: f64 = 0, o01: f64 = 0, o10: f64 = 0, o11: f64 = 0, o20: f64 = 0, o21: f64 = 0, o30: f64 = 0, o31: f64 = 0;
-  let j = 0;
-  if (ASC_FEATURE_SIMD) {
-    let v00 = f64x2.splat(0), v01 = f64x2.splat(0), v10 = f64x2.splat(0), v11 = f64x2.splat(0);
-    let v20 = f64x2.splat(0), v21 = f64x2.splat(0), v30 = f64x2.splat(0), v31 = f64x2.splat(0);
-    for (; j + 1 < len; j += 2) {
-      const o = <usize>j << 3;
-      const y0 = v128.load(b0 + o), y1 = v128.load(b1 + o);
-      const x0 = v128.load(a0 + o);
-      v00 = f64x2.add(v00, f64x2.mul(x0, y0)); v01 = f64x2.add(v01, f64x2.mul(x0, y1));
-      const x1 = v128.load(a1 + o);
-      v10 = f64x2.add(v10, f64x2.mul(x1, y0)); v11 = f64x2.add(v11, f64x2.mul(x1, y1));
-      const x2 = v128.load(a2 + o);
-      v20 = f64x2.add(v20, f64x2.mul(x2, y0)); v21 = f64x2.add(v21, f64x2.mul(x2, y1));
-      const x3 = v128.load(a3 + o);
-      v30 = f64x2.add(v30, f64x2.mul(x3, y0)); v31 = f64x2.add(v31, f64x2.mul(x3, y1));
-    }
-    e00 = f64x2.extract_lane(v00, 0); o00 = f64x2.extract_lane(v00, 1);
-    e01 = f64x2.extract_lane(v01, 0); o01 = f64x2.extract_lane(v01, 1);
-    e10 = f64x2.extract_lane(v10, 0); o10 = f64x2.extract_lane(v10, 1);
-    e11 = f64x2.extract_lane(v11, 0); o11 = f64x2.extract_lane(v11, 1);
-    e20 = f64x2.extract_lane(v20, 0); o20 = f64x2.extract_lane(v20, 1);
-    e21 = f64x2.extract_lane(v21, 0); o21 = f64x2.extract_lane(v21, 1);
-    e30 = f64x2.extract_lane(v30, 0); o30 = f64x2.extract_lane(v30, 1);
-    e31 = f64x2.extract_lane(v31, 0); o31 = f64x2.extract_lane(v31, 1);
-  } else {
-    for (; j + 1 < len; j += 2) {
-      const o = <usize>j << 3;
-      const y0 = load<f64>(b0 + o), y1 = load<f64>(b1 + o), z0 = load<f64>(b0 + o, 8), z1 = load<f64>(b1 + o, 8);
-      const x0 = load<f64>(a0 + o), w0 = load<f64>(a0 + o, 8);
-      e00 += x0 * y0; e01 += x0 * y1; o00 += w0 * z0; o01 += w0 * z1;
-      const x1 = load<f64>(a1 + o), w1 = load<f64>(a1 + o, 8);
-      e10 += x1 * y0; e11 += x1 * y1; o10 += w1 * z0; o11 += w1 * z1;
-      const x2 = load<f64>(a2 + o), w2 = load<f64>(a2 + o, 8);
-      e20 += x2 * y0; e21 += x2 * y1; o20 += w2 * z0; o21 += w2 * z1;
-      const x3 = load<f64>(a3 + o), w3 = load<f64>(a3 + o, 8);
-      e30 += x3 * y0; e31 += x3 * y1; o30 += w3 * z0; o31 += w3 * z1;
-    }
-  }
-  if (j < len) {
-    // The last, even position of an odd-length tile.
-    const o = <usize>j << 3;
-    const y0 = load<f64>(b0 + o), y1 = load<f64>(b1 + o);
-    const x0 = load<f64>(a0 + o), x1 = load<f64>(a1 + o), x2 = load<f64>(a2 + o), x3 = load<f64>(a3 + o);
-    e00 += x0 * y0; e01 += x0 * y1; e10 += x1 * y0; e11 += x1 * y1;
-    e20 += x2 * y0; e21 += x2 * y1; e30 += x3 * y0; e31 += x3 * y1;
-  }
-  addAt(out, e00 + o00); if (nb > 1) addAt(out + 8, e01 + o01);
-  if (na > 1) { addAt(out + ldo, e10 + o10); if (nb > 1) addAt(out + ldo + 8, e11 + o11); }
-  if (na > 2) { addAt(out + 2 * ldo, e20 + o20); if (nb > 1) addAt(out + 2 * ldo + 8, e21 + o21); }
-  if (na > 3) { addAt(out + 3 * ldo, e30 + o30); if (nb > 1) addAt(out + 3 * ldo + 8, e31 + o31); }
 }
 
 // gramBlock for a full 4×2 block of XG rows GRAM_ROW bytes apart (x_u = a + u·GRAM_ROW,
@@ -311,12 +203,6 @@ function gramBlockRows(len: i32, a: usize, b: usize, out: usize, ldo: usize): vo
   addAt(out + 3 * ldo, e30 + f64x2.extract_lane(v30, 1)); addAt(out + 3 * ldo + 8, e31 + f64x2.extract_lane(v31, 1));
 }
 
-// @ts-ignore: decorator
-@inline
-function addAt(p: usize, v: f64): void {
-  store<f64>(p, load<f64>(p) + v);
-}
-
 // The Tikhonov terms of the NLB system in one pass of the generator (method.md §1–2, docs/defaults.md
 // "Tikhonov λ, exactly"): with e_i = s_i·ξ_{q_i} the signed perturbation direction of member
 // i = member0 + r (E = σ[e_0 … e_{k−1}]),
@@ -328,18 +214,20 @@ function addAt(p: usize, v: f64): void {
 // end, so G is exactly symmetric. Sums run tile by tile in ascending columns, each tile as (even
 // columns) + (odd columns): the same bits in both builds. theta: f64 n; G: f64 k×k; p: f64 k
 // (G, p and theta must not overlap). S ≤ 8192.
-export function drawGram(k: i32, n: i32, seed: u32, iter: u32, member0: u32, antithetic: i32,
+export function drawGram(k: i32, n: i32, seed: u32, draw: u32, member0: u32, antithetic: i32,
   theta: usize, G: usize, p: usize): void {
-  checkDim(k, "drawGram: k");
-  checkDim(n, "drawGram: n");
+  checkSize(k, "drawGram", "k");
+  checkSize(n, "drawGram", "n");
   checkMemberRange(k, member0, "drawGram");
   const anti = antithetic != 0;
   checkWholePairs(k, member0, anti, "drawGram");
   const S = anti ? k >> 1 : k;
-  if (S > GRAM_CELLS >> 1) abort("drawGram: k must be ≤ 8192 (16384 with antithetic pairs); split the ensemble");
-  checkBuf(theta, <u64>n, 8, "drawGram: theta");
-  checkBuf(G, <u64>k * <u64>k, 8, "drawGram: G");
-  checkBuf(p, <u64>k, 8, "drawGram: p");
+  // S ≤ GRAM_CELLS/2 streams: k ≤ 8192, or 16384 with antithetic pairs (k even, checked above)
+  checkAtMost(k, anti ? GRAM_CELLS : GRAM_CELLS >> 1, "drawGram", "k",
+    anti ? "with antithetic pairs; split the ensemble" : "16384 with antithetic pairs; split the ensemble");
+  checkArray(theta, <u64>n, 8, "drawGram", "theta");
+  checkArray(G, <u64>k * <u64>k, 8, "drawGram", "G");
+  checkArray(p, <u64>k, 8, "drawGram", "p");
   memory.fill(G, 0, <usize>k * <usize>k << 3);
   memory.fill(p, 0, <usize>k << 3);
   const first = anti ? member0 >> 1 : member0;
@@ -353,7 +241,7 @@ export function drawGram(k: i32, n: i32, seed: u32, iter: u32, member0: u32, ant
   for (let j0 = 0; j0 < n; j0 += T) {
     const len = min(T, n - j0);
     // XG(S × T): the tile of every stream.
-    for (let u = 0; u < S; u++) fillNormals(streamKey(seed, iter, first + <u32>u), <u64>j0, len, XG + <usize>u * ldx);
+    for (let u = 0; u < S; u++) fillNormals(streamKey(seed, draw, first + <u32>u), <u64>j0, len, XG + <usize>u * ldx);
     const th = theta + (<usize>j0 << 3);
     for (let a = 0; a < S; a += 4) {
       // Rows past the end alias the last row: computed, never written (na < 4).

@@ -175,8 +175,9 @@ const out = ws.f32(members * batch * dims[2]);
 const bufA = ws.f32(batch * dims[1]), bufB = ws.f32(batch * dims[1]);
 const mlpWork = ws.alloc('f32', mod.exports.mlpWorkBytes(batch, 2, D.ptr) / 4);
 const TANH = 2, IDENTITY = 0;
-const memberByMember = () => mod.exports.mlpForward(members, batch, 2, TANH, IDENTITY, D.ptr, X.ptr, P.ptr, nP, out.ptr,
-  bufA.ptr, bufB.ptr, mlpWork.ptr);
+const net = ws.i32(mod.exports.mlpNetworkBytes() / 4);
+mod.exports.mlpNetwork(net.ptr, 2, TANH, IDENTITY, batch, D.ptr, X.ptr, P.ptr, nP, out.ptr, bufA.ptr, bufB.ptr, mlpWork.ptr);
+const memberByMember = () => mod.exports.mlpForward(net.ptr, members);
 const w1 = dims[0] * dims[1];
 const layerByLayer = () => {
   mod.exports.denseEnsemble(members, batch, dims[0], dims[1], TANH, X.ptr, 0, P.ptr, P.at(w1), nP, bufA.ptr, batch * dims[1], mlpWork.ptr);

@@ -176,6 +176,7 @@ class UnfusedMlpEvaluator implements Evaluator {
   private readonly bufA: Buf<'f32'>;
   private readonly bufB: Buf<'f32'>;
   private readonly work: Buf<'f32'>;
+  private readonly net: Buf<'i32'>;
 
   constructor(mod: EnkfModule, private readonly layers: number[], private readonly batch: number, maxMembers: number) {
     const L = layers.length - 1;
@@ -194,6 +195,9 @@ class UnfusedMlpEvaluator implements Evaluator {
     this.bufA = ws.f32(batch * widest);
     this.bufB = ws.f32(batch * widest);
     this.work = ws.f32(Math.max(1, Math.ceil(ws.raw.mlpWorkBytes(batch, L, this.dims.ptr) / 4)));
+    this.net = ws.i32(ws.raw.mlpNetworkBytes() / 4);
+    ws.raw.mlpNetwork(this.net.ptr, L, 2, 0, batch, this.dims.ptr, this.X.ptr, this.P.ptr, this.pStride, this.logits.ptr,
+      this.bufA.ptr, this.bufB.ptr, this.work.ptr);
   }
 
   get bytes(): number {
@@ -208,8 +212,7 @@ class UnfusedMlpEvaluator implements Evaluator {
 
   private forward(count: number, out: Buf<'f64'>): void {
     const raw = this.ws.raw;
-    raw.mlpForward(count, this.batch, this.layers.length - 1, 2, 0, this.dims.ptr, this.X.ptr, this.P.ptr, this.pStride,
-      this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
+    raw.mlpForward(this.net.ptr, count);
     raw.widen(count * this.m, this.logits.ptr, out.ptr);
   }
 

@@ -27,39 +27,45 @@ export interface RawExports {
   /** Bytes of scratch `work` that sgemm needs for these sizes (B panel packing). */
   sgemmWorkBytes(M: number, N: number, K: number): number;
 
-  // dense.ts — fused layers for a whole ensemble; act: 0 identity, 1 relu, 2 tanh, 3 sigmoid.
+  // dense.ts, net.ts — fused layers for a whole ensemble; act: 0 identity, 1 relu, 2 tanh, 3 sigmoid.
   /** Y_j(rows×outDim) = act(X_j(rows×inDim)·W_j(inDim×outDim) + b_j) for j < members.
    *  Strides are in floats between members; xStride = 0 shares one X across members. */
   denseEnsemble(members: number, rows: number, inDim: number, outDim: number, act: number,
     X: Ptr, xStride: number, W: Ptr, b: Ptr, pStride: number, Y: Ptr, yStride: number, work: Ptr): void;
-  /** Whole MLP forward for all members in one call. dims: i32[layers+1]; P: members×pStride f32,
-   *  per layer W (d_l×d_{l+1}) then b (d_{l+1}); hidden layers use `act`, the last `outAct`.
-   *  X: rows×d_0 shared; out: members×rows×d_L; bufA, bufB: rows×max(d_1..d_{L-1}) each, reused by
-   *  every member (members run one after another: nothing is kept across layers or members). */
-  mlpForward(members: number, rows: number, layers: number, act: number, outAct: number,
-    dims: Ptr, X: Ptr, P: Ptr, pStride: number, out: Ptr, bufA: Ptr, bufB: Ptr, work: Ptr): void;
+  /** Bytes of a network descriptor (48). */
+  mlpNetworkBytes(): number;
+  /** Writes the network descriptor at `net` (mlpNetworkBytes() bytes, 4-aligned) and checks it as a
+   *  one-member call would. The descriptor holds, as i32 words in this argument order:
+   *  layers, act (hidden layers), outAct (last layer), rows, dims (i32[layers+1]), X (rows×d_0 f32,
+   *  shared by all members), P (f32 parameter rows pStride apart, per layer W (d_l×d_{l+1}) then
+   *  b (d_{l+1})), pStride, out (members×rows×d_L f32), bufA, bufB (rows×max(d_1..d_{L-1}) f32 each,
+   *  reused by every member), work (mlpWorkBytes bytes, 16-aligned). Write it again whenever one
+   *  of these changes (a reallocated buffer, another row count). */
+  mlpNetwork(net: Ptr, layers: number, act: number, outAct: number, rows: number, dims: Ptr, X: Ptr,
+    P: Ptr, pStride: number, out: Ptr, bufA: Ptr, bufB: Ptr, work: Ptr): void;
+  /** Whole MLP forward of the `members` parameter rows in the descriptor's P, member by member
+   *  through all layers, into its out (members×rows×d_L). */
+  mlpForward(net: Ptr, members: number): void;
   /** mlpForward of the NLB members θ + σ·s_i·ξ_{q_i}, i = member0 + r, r < members (as perturb32
    *  writes them, bit for bit), without storing them: each member's f32 parameters are generated
-   *  into `scratch` and run through all layers before the next. theta: f64 n (n = parameter count);
-   *  scratch: f32 pStride, or 2×pStride with antithetic pairs and members ≥ 2 (a ±ξ pair from
-   *  one generation);
-   *  center ≠ 0 runs θ (rounded to f32) first as slice 0; out: (center + members)×rows×d_L;
-   *  dims, X, bufA, bufB, work as in mlpForward. Memory O(n + rows·width), not O(members·n). */
-  mlpForwardPerturbed(members: number, rows: number, layers: number, act: number, outAct: number, dims: Ptr,
-    X: Ptr, theta: Ptr, sigma: number, seed: number, iter: number, member0: number, antithetic: number,
-    center: number, scratch: Ptr, pStride: number, out: Ptr, bufA: Ptr, bufB: Ptr, work: Ptr): void;
+   *  into the descriptor's P (1 row, or 2 with antithetic pairs and members ≥ 2: a ±ξ pair from one
+   *  generation) and run through all layers before the next. theta: f64 n (n = parameter count);
+   *  draw: the RNG draw counter; center ≠ 0 runs θ (rounded to f32) first as slice 0;
+   *  out: (center + members)×rows×d_L. Memory O(n + rows·width), not O(members·n). */
+  mlpForwardPerturbed(net: Ptr, members: number, theta: Ptr, sigma: number, seed: number, draw: number,
+    member0: number, antithetic: number, center: number): void;
   /** Bytes of scratch `work` that mlpForward / mlpForwardPerturbed / denseEnsemble need. */
   mlpWorkBytes(rows: number, layers: number, dims: Ptr): number;
 
-  // rng.ts — counter-based N(0,1): value (seed, iter, member, index) is a pure function.
-  /** out[j] = N(seed, iter, member, offset + j), j < n (f64). */
-  randn(n: number, seed: number, iter: number, member: number, offset: number, out: Ptr): void;
+  // rng.ts — counter-based N(0,1): value (seed, draw, member, index) is a pure function.
+  /** out[j] = N(seed, draw, member, offset + j), j < n (f64). */
+  randn(n: number, seed: number, draw: number, member: number, offset: number, out: Ptr): void;
   /** Row r (global member i = member0 + r) = θ + σ·s_i·ξ_{q_i}; q_i = i, s_i = 1, or with
    *  antithetic pairs q_i = ⌊i/2⌋, s_i = (−1)^i. theta: f64 n; out: f64 k×n. */
-  perturb64(k: number, n: number, sigma: number, seed: number, iter: number, member0: number,
+  perturb64(k: number, n: number, sigma: number, seed: number, draw: number, member0: number,
     antithetic: number, theta: Ptr, out: Ptr): void;
   /** As perturb64 with f32 output rows of stride `outStride` floats (network parameters). */
-  perturb32(k: number, n: number, sigma: number, seed: number, iter: number, member0: number,
+  perturb32(k: number, n: number, sigma: number, seed: number, draw: number, member0: number,
     antithetic: number, outStride: number, theta: Ptr, out: Ptr): void;
   /** θ += coef·Σ_i z_i·s_i·ξ_{q_i} over members i = member0..member0+k−1, regenerating ξ
    *  (E is never stored; method.md §2 step 2). z: f64 k; theta: f64 n. One term per stream:
@@ -67,16 +73,18 @@ export interface RawExports {
    *  (c = coef·(z_2u − z_2u+1)); terms are added to each θ_j one by one in ascending stream
    *  order, so consecutive calls over a split member range give the same bits. With antithetic
    *  pairs member0 and k must be even (pairs are never split across calls). */
-  nlbUpdate(k: number, n: number, coef: number, seed: number, iter: number, member0: number,
+  nlbUpdate(k: number, n: number, coef: number, seed: number, draw: number, member0: number,
     antithetic: number, z: Ptr, theta: Ptr): void;
   /** The Tikhonov terms in one generator pass: with e_i = s_i·ξ_{q_i} (member i = member0 + r),
    *  G(k×k) = [e_a·e_b] (ΞᵀΞ, exactly symmetric), p(k) = [e_a·θ] (Ξᵀθ), f64 accumulation.
    *  With antithetic pairs member0 and k must be even; k ≤ 8192 (16384 with pairs).
    *  theta: f64 n; G: f64 k×k; p: f64 k (no overlaps). */
-  drawGram(k: number, n: number, seed: number, iter: number, member0: number, antithetic: number,
+  drawGram(k: number, n: number, seed: number, draw: number, member0: number, antithetic: number,
     theta: Ptr, G: Ptr, p: Ptr): void;
 
-  // ensemble.ts — f64 accumulation; ΔF_i = F_i − c; W = diag(w) if w ≠ 0 else wScalar·I.
+  // lsq.ts, crossentropy.ts, eki.ts, convert.ts — f64 accumulation; ΔF_i = F_i − c;
+  // W = diag(w) if w ≠ 0 else wScalar·I.
+  /** out(m) = (1/k)·Σ_i F_i. */
   meanRows(k: number, m: number, F: Ptr, out: Ptr): void;
   /** A(k×k) = ΔFᵀWΔF, r(k) = ΔFᵀW(y − c); returns ½(y − c)ᵀW(y − c). */
   lsSystem(k: number, m: number, wScalar: number, F: Ptr, c: Ptr, w: Ptr, y: Ptr, A: Ptr, r: Ptr): number;
@@ -100,6 +108,11 @@ export interface RawExports {
   widen(n: number, src: Ptr, dst: Ptr): void;
   /** dst(f32 n) = src(f64 n), rounded to nearest. */
   narrow(n: number, src: Ptr, dst: Ptr): void;
+
+  // finite.ts
+  /** flags_i (i32) = 1 when every value of row i of F (f64 k×m) is finite, else 0, decided exactly
+   *  (also for huge finite values); returns the number of finite rows. */
+  finiteRows(k: number, m: number, F: Ptr, flags: Ptr): number;
 
   // cholesky.ts — f64, row-major.
   /** L = chol(A + shift·I), lower triangle, upper zeroed (A and L may alias). Returns 0, or

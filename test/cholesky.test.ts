@@ -126,17 +126,17 @@ test('bad arguments abort with a KernelError naming the argument', async () => {
     const a = ws.f64(16);
     const x = mod.exports;
     const end = x.memoryBytes();
-    expectKernelError(() => x.cholesky(0, 0, a.ptr, a.ptr), /cholesky: n: size must be ≥ 1/);
-    expectKernelError(() => x.cholesky(-3, 0, a.ptr, a.ptr), /cholesky: n/);
-    expectKernelError(() => x.cholesky(4, NaN, a.ptr, a.ptr), /shift must be finite/);
-    expectKernelError(() => x.cholesky(4, 0, end - 64, a.ptr), /cholesky: A: buffer out of bounds/);
-    expectKernelError(() => x.cholesky(4, 0, a.ptr, a.ptr + 4), /cholesky: L: misaligned/);
-    expectKernelError(() => x.cholesky(4, 0, 0, a.ptr), /cholesky: A: buffer out of bounds/);
-    expectKernelError(() => x.cholesky(70000, 0, a.ptr, a.ptr), /out of bounds/); // n² · 8 overflows u32
-    expectKernelError(() => x.cholSolve(4, 0, a.ptr, a.ptr), /cholSolve: nrhs/);
-    expectKernelError(() => x.cholSolve(4, 1, a.ptr, end - 16), /cholSolve: B: buffer out of bounds/);
+    expectKernelError(() => x.cholesky(0, 0, a.ptr, a.ptr), /cholesky: n must be ≥ 1; got 0/);
+    expectKernelError(() => x.cholesky(-3, 0, a.ptr, a.ptr), /cholesky: n must be ≥ 1; got -3/);
+    expectKernelError(() => x.cholesky(4, NaN, a.ptr, a.ptr), /cholesky: shift must be finite; got NaN/);
+    expectKernelError(() => x.cholesky(4, 0, end - 64, a.ptr), /cholesky: A must lie inside memory; got pointer \d+ \+ extent \d+ bytes > memory size \d+ bytes/);
+    expectKernelError(() => x.cholesky(4, 0, a.ptr, a.ptr + 4), /cholesky: L must be 8-byte aligned; got pointer \d+/);
+    expectKernelError(() => x.cholesky(4, 0, 0, a.ptr), /cholesky: A must be a buffer from alloc; got the null pointer 0/);
+    expectKernelError(() => x.cholesky(70000, 0, a.ptr, a.ptr), /cholesky: A must lie inside memory; got pointer \d+ \+ extent 39200000000 bytes/); // n² · 8 bytes: no u32 wrap
+    expectKernelError(() => x.cholSolve(4, 0, a.ptr, a.ptr), /cholSolve: nrhs must be ≥ 1; got 0/);
+    expectKernelError(() => x.cholSolve(4, 1, a.ptr, end - 16), /cholSolve: B must lie inside memory; got pointer \d+ \+ extent \d+ bytes > memory size \d+ bytes/);
     a.set(new Float64Array(16)); // zero diagonal: not a factor
-    expectKernelError(() => x.cholSolve(4, 1, a.ptr, a.ptr), /L\[0\]\[0\] is not positive/);
+    expectKernelError(() => x.cholSolve(4, 1, a.ptr, a.ptr), /cholSolve: L\[0\]\[0\] must be positive \(pass a factor from a successful cholesky\(\)\); got 0/);
     ws.dispose();
   }
 });

@@ -197,8 +197,10 @@ function runMlp(mod: EnkfModule, m: Mlp): Float32Array {
     out.view().fill(NaN);
     const bufA = ws.f32(m.rows * hidden), bufB = ws.f32(m.rows * hidden);
     const work = ws.alloc('f32', mod.exports.mlpWorkBytes(m.rows, L, dims.ptr) / 4);
-    mod.exports.mlpForward(m.members, m.rows, L, m.act, m.outAct, dims.ptr, X.ptr, P.ptr, m.pStride, out.ptr,
+    const net = ws.i32(mod.exports.mlpNetworkBytes() / 4);
+    mod.exports.mlpNetwork(net.ptr, L, m.act, m.outAct, m.rows, dims.ptr, X.ptr, P.ptr, m.pStride, out.ptr,
       bufA.ptr, bufB.ptr, work.ptr);
+    mod.exports.mlpForward(net.ptr, m.members);
     return out.copy();
   } finally {
     ws.dispose();
@@ -279,28 +281,52 @@ test('bad arguments raise a KernelError naming the problem', () => {
     const X = ws.f32(256), P = ws.f32(256), Y = ws.f32(256), A = ws.f32(256), B = ws.f32(256);
     const dims = ws.from('i32', [4, 3, 2]);
     const work = ws.alloc('f32', mod.exports.mlpWorkBytes(4, 2, dims.ptr) / 4);
-    const d = mod.exports.denseEnsemble, f = mod.exports.mlpForward;
+    const d = mod.exports.denseEnsemble;
+    const net = ws.i32(mod.exports.mlpNetworkBytes() / 4);
+    // the descriptor written and checked, then one call of mlpForward
+    const f = (members: number, rows: number, layers: number, act: number, outAct: number, dimsP: number, XP: number,
+      PP: number, pStride: number, out: number, bufA: number, bufB: number, work: number) => {
+      mod.exports.mlpNetwork(net.ptr, layers, act, outAct, rows, dimsP, XP, PP, pStride, out, bufA, bufB, work);
+      mod.exports.mlpForward(net.ptr, members);
+    };
     expectKernelError(() => d(0, 4, 4, 3, 0, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /members must be ≥ 1; got 0/);
     expectKernelError(() => d(2, 4, -1, 3, 0, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /inDim must be ≥ 1; got -1/);
     expectKernelError(() => d(2, 4, 4, 3, 4, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /act must be 0 .*got 4/);
     expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 5, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /xStride must be 0 .* ≥ rows·inDim = 16; got 5/);
     expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 11, work.ptr), /yStride must be ≥ rows·outDim = 12/);
     expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), -1, Y.ptr, 12, work.ptr), /pStride must be ≥ 0/);
-    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr + 1, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /X: misaligned/);
-    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr + 8), /work.*misaligned/);
-    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, X.ptr, 12, work.ptr), /Y and X overlap/);
-    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, mod.exports.memoryBytes() - 16, 12, work.ptr), /Y: buffer out of bounds/);
-    expectKernelError(() => d(1 << 20, 4, 4, 3, 1, X.ptr, 16, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /X: buffer out of bounds/);
+    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr + 1, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /denseEnsemble: X must be 4-byte aligned; got pointer \d+/);
+    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr + 8), /denseEnsemble: work \(mlpWorkBytes bytes, 16-aligned\) must be 16-byte aligned; got pointer/);
+    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, X.ptr, 12, work.ptr), /denseEnsemble: Y and X must not overlap \(pass separate buffers\); got \[\d+, \d+\) and \[\d+, \d+\)/);
+    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, mod.exports.memoryBytes() - 16, 12, work.ptr), /denseEnsemble: Y must lie inside memory; got pointer \d+ \+ extent 48 bytes > memory size \d+ bytes/);
+    expectKernelError(() => d(1 << 20, 4, 4, 3, 1, X.ptr, 16, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /denseEnsemble: X must lie inside memory; got pointer \d+ \+ extent \d+ bytes > memory size/);
 
-    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 20, Y.ptr, A.ptr, B.ptr, work.ptr), /pStride must be ≥ the parameter count 23; got 20/);
+    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 20, Y.ptr, A.ptr, B.ptr, work.ptr), /pStride must be ≥ the parameter count = 23; got 20/);
     expectKernelError(() => f(2, 4, 0, 2, 0, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, work.ptr), /layers must be ≥ 1; got 0/);
     expectKernelError(() => f(2, 4, 2, 2, 7, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, work.ptr), /outAct must be 0/);
-    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, X.ptr, B.ptr, work.ptr), /bufA and X overlap/);
-    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, 0), /work.*out of bounds/);
-    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr + 2, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, work.ptr), /dims: misaligned/);
+    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, X.ptr, B.ptr, work.ptr), /mlpNetwork: bufA and X must not overlap/);
+    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, 0), /mlpNetwork: work \(mlpWorkBytes bytes, 16-aligned\) must be a buffer from alloc; got the null pointer 0/);
+    expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr + 2, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, work.ptr), /mlpNetwork: dims must be 4-byte aligned; got pointer/);
     const bad = ws.from('i32', [4, 0, 2]);
     expectKernelError(() => f(2, 4, 2, 2, 0, bad.ptr, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, work.ptr), /dims\[1\] must be ≥ 1; got 0/);
-    expectKernelError(() => mod.exports.mlpWorkBytes(4, 2, bad.ptr), /dims\[1\] must be ≥ 1/);
+    expectKernelError(() => mod.exports.mlpWorkBytes(4, 2, bad.ptr), /mlpWorkBytes: dims\[1\] must be ≥ 1/);
+    // Every call re-checks the descriptor: words rewritten by the host are caught by mlpForward itself.
+    const P2 = ws.f32(2 * 23);
+    mod.exports.mlpNetwork(net.ptr, 2, 2, 0, 4, dims.ptr, X.ptr, P2.ptr, 23, Y.ptr, A.ptr, B.ptr, work.ptr);
+    mod.exports.mlpForward(net.ptr, 2);
+    expectKernelError(() => mod.exports.mlpForward(net.ptr, 0), /mlpForward: members must be ≥ 1; got 0/);
+    expectKernelError(() => mod.exports.mlpForward(net.ptr, 1 << 24), /mlpForward: P must lie inside memory; got pointer \d+ \+ extent 1543503872 bytes > memory size \d+ bytes/);
+    const words = () => new Int32Array(mod.memory.buffer, net.ptr, 12);
+    words()[1] = 9; // act
+    expectKernelError(() => mod.exports.mlpForward(net.ptr, 1), /mlpForward: act must be 0 \(identity\).*; got 9/);
+    words()[1] = 2;
+    words()[7] = 20; // pStride
+    expectKernelError(() => mod.exports.mlpForward(net.ptr, 1), /mlpForward: pStride must be ≥ the parameter count = 23; got 20/);
+    words()[7] = 23;
+    words()[9] = X.ptr; // bufA
+    expectKernelError(() => mod.exports.mlpForward(net.ptr, 1), /mlpForward: bufA and X must not overlap/);
+    expectKernelError(() => mod.exports.mlpForward(0, 1), /mlpForward: net must be a buffer from alloc; got the null pointer 0/);
+    expectKernelError(() => mod.exports.mlpForward(net.ptr + 2, 1), /mlpForward: net must be 4-byte aligned/);
     ws.dispose();
   }
 });
@@ -313,9 +339,11 @@ test('memory does not grow over 10⁴ calls of denseEnsemble, mlpForward and mlp
     const dims = ws.from('i32', m.dims), X = ws.from('f32', m.X), P = ws.from('f32', m.P);
     const out = ws.f32(3 * 6 * 3), bufA = ws.f32(3 * 6 * 5), bufB = ws.f32(3 * 6 * 5);
     const work = ws.alloc('f32', mod.exports.mlpWorkBytes(6, 2, dims.ptr) / 4);
+    const net = ws.i32(mod.exports.mlpNetworkBytes() / 4);
     const before = mod.memory.buffer.byteLength;
     for (let r = 0; r < 10_000; r++) {
-      mod.exports.mlpForward(3, 6, 2, 2, 3, dims.ptr, X.ptr, P.ptr, m.pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
+      mod.exports.mlpNetwork(net.ptr, 2, 2, 3, 6, dims.ptr, X.ptr, P.ptr, m.pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
+      mod.exports.mlpForward(net.ptr, 3);
       mod.exports.denseEnsemble(3, 6, 7, 5, 1, X.ptr, 0, P.ptr, P.at(35), m.pStride, bufA.ptr, 30, work.ptr);
       mod.exports.mlpWorkBytes(6, 2, dims.ptr);
     }
@@ -338,7 +366,7 @@ function makeFused(rand: () => number, rows: number, dims: number[], act: number
 
 // Runs one mlpForwardPerturbed call; returns (center + k) × rows × d_L outputs plus a sentinel
 // slice after them (which must stay untouched).
-function runFused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: number, iter: number, member0: number,
+function runFused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: number, draw: number, member0: number,
   anti: boolean, center: boolean): Float32Array {
   const ws = new Workspace(mod);
   try {
@@ -352,8 +380,10 @@ function runFused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: num
     out.view().fill(SENTINEL);
     const bufA = ws.f32(m.rows * hidden), bufB = ws.f32(m.rows * hidden);
     const work = ws.alloc('f32', mod.exports.mlpWorkBytes(m.rows, L, dims.ptr) / 4);
-    mod.exports.mlpForwardPerturbed(k, m.rows, L, m.act, m.outAct, dims.ptr, X.ptr, theta.ptr, sigma, seed, iter, member0,
-      anti ? 1 : 0, center ? 1 : 0, scratch.ptr, m.pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
+    const net = ws.i32(mod.exports.mlpNetworkBytes() / 4);
+    mod.exports.mlpNetwork(net.ptr, L, m.act, m.outAct, m.rows, dims.ptr, X.ptr, scratch.ptr, m.pStride, out.ptr,
+      bufA.ptr, bufB.ptr, work.ptr);
+    mod.exports.mlpForwardPerturbed(net.ptr, k, theta.ptr, sigma, seed, draw, member0, anti ? 1 : 0, center ? 1 : 0);
     return out.copy();
   } finally {
     ws.dispose();
@@ -361,7 +391,7 @@ function runFused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: num
 }
 
 // The same members the unfused way: perturb32 into P (θ narrowed into row 0 with center), then mlpForward.
-function runUnfused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: number, iter: number, member0: number,
+function runUnfused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: number, draw: number, member0: number,
   anti: boolean, center: boolean): Float32Array {
   const ws = new Workspace(mod);
   try {
@@ -369,7 +399,7 @@ function runUnfused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: n
     const theta = ws.from('f64', f.theta);
     const P = ws.f32((k + c) * f.m.pStride);
     if (center) mod.exports.narrow(f.n, theta.ptr, P.ptr);
-    mod.exports.perturb32(k, f.n, sigma, seed, iter, member0, anti ? 1 : 0, f.m.pStride, theta.ptr, P.at(c * f.m.pStride));
+    mod.exports.perturb32(k, f.n, sigma, seed, draw, member0, anti ? 1 : 0, f.m.pStride, theta.ptr, P.at(c * f.m.pStride));
     return runMlp(mod, { ...f.m, members: k + c, P: P.copy() });
   } finally {
     ws.dispose();
@@ -385,13 +415,13 @@ test('mlpForwardPerturbed = perturb32 + mlpForward bit for bit: antithetic or no
     for (const [k, member0] of [[1, 0], [1, 3], [5, 0], [5, 7], [6, 2], [6, 1]]) {
       for (const anti of [false, true]) {
         for (const center of [false, true]) {
-          const seed = 1 + Math.floor(rand() * 1e6), iter = Math.floor(rand() * 100);
+          const seed = 1 + Math.floor(rand() * 1e6), draw = Math.floor(rand() * 100);
           const sigma = 0.01 + rand() * 0.2;
           const slice = f.m.rows * dims[dims.length - 1];
           const rowsOut = k + (center ? 1 : 0);
           for (const [name, mod] of builds) {
-            const got = runFused(mod, f, k, sigma, seed, iter, member0, anti, center);
-            const want = runUnfused(mod, f, k, sigma, seed, iter, member0, anti, center);
+            const got = runFused(mod, f, k, sigma, seed, draw, member0, anti, center);
+            const want = runUnfused(mod, f, k, sigma, seed, draw, member0, anti, center);
             const gb = new Uint32Array(got.buffer, 0, rowsOut * slice), wb = new Uint32Array(want.buffer);
             const tag = `${name} dims=${dims} k=${k} member0=${member0} anti=${anti} center=${center}`;
             assert.is(wb.length, gb.length, tag);
@@ -409,7 +439,7 @@ test('mlpForwardPerturbed = perturb32 + mlpForward bit for bit: antithetic or no
 test('mlpForwardPerturbed against an f64 oracle fed with randn: members θ + σ·s_i·ξ_{q_i} and θ itself — both builds', () => {
   const rand = mulberry32(77);
   const f = makeFused(rand, 6, [7, 9, 5, 3], 2, 0, 1);
-  const k = 5, member0 = 3, sigma = 0.3, seed = 99, iter = 4;
+  const k = 5, member0 = 3, sigma = 0.3, seed = 99, draw = 4;
   for (const anti of [false, true]) {
     // Expected parameters: member i = member0 + r uses stream ⌊i/2⌋ with sign (−1)^i (antithetic)
     // or stream i with sign +; each value computed in f64 and rounded once to f32.
@@ -420,14 +450,14 @@ test('mlpForwardPerturbed against an f64 oracle fed with randn: members θ + σ�
       const xi = ws.f64(f.n);
       for (let r = 0; r < k; r++) {
         const i = member0 + r;
-        mod.exports.randn(f.n, seed, iter, anti ? i >> 1 : i, 0, xi.ptr);
+        mod.exports.randn(f.n, seed, draw, anti ? i >> 1 : i, 0, xi.ptr);
         const x = xi.view();
         const sp = (anti && (i & 1) === 1 ? -1 : 1) * sigma;
         for (let j = 0; j < f.n; j++) P[(r + 1) * f.m.pStride + j] = f.theta[j] + sp * x[j];
       }
       ws.dispose();
       const m: Mlp = { ...f.m, members: k + 1, P };
-      const got = runFused(mod, f, k, sigma, seed, iter, member0, anti, true);
+      const got = runFused(mod, f, k, sigma, seed, draw, member0, anti, true);
       for (let j = 0; j <= k; j++) checkMlpMember(`${name} anti=${anti}`, m, got, j);
     }
   }
@@ -440,26 +470,29 @@ test('mlpForwardPerturbed: bad arguments raise a KernelError naming the problem'
     const T = ws.f64(23);
     const dims = ws.from('i32', [4, 3, 2]);
     const work = ws.alloc('f32', mod.exports.mlpWorkBytes(4, 2, dims.ptr) / 4);
-    const g = (k: number, member0: number, anti: number, center: number, o: Partial<Record<string, number>> = {}) =>
-      mod.exports.mlpForwardPerturbed(k, 4, 2, 2, 0, dims.ptr, X.ptr, o.theta ?? T.ptr, o.sigma ?? 0.1, 1, 2, member0, anti,
-        center, o.scratch ?? S.ptr, o.pStride ?? 24, o.out ?? Y.ptr, A.ptr, B.ptr, work.ptr);
+    const net = ws.i32(mod.exports.mlpNetworkBytes() / 4);
+    const g = (k: number, member0: number, anti: number, center: number, o: Partial<Record<string, number>> = {}) => {
+      mod.exports.mlpNetwork(net.ptr, 2, 2, 0, 4, dims.ptr, X.ptr, o.scratch ?? S.ptr, o.pStride ?? 24, o.out ?? Y.ptr,
+        A.ptr, B.ptr, work.ptr);
+      mod.exports.mlpForwardPerturbed(net.ptr, k, o.theta ?? T.ptr, o.sigma ?? 0.1, 1, 2, member0, anti, center);
+    };
     g(2, 0, 1, 1);
-    expectKernelError(() => g(0, 0, 0, 0), /members must be ≥ 1; got 0/);
-    expectKernelError(() => g(2, 0, 0, 0, { pStride: 22 }), /pStride must be ≥ the parameter count 23; got 22/);
-    expectKernelError(() => g(2, 0, 0, 0, { sigma: NaN }), /sigma must be finite; got NaN/);
-    expectKernelError(() => g(2, 0xFFFFFFFF, 0, 0), /member0 \+ k must be ≤ 2\^32/);
-    expectKernelError(() => g(2, 0, 0, 0, { theta: T.ptr + 4 }), /theta \(f64, 8-aligned\): misaligned/);
-    expectKernelError(() => g(2, 0, 1, 0, { scratch: mod.exports.memoryBytes() - 24 * 4 }), /scratch \(2 × pStride f32 with antithetic pairs\): buffer out of bounds/);
-    expectKernelError(() => g(2, 0, 0, 0, { scratch: mod.exports.memoryBytes() - 20 * 4 }), /scratch \(pStride f32\): buffer out of bounds/);
-    expectKernelError(() => g(2, 0, 0, 0, { scratch: X.ptr }), /scratch and X overlap/);
-    expectKernelError(() => g(2, 0, 0, 0, { scratch: T.ptr - 16 }), /theta and scratch overlap/);
-    expectKernelError(() => g(2, 0, 0, 0, { out: T.ptr }), /theta and out overlap/);
-    expectKernelError(() => g(2, 0, 0, 0, { out: S.ptr }), /out and scratch overlap/);
+    expectKernelError(() => g(0, 0, 0, 0), /mlpForwardPerturbed: members must be ≥ 1; got 0/);
+    expectKernelError(() => g(2, 0, 0, 0, { pStride: 22 }), /pStride must be ≥ the parameter count = 23; got 22/);
+    expectKernelError(() => g(2, 0, 0, 0, { sigma: NaN }), /mlpForwardPerturbed: sigma must be finite; got NaN/);
+    expectKernelError(() => g(2, 0xFFFFFFFF, 0, 0), /mlpForwardPerturbed: member0 \+ k must be ≤ 2\^32 \(member is u32\); got member0 = 4294967295, k = 2/);
+    expectKernelError(() => g(2, 0, 0, 0, { theta: T.ptr + 4 }), /mlpForwardPerturbed: theta \(f64, 8-aligned\) must be 8-byte aligned/);
+    expectKernelError(() => g(2, 0, 1, 0, { scratch: mod.exports.memoryBytes() - 24 * 4 }), /mlpForwardPerturbed: P \(2 × pStride f32 with antithetic pairs\) must lie inside memory; got pointer \d+ \+ extent 188 bytes > memory size/);
+    expectKernelError(() => g(2, 0, 0, 0, { scratch: mod.exports.memoryBytes() - 20 * 4 }), /mlpNetwork: P must lie inside memory; got pointer \d+ \+ extent 92 bytes > memory size/);
+    expectKernelError(() => g(2, 0, 0, 0, { scratch: X.ptr }), /mlpForwardPerturbed: P and X must not overlap/);
+    expectKernelError(() => g(2, 0, 0, 0, { scratch: T.ptr - 16 }), /mlpForwardPerturbed: theta and P must not overlap/);
+    expectKernelError(() => g(2, 0, 0, 0, { out: T.ptr }), /mlpForwardPerturbed: theta and out must not overlap/);
+    expectKernelError(() => g(2, 0, 0, 0, { out: S.ptr }), /mlpNetwork: out and P must not overlap/);
     // With center the output holds k + 1 slices of 8 floats: 2 end where θ starts, 3 reach into it.
     const big = ws.f64(80);
     big.view().set(T.copy(), 40);
     g(2, 0, 0, 0, { theta: big.at(40), out: big.at(32) });
-    expectKernelError(() => g(2, 0, 0, 1, { theta: big.at(40), out: big.at(32) }), /theta and out overlap/);
+    expectKernelError(() => g(2, 0, 0, 1, { theta: big.at(40), out: big.at(32) }), /mlpForwardPerturbed: theta and out must not overlap/);
     ws.dispose();
   }
 });
@@ -472,10 +505,11 @@ test('memory does not grow over 10⁴ calls of mlpForwardPerturbed', () => {
     const dims = ws.from('i32', f.m.dims), X = ws.from('f32', f.m.X), theta = ws.from('f64', f.theta);
     const scratch = ws.f32(2 * f.m.pStride), out = ws.f32(5 * 6 * 3), bufA = ws.f32(6 * 5), bufB = ws.f32(6 * 5);
     const work = ws.alloc('f32', mod.exports.mlpWorkBytes(6, 2, dims.ptr) / 4);
+    const net = ws.i32(mod.exports.mlpNetworkBytes() / 4);
+    mod.exports.mlpNetwork(net.ptr, 2, 2, 3, 6, dims.ptr, X.ptr, scratch.ptr, f.m.pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
     const before = mod.memory.buffer.byteLength;
     for (let r = 0; r < 10_000; r++) {
-      mod.exports.mlpForwardPerturbed(4, 6, 2, 2, 3, dims.ptr, X.ptr, theta.ptr, 0.1, 3, r, r & 7, r & 1, (r >> 1) & 1,
-        scratch.ptr, f.m.pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
+      mod.exports.mlpForwardPerturbed(net.ptr, 4, theta.ptr, 0.1, 3, r, r & 7, r & 1, (r >> 1) & 1);
     }
     assert.is(mod.memory.buffer.byteLength, before, `${name}: memory grew`);
     assert.ok(out.view().every((v) => v > 0 && v < 1), `${name}: sigmoid outputs in (0, 1)`);

@@ -347,27 +347,27 @@ test('bad arguments: sizes, out-of-bounds or misaligned buffers, labels, weights
     const p = big.ptr;
     const end = x.memoryBytes();
     const labels = ws.from('i32', [0, 1, 2]);
-    expectKernelError(() => x.meanRows(0, 4, p, p), /meanRows: k: size must be ≥ 1/);
-    expectKernelError(() => x.meanRows(2, -1, p, p), /meanRows: m/);
-    expectKernelError(() => x.meanRows(2, 4, end - 32, p), /meanRows: F: buffer out of bounds/);
-    expectKernelError(() => x.lsSystem(2, 4, 1, p, p, 0, p, p + 4, p), /lsSystem: A: misaligned/);
-    expectKernelError(() => x.lsSystem(2, 4, NaN, p, p, 0, p, p, p), /wScalar must be finite/);
-    expectKernelError(() => x.lsSystem(2, 4, -1, p, p, 0, p, p, p), /wScalar must be finite and ≥ 0/);
-    expectKernelError(() => x.lsSystem(70000, 4, 1, p, p, 0, p, p, p), /lsSystem: k must be ≤ 16384/);
-    expectKernelError(() => x.lsSystem(2, 1 << 30, 1, p, p, 0, p, p, p), /lsSystem: F: buffer out of bounds/); // 2·2³⁰·8 B overflows u32
+    expectKernelError(() => x.meanRows(0, 4, p, p), /meanRows: k must be ≥ 1; got 0/);
+    expectKernelError(() => x.meanRows(2, -1, p, p), /meanRows: m must be ≥ 1; got -1/);
+    expectKernelError(() => x.meanRows(2, 4, end - 32, p), /meanRows: F must lie inside memory; got pointer \d+ \+ extent \d+ bytes > memory size \d+ bytes/);
+    expectKernelError(() => x.lsSystem(2, 4, 1, p, p, 0, p, p + 4, p), /lsSystem: A must be 8-byte aligned; got pointer \d+/);
+    expectKernelError(() => x.lsSystem(2, 4, NaN, p, p, 0, p, p, p), /lsSystem: wScalar must be finite and ≥ 0 when w = 0; got NaN/);
+    expectKernelError(() => x.lsSystem(2, 4, -1, p, p, 0, p, p, p), /lsSystem: wScalar must be finite and ≥ 0 when w = 0; got -1/);
+    expectKernelError(() => x.lsSystem(70000, 4, 1, p, p, 0, p, p, p), /lsSystem: k must be ≤ 16384 \(Gram tile scratch; split the ensemble\); got 70000/);
+    expectKernelError(() => x.lsSystem(2, 1 << 30, 1, p, p, 0, p, p, p), /lsSystem: F must lie inside memory; got pointer \d+ \+ extent 17179869184 bytes > memory size/); // 2·2³⁰·8 B: no u32 wrap
     labels.set([0, 3, 1]);
-    expectKernelError(() => x.ceSystem(2, 3, 3, p, p, labels.ptr, p + 8 * 100, p + 8 * 200), /labels\[1\] = 3 is outside \[0, C = 3\)/);
+    expectKernelError(() => x.ceSystem(2, 3, 3, p, p, labels.ptr, p + 8 * 100, p + 8 * 200), /ceSystem: labels\[1\] must be a class id in \[0, C = 3\); got 3/);
     labels.set([-1, 0, 1]);
-    expectKernelError(() => x.ceLoss(2, 3, 3, p, labels.ptr, p, 0), /ceLoss: labels\[0\] = -1/);
-    expectKernelError(() => x.ceGrad(2, 3, 3, p, labels.ptr, p + 8 * 100), /ceGrad: labels\[0\]/);
-    expectKernelError(() => x.ceLoss(2, 3, 3, p, labels.ptr + 2, p, 0), /ceLoss: labels: misaligned/);
-    expectKernelError(() => x.ceSystem(0, 3, 3, p, p, labels.ptr, p, p), /ceSystem: k/);
-    expectKernelError(() => x.projectRows(2, 4, 0, 1, p, p, 0, p, p), /projectRows: p/);
-    expectKernelError(() => x.combineRows(2, 4, p, p, end - 8, p), /combineRows: z: buffer out of bounds/);
-    expectKernelError(() => x.lsLoss(2, 4, Infinity, p, 0, p, p), /lsLoss: wScalar/);
-    expectKernelError(() => x.ekiUpdate(4, 100, p, p, end - 8 * 1000), /ekiUpdate: work: buffer out of bounds/);
-    expectKernelError(() => x.widen(0, p, p), /widen: n/);
-    expectKernelError(() => x.narrow(3, p + 4, p), /narrow: src: misaligned/);
+    expectKernelError(() => x.ceLoss(2, 3, 3, p, labels.ptr, p, 0), /ceLoss: labels\[0\] must be a class id in \[0, C = 3\); got -1/);
+    expectKernelError(() => x.ceGrad(2, 3, 3, p, labels.ptr, p + 8 * 100), /ceGrad: labels\[0\] must be a class id in \[0, C = 3\); got -1/);
+    expectKernelError(() => x.ceLoss(2, 3, 3, p, labels.ptr + 2, p, 0), /ceLoss: labels must be 4-byte aligned; got pointer \d+/);
+    expectKernelError(() => x.ceSystem(0, 3, 3, p, p, labels.ptr, p, p), /ceSystem: k must be ≥ 1; got 0/);
+    expectKernelError(() => x.projectRows(2, 4, 0, 1, p, p, 0, p, p), /projectRows: p must be ≥ 1; got 0/);
+    expectKernelError(() => x.combineRows(2, 4, p, p, end - 8, p), /combineRows: z must lie inside memory; got pointer \d+ \+ extent \d+ bytes > memory size \d+ bytes/);
+    expectKernelError(() => x.lsLoss(2, 4, Infinity, p, 0, p, p), /lsLoss: wScalar must be finite and ≥ 0 when w = 0; got Infinity/);
+    expectKernelError(() => x.ekiUpdate(4, 100, p, p, end - 8 * 1000), /ekiUpdate: work must lie inside memory; got pointer \d+ \+ extent \d+ bytes > memory size \d+ bytes/);
+    expectKernelError(() => x.widen(0, p, p), /widen: n must be ≥ 1; got 0/);
+    expectKernelError(() => x.narrow(3, p + 4, p), /narrow: src must be 8-byte aligned; got pointer \d+/);
     ws.dispose();
   }
 });

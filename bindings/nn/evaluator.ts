@@ -43,6 +43,8 @@ export class MlpEvaluator implements Evaluator {
   private readonly bufA: Buf<'f32'>;
   private readonly bufB: Buf<'f32'>;
   private readonly work: Buf<'f32'>;
+  // the network descriptor of mlpForward / mlpForwardPerturbed (written by describe())
+  private readonly net: Buf<'i32'>;
   private rowsInBatch = 0;
 
   constructor(module: EnkfModule, o: MlpEvaluatorOptions) {
@@ -67,6 +69,14 @@ export class MlpEvaluator implements Evaluator {
     this.bufA = ws.f32(this.batchSize * widest);
     this.bufB = ws.f32(this.batchSize * widest);
     this.work = ws.f32(Math.max(1, Math.ceil(ws.raw.mlpWorkBytes(this.batchSize, L, this.dims.ptr) / 4)));
+    this.net = ws.i32(ws.raw.mlpNetworkBytes() / 4);
+    this.describe();
+  }
+
+  // Writes the network descriptor (again after P is reallocated).
+  private describe(): void {
+    this.ws.raw.mlpNetwork(this.net.ptr, this.layers.length - 1, this.act, ACTIVATION_CODE.identity, this.batchSize,
+      this.dims.ptr, this.X.ptr, this.P.ptr, this.pStride, this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
   }
 
   /** Bytes of module memory this evaluator holds. */
@@ -101,6 +111,7 @@ export class MlpEvaluator implements Evaluator {
     if (this.P.length < count * this.pStride) {
       this.ws.free(this.P);
       this.P = this.ws.f32(count * this.pStride);
+      this.describe();
     }
     return this.P;
   }
@@ -113,8 +124,7 @@ export class MlpEvaluator implements Evaluator {
     const raw = this.ws.raw;
     const P = this.rowsFor(count);
     for (let r = 0; r < count; r++) raw.narrow(this.n, rows.at(r * this.n), P.at(r * this.pStride));
-    raw.mlpForward(count, this.batchSize, this.layers.length - 1, this.act, ACTIVATION_CODE.identity, this.dims.ptr,
-      this.X.ptr, P.ptr, this.pStride, this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
+    raw.mlpForward(this.net.ptr, count);
     raw.widen(count * this.m, this.logits.ptr, out.ptr);
   }
 
@@ -125,12 +135,10 @@ export class MlpEvaluator implements Evaluator {
     if (theta.length < this.n) throw new RangeError(`θ holds ${theta.length} values; the network has ${this.n} parameters.`);
     const raw = this.ws.raw;
     // an antithetic pair is generated into two rows at once (one pass of its stream)
-    const scratch = this.rowsFor(antithetic && count > 1 ? 2 : 1);
+    this.rowsFor(antithetic && count > 1 ? 2 : 1);
     // method.md §2 steps 2–3: members θ + σ·s_i·ξ_{q_i} generated member by member into the scratch
     // and run at once (θ itself first with center), all k + 1 forward passes in one call (method.md §4).
-    raw.mlpForwardPerturbed(count, this.batchSize, this.layers.length - 1, this.act, ACTIVATION_CODE.identity,
-      this.dims.ptr, this.X.ptr, theta.ptr, sigma, seed, key, member0, antithetic ? 1 : 0, first, scratch.ptr,
-      this.pStride, this.logits.ptr, this.bufA.ptr, this.bufB.ptr, this.work.ptr);
+    raw.mlpForwardPerturbed(this.net.ptr, count, theta.ptr, sigma, seed, key, member0, antithetic ? 1 : 0, first);
     raw.widen((count + first) * this.m, this.logits.ptr, out.ptr);
   }
 

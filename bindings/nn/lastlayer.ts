@@ -45,6 +45,8 @@ export class LastLayerSolver {
   private readonly bufA: Buf<'f32'> | null;
   private readonly bufB: Buf<'f32'> | null;
   private readonly work: Buf<'f32'>;
+  // network descriptor of the hidden stack's mlpForward (null without hidden layers)
+  private readonly net: Buf<'i32'> | null;
   private readonly hiddenParams: number;
 
   constructor(module: EnkfModule, layers: readonly number[], activation: Activation, data: Float32Array, labels: Int32Array) {
@@ -80,6 +82,11 @@ export class LastLayerSolver {
     const fwdWork = L > 1 ? raw.mlpWorkBytes(this.rows, L - 1, this.dims!.ptr) : 0;
     const gemmWork = Math.max(raw.sgemmWorkBytes(this.rows, this.C, this.d), raw.sgemmWorkBytes(this.d, this.C, this.rows));
     this.work = ws.f32(Math.max(1, Math.ceil(Math.max(fwdWork, gemmWork) / 4)));
+    this.net = L > 1 ? ws.i32(raw.mlpNetworkBytes() / 4) : null;
+    if (this.net) {
+      raw.mlpNetwork(this.net.ptr, L - 1, this.act, this.act, this.rows, this.dims!.ptr, this.X.ptr, this.P!.ptr,
+        this.hiddenParams, this.H.ptr, this.bufA!.ptr, this.bufB!.ptr, this.work.ptr);
+    }
   }
 
   /** Returns θ with its last layer replaced by the (approximate, `iterations`-step) minimizer,
@@ -92,8 +99,7 @@ export class LastLayerSolver {
     if (L > 1) {
       // H = hidden activations of every training row: one mlpForward over the hidden stack.
       this.P!.set(Float32Array.from(theta.subarray(0, this.hiddenParams)));
-      raw.mlpForward(1, this.rows, L - 1, this.act, this.act, this.dims!.ptr, this.X.ptr, this.P!.ptr, this.hiddenParams,
-        this.H.ptr, this.bufA!.ptr, this.bufB!.ptr, this.work.ptr);
+      raw.mlpForward(this.net!.ptr, 1);
     }
     const size = this.d * this.C + this.C;
     const x = Float64Array.from(theta.subarray(this.hiddenParams, this.hiddenParams + size));

@@ -223,12 +223,14 @@ export class MLP {
       const bufA = ws.f32(chunk * widest);
       const bufB = ws.f32(chunk * widest);
       const work = ws.alloc('f32', Math.max(1, Math.ceil(raw.mlpWorkBytes(chunk, L, dims.ptr) / 4)));
+      const net = ws.i32(raw.mlpNetworkBytes() / 4);
       const result = new Float32Array(rows * C);
       const act = ACTIVATION_CODE[this.activation];
       for (let r0 = 0; r0 < rows; r0 += chunk) {
         const n = Math.min(chunk, rows - r0);
         X.set(data.subarray(r0 * d0, (r0 + n) * d0));
-        raw.mlpForward(1, n, L, act, ACTIVATION_CODE.identity, dims.ptr, X.ptr, P.ptr, pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
+        raw.mlpNetwork(net.ptr, L, act, ACTIVATION_CODE.identity, n, dims.ptr, X.ptr, P.ptr, pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
+        raw.mlpForward(net.ptr, 1);
         result.set(out.view().subarray(0, n * C), r0 * C);
       }
       return result;
