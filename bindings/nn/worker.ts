@@ -31,10 +31,10 @@ try {
   port.on('message', (call: WorkerCall) => {
     try {
       if (call.batch) evaluator.setBatch(data, call.batch);
-      theta.set(call.theta);
-      evaluator.evaluatePerturbed(theta, call.sigma, call.seed, call.key, call.member0, call.count, call.antithetic, out, false);
+      theta.set(call.request.theta);
+      evaluator.evaluatePerturbed({ ...call.request, theta, center: false }, out);
       // A fresh buffer per reply: it is transferred, so the module's memory is never handed over.
-      const rows = out.view().slice(0, call.count * evaluator.m);
+      const rows = out.view().slice(0, call.request.count * evaluator.m);
       port.postMessage({ id: call.id, out: rows } satisfies WorkerReply, [rows.buffer]);
     } catch (e) {
       port.postMessage(fail(call.id, e));
