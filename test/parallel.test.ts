@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFile } from 'node:fs/promises';
 import { loadModule } from '../bindings/wasm.js';
 import { Workspace } from '../bindings/workspace.js';
 import { mlp } from '../bindings/nn/mlp.js';
@@ -166,6 +167,21 @@ test('NLB fit: workers 0, 1, 2 give bit-identical θ and losses (plain and antit
 test('EKI fit through the parallel evaluator equals EKI without it', async () => {
   const base = await run(0, { optimizer: 'eki', eki: { ensembleSize: 8 } });
   sameRun(base, await run(1, { optimizer: 'eki', eki: { ensembleSize: 8 } }), 'EKI workers 1');
+  assert.is(liveWorkerCount(), 0);
+});
+
+test('workers instantiate the main thread\'s compiled module: a module loaded from bytes gives the workers: 0 bits', async () => {
+  for (const file of ['enkf.wasm', 'enkf-scalar.wasm']) {
+    const bytes = await readFile(new URL(`../build/${file}`, import.meta.url));
+    const custom = await loadModule({ source: bytes });
+    assert.instance(custom.wasmModule, WebAssembly.Module);
+    const runOn = async (workers: number) => {
+      const model = mlp([6, 10, 3], { activation: 'tanh', seed: 4, module: custom });
+      const h = await fit(model, train.x, train.y, { batchSize: 40, iterations: 8, seed: 2, workers, module: custom });
+      return { params: model.params.slice(), h };
+    };
+    sameRun(await runOn(0), await runOn(1), `${file} from bytes, workers 1`);
+  }
   assert.is(liveWorkerCount(), 0);
 });
 

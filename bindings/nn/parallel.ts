@@ -17,8 +17,11 @@ import { splitAcrossThreads } from '../optimizers/chunking.js';
 import { MlpEvaluator, type MlpEvaluatorOptions } from './evaluator.js';
 import type { Activation } from './mlp.js';
 
-/** workerData of a worker: the network, the batch size, and the training data shared once. */
+/** workerData of a worker: the compiled module, the network, the batch size, and the training data shared once. */
 export interface WorkerInit {
+  /** The main thread's compiled module: a worker runs exactly that code (a custom source, the inlined bundle). */
+  wasmModule?: WebAssembly.Module;
+  /** The build to load when the module is not given (a module object made by hand). */
   simd: boolean;
   layers: number[];
   activation: Activation;
@@ -166,8 +169,8 @@ export class ParallelMlpEvaluator implements Evaluator {
   }
 
   /**
-   * Starts `workers` threads, each with its own module (the package's default build, SIMD or scalar
-   * like `module`) and a view of `data` (the training rows, f32 rows × d_0, copied once into shared
+   * Starts `workers` threads, each with its own instance of `module`'s compiled WebAssembly module
+   * and a view of `data` (the training rows, f32 rows × d_0, copied once into shared
    * memory for all workers), and waits until all are ready. Node only; in a browser this throws.
    */
   static async create(module: EnkfModule, options: MlpEvaluatorOptions, data: Float32Array, workers: number): Promise<ParallelMlpEvaluator> {
@@ -180,7 +183,7 @@ export class ParallelMlpEvaluator implements Evaluator {
     const shared = new SharedArrayBuffer(data.byteLength);
     new Float32Array(shared).set(data);
     const init: WorkerInit = {
-      simd: module.simd, layers: options.layers.slice(), activation: options.activation, batchSize: options.batchSize,
+      wasmModule: module.wasmModule, simd: module.simd, layers: options.layers.slice(), activation: options.activation, batchSize: options.batchSize,
       maxMembers: options.maxMembers, data: shared,
     };
     const main = new MlpEvaluator(module, options);
