@@ -208,7 +208,7 @@ export function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: Fi
     if (e === null || typeof e !== 'object') throw new TypeError(`exactLastLayer must be { every?, iterations?, l2? }; got ${describe(e)}.`);
     rejectUnknownOptions('exactLastLayer', e, ['every', 'iterations', 'l2']);
     if (!process.thetaIsIterate) {
-      throw new RangeError(`exactLastLayer needs a process whose θ is the whole iterate (such as 'nlb'); '${kind}' keeps an ensemble.`);
+      throw new RangeError(`exactLastLayer needs a process whose θ is the whole iterate (such as 'nlb'); '${kind}' is not one.`);
     }
     exactLastLayer = {
       every: checkInt('exactLastLayer.every', e.every ?? 100, 1),

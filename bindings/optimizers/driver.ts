@@ -34,8 +34,9 @@ export interface Survivors {
 /**
  * Moves the rows of F (k × m, f64) that are entirely finite to the front, keeping their order: a
  * member with NaN/Inf outputs is dropped for the iteration. The test is one SIMD kernel pass,
- * lsLoss with weight 0 against a finite reference row `ref` (m): 0·Σ(F_i − ref)² is 0 for a
- * finite row and NaN for a row holding NaN or ±Inf. loss: f64 k scratch.
+ * lsLoss with weight 0 against a finite reference row `ref` (m): 0·Σ(F_i − ref)² is NaN for a row
+ * holding NaN or ±Inf, and 0 for a finite row unless Σ(F_i − ref)² overflows (|F_i − ref| beyond
+ * ~1e154): such a member is dropped too, as if it had failed. loss: f64 k scratch.
  */
 export function compactFinite(ws: Workspace, F: Buf<'f64'>, k: number, m: number, ref: Buf<'f64'>, loss: Buf<'f64'>,
   index: Int32Array): Survivors {

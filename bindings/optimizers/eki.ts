@@ -7,7 +7,7 @@ import type {
   EkiOptions, EkiState, EvaluationRequest, IterationDiagnostics, Objective, OptimizerState, ProcessDefinition, StepOptions,
 } from './types.js';
 import { LeastSquares } from './objectives.js';
-import { defaultEnsembleSize } from './nlb.js';
+import { defaultEnsembleSize } from './nlb-options.js';
 import { OptimizerBase, compactFinite, distance, subBuf } from './driver.js';
 import { boolOption, checkStateCounters, intOption, numberOption, rejectUnknownOptions } from './options.js';
 
