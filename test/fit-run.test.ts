@@ -64,6 +64,14 @@ test('patience: fit stops as stalled after `patience` consecutive failed steps',
   assert.ok(first > 0, 'a run of failures within the budget');
   assert.is(h.stopReason, 'stalled');
   assert.is(h.iterations.length, first + 1);
+  // Interrupted two failures into the final streak, a resumed run stops where the whole one did.
+  const model = net();
+  const opts = { batchSize: 50, seed: 4, nlb: { ...bold, sigmaSchedule: 'constant' as const, patience } };
+  const part = await fit(model, train.x, train.y, { ...opts, iterations: first });
+  assert.is(part.stopReason, 'maxIterations');
+  const rest = await fit(model, train.x, train.y, { ...opts, iterations: 200, resume: true });
+  assert.is(rest.stopReason, 'stalled');
+  assert.is(rest.iteration, first + 1);
 });
 
 test('tolerance: fit stops at the first iteration whose batch loss Φ is ≤ tolerance', async () => {

@@ -41,6 +41,8 @@ export interface FitState {
   elapsedMs: number;
   epochLossSum: number;
   epochIterations: number;
+  /** Consecutive iterations without an accepted step (the patience rule); absent in older states = 0. */
+  failures?: number;
   early: { best: number; wait: number; bestIteration: number; bestParams: Float64Array | null } | null;
   averaging: { decay: number; start: number } | null;
   exactLastLayer: Plan['exactLastLayer'] | null;

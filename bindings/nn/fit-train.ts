@@ -53,6 +53,7 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
   evaluator: BatchEvaluator, objective: CrossEntropy): Promise<History> {
   const { model, rows: N, batchSize: B, seed, total, val, early: es, monitor, callbacks, saved } = p;
   const run = new Run<FitIteration, FitStopReason>(opt, objective, p.stop, saved?.iteration ?? 0, p.signal);
+  run.stopper.failures = saved?.failures ?? 0;
   let forwardPasses = saved?.forwardPasses ?? 0;
   const elapsedBefore = saved?.elapsedMs ?? 0;
   let epochLossSum = saved?.epochLossSum ?? 0;
@@ -152,7 +153,8 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
     if (early && early.bestIteration >= 0) history.bestIteration = early.bestIteration;
     const state: FitState = {
       kind: 'enkf-wasm/fit', version: FIT_STATE_VERSION, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
-      batchSize: B, rows: N, iteration: run.done, forwardPasses, elapsedMs: history.elapsedMs, epochLossSum, epochIterations, early,
+      batchSize: B, rows: N, iteration: run.done, forwardPasses, elapsedMs: history.elapsedMs, epochLossSum, epochIterations,
+      failures: run.stopper.failures, early,
       averaging: p.averaging ?? null, exactLastLayer: p.exactLastLayer ?? null, average,
     };
     model.trainingState = state;

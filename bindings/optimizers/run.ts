@@ -44,7 +44,8 @@ export function resolveStopCriteria(o: StopCriteria, defaults: Readonly<Resolved
 
 /** Applies the stopping rules to one iteration's diagnostics; tracks the run of failed steps. */
 export class Stopper {
-  private failures = 0;
+  /** Consecutive iterations without an accepted step so far (kept by a resumable run). */
+  failures = 0;
   constructor(private readonly c: ResolvedStopCriteria) {}
 
   /** The reason to stop before running iteration `done` (0-based count of finished ones), if any. */
@@ -88,7 +89,8 @@ export class Run<R extends IterationDiagnostics = IterationDiagnostics, S extend
   readonly history: R[] = [];
   /** Why the run stopped, once it did. */
   reason: StopReason | S | undefined;
-  private readonly stopper: Stopper;
+  /** The rules; its `failures` count is part of a resumable run's state. */
+  readonly stopper: Stopper;
 
   constructor(readonly optimizer: Optimizer, readonly objective: Objective, private readonly criteria: ResolvedStopCriteria,
     /** Iterations done before this run (counted against maxIterations). */
