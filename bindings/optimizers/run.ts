@@ -92,7 +92,7 @@ export class Run<R extends IterationDiagnostics = IterationDiagnostics, S extend
   /** The rules; its `failures` count is part of a resumable run's state. */
   readonly stopper: Stopper;
 
-  constructor(readonly optimizer: Optimizer, readonly objective: Objective, private readonly criteria: ResolvedStopCriteria,
+  constructor(readonly optimizer: Optimizer, readonly objective: Objective, criteria: ResolvedStopCriteria,
     /** Iterations done before this run (counted against maxIterations). */
     public done = 0, private readonly signal?: AbortSignal) {
     this.stopper = new Stopper(criteria);
