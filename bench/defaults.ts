@@ -72,7 +72,7 @@ function cost(problem: Problem, options: NlbOptions, seed: number): number {
     for (;;) {
       const d = nlb.step(p.ev, p.obj, { newBatch: false });
       if (p.done(nlb.theta(), d.loss)) return p.ev.rowsEvaluated;
-      if (p.ev.rowsEvaluated > BUDGET || nlb.sigmaBelowMin) return Infinity;
+      if (p.ev.rowsEvaluated > BUDGET || nlb.schedules.some((s) => s.stopReason())) return Infinity;
     }
   } catch {
     return Infinity;

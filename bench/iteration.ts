@@ -2,7 +2,7 @@
 //
 // Part 1 — grid k ∈ {8, 32, 128} × m ∈ {10³, 10⁴, 10⁵} × n ∈ {10⁴, 10⁶} with a cheap linear forward
 // model in plain JS (F_i = Σ_{j ≡ i mod m} θ_j: O(n + m) per member), members materialized by the
-// black-box path (perturb64 in chunks of memberBatch rows).
+// black-box path (perturb64 in chunks of maxMembers rows).
 // Part 2 — the MNIST MLP (784-64-10 tanh, batch 512, k = 32) through the in-wasm network evaluator
 // (mlpForwardPerturbed: each member's f32 parameters generated into a two-row scratch and run
 // through the network before the next member's; widen), with the method.md §2 starting point
@@ -23,6 +23,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { loadModule, Workspace, createNlb, LeastSquares, CrossEntropy, type EnkfModule, type Evaluator, type Buf } from '../bindings/index.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
+import type { PerturbedRequest } from '../bindings/optimizers/types.js';
 import { initialParameters } from '../bindings/nn/mlp.js';
 
 const quick = process.argv.includes('--quick');
@@ -52,7 +53,7 @@ function timedModule(mod: EnkfModule): Timed {
       }
     };
   }
-  return { module: { exports: exports as unknown as EnkfModule['exports'], memory: mod.memory, simd: mod.simd }, times };
+  return { module: { exports: exports as unknown as EnkfModule['exports'], memory: mod.memory, simd: mod.simd, wasmModule: mod.wasmModule }, times };
 }
 
 const median = (xs: number[]) => {
@@ -150,7 +151,7 @@ async function grid(mod: EnkfModule) {
           if (r > 0) runs.push(split(d.totalMs, ev.jsMs, timed.times, d.tries));
         }
         const s = medianSplit(runs);
-        results.push({ n, m, k, reps, memberBatch: nlb.memberBatch, ...s });
+        results.push({ n, m, k, reps, maxMembers: nlb.maxMembers, ...s });
         console.log(`n=${n.toExponential(0)} m=${m.toExponential(0)} k=${k}: total ${s.totalMs.toFixed(1)} ms, forward ` +
           `${s.forwardMs.toFixed(1)}, generation ${s.generationMs.toFixed(1)}, algebra ${s.algebraMs.toFixed(1)}, ` +
           `bookkeeping ${s.bookkeepingMs.toFixed(1)} (Kalman part ${(100 * s.kalmanFraction).toFixed(1)} %)`);
@@ -166,7 +167,7 @@ async function grid(mod: EnkfModule) {
 class UnfusedMlpEvaluator implements Evaluator {
   readonly n: number;
   readonly m: number;
-  readonly maxBatch: number;
+  readonly maxMembers: number;
   private readonly ws: Workspace;
   private readonly pStride: number;
   private readonly dims: Buf<'i32'>;
@@ -184,7 +185,7 @@ class UnfusedMlpEvaluator implements Evaluator {
     for (let l = 0; l < L; l++) n += layers[l] * layers[l + 1] + layers[l + 1];
     this.n = n;
     this.m = batch * layers[L];
-    this.maxBatch = maxMembers;
+    this.maxMembers = maxMembers;
     this.pStride = (n + 3) & ~3;
     const widest = Math.max(1, ...layers.slice(1, L));
     const ws = (this.ws = new Workspace(mod));
@@ -221,11 +222,10 @@ class UnfusedMlpEvaluator implements Evaluator {
     this.forward(count, out);
   }
 
-  evaluatePerturbed(theta: Buf<'f64'>, sigma: number, seed: number, key: number, member0: number, count: number,
-    antithetic: boolean, out: Buf<'f64'>, center = false): void {
+  evaluatePerturbed({ theta, sigma, seed, draw, member0, count, antithetic, center }: PerturbedRequest, out: Buf<'f64'>): void {
     const first = center ? 1 : 0;
     if (center) this.ws.raw.narrow(this.n, theta.ptr, this.P.ptr);
-    this.ws.raw.perturb32(count, this.n, sigma, seed, key, member0, antithetic ? 1 : 0, this.pStride, theta.ptr,
+    this.ws.raw.perturb32(count, this.n, sigma, seed, draw, member0, antithetic ? 1 : 0, this.pStride, theta.ptr,
       this.P.at(first * this.pStride));
     this.forward(count + first, out);
   }

@@ -138,6 +138,8 @@ export interface EnkfModule {
   readonly exports: RawExports;
   readonly memory: WebAssembly.Memory;
   readonly simd: boolean;
+  /** The compiled module it was instantiated from (worker threads instantiate the same one). */
+  readonly wasmModule: WebAssembly.Module;
 }
 
 // A minimal module whose only function returns v128.const 0: valid iff the host has SIMD.
@@ -224,5 +226,5 @@ export async function loadModule(options: LoadOptions = {}): Promise<EnkfModule>
   const result = await instantiate<RawExports & Record<string, unknown>>(module, imports);
   const exports = result.exports as unknown as RawExports;
   memory = exports.memory;
-  return { exports, memory, simd: exports.simdEnabled() === 1 };
+  return { exports, memory, simd: exports.simdEnabled() === 1, wasmModule: module };
 }

@@ -194,7 +194,7 @@ test('EKI update matches a plain-TS ILS oracle for one step, with and without pe
       }
     }
     if (perturbed) {
-      // recover the η the optimizer drew: the same counter RNG, key 1 (key 0 drew the ensemble)
+      // recover the η the optimizer drew: the same counter RNG, draw 1 (draw 0 drew the ensemble)
       const buf = ws.f64(m);
       noise = new Float64Array(J * m);
       for (let j = 0; j < J; j++) {
@@ -305,7 +305,7 @@ test('EKI(R) noise leaves the subspace; failed members are dropped; contraction 
   ws.dispose();
 });
 
-test('EKI saveState/loadState resumes bit-identically (perturbed observations draw keys included)', () => {
+test('EKI saveState/loadState resumes bit-identically (perturbed observations draws included)', () => {
   const m = 15;
   const n = 6;
   const { A, y } = linearProblem(m, n, 67);

@@ -347,8 +347,8 @@ test('bad shapes, labels, values and options give typed errors before training',
   nan[8 * 5 + 2] = NaN;
   await assert_rejects(fit(model, { data: nan, shape: [100, 8] }, train.y), RangeError, /non-finite value \(NaN\) at row 5, column 2/);
   await assert_rejects(fit(model, train.x, train.y, { batchSize: 101 }), RangeError, /batchSize must be an integer in \[1, 100\]; got 101/);
-  await assert_rejects(fit(model, train.x, train.y, { optimizer: 'adam' as never }), RangeError, /'nlb' or 'eki'/);
-  await assert_rejects(fit(model, train.x, train.y, { learningRate: 0.1 } as never), TypeError, /Unknown fit option 'learningRate'/);
+  await assert_rejects(fit(model, train.x, train.y, { optimizer: 'adam' as never }), TypeError, /optimizer must be one of 'nlb', 'eki'; got "adam"/);
+  await assert_rejects(fit(model, train.x, train.y, { learningRate: 0.1 } as never), TypeError, /Unknown option 'learningRate' for fit\(\)\. Known options: optimizer, nlb, eki, batchSize/);
   await assert_rejects(fit(model, train.x, train.y, { nlb: { ensembleSise: 4 } as never }), TypeError, /Unknown option 'ensembleSise'/);
   await assert_rejects(fit(model, train.x, train.y, { earlyStopping: { patience: 2, monitor: 'val_loss' } }), RangeError, /needs validationData/);
   await assert_rejects(fit(model, train.x, train.y, { validationData: [{ data: new Float32Array(9), shape: [1, 9] }, [0]] }), RangeError, /validationData X has 9 columns/);
@@ -369,6 +369,13 @@ test('option mistakes are named before training: both budgets, the other optimiz
   await assert_rejects(fit(model, train.x, train.y, { callbacks: { onIterationEnd: 'log' as never } }), TypeError, /callbacks.onIterationEnd must be a function; got "log"/);
   await assert_rejects(fit(model, train.x, train.y, { callbacks: { onTrainEnd: () => {} } as never }), TypeError, /Unknown option 'onTrainEnd' for callbacks/);
   await assert_rejects(fit(model, train.x, train.y, { resume: 'yes' as never }), TypeError, /resume must be true or false/);
+  // Misspelt options name the nearest one, as minimize's do; a renamed option names its new name.
+  await assert_rejects(fit(model, train.x, train.y, { epoch: 2 } as never), TypeError, /Unknown option 'epoch' for fit\(\)\. Did you mean 'epochs'\?/);
+  await assert_rejects(fit(model, train.x, train.y, { BatchSize: 20 } as never), TypeError, /Did you mean 'batchSize'\?/);
+  await assert_rejects(fit(model, train.x, train.y, { validationdata: [train.x, train.y] } as never), TypeError, /Did you mean 'validationData'\?/);
+  await assert_rejects(fit(model, train.x, train.y, { nlb: { memberBatch: 4 } as never }), TypeError, /'memberBatch' for the nlb optimizer was renamed to 'maxMembers'/);
+  await assert_rejects(fit(model, train.x, train.y, { nlb: { maxIterations: 4 } as never }), TypeError, /no nlb\.maxIterations; its budget is the iterations or epochs option/);
+  await assert_rejects(fit(model, train.x, train.y, { optimizer: 'eki', exactLastLayer: {} }), RangeError, /exactLastLayer needs a process whose θ is the whole iterate \(such as 'nlb'\); 'eki' is not one/);
   assert.equal(Array.from(model.params), before, 'θ untouched by failed calls');
   // Resuming with a budget the saved run already passed is an error; an equal budget does nothing.
   await fit(model, train.x, train.y, { batchSize: 25, iterations: 6, nlb: fast });

@@ -89,7 +89,7 @@ const runs: Record<string, Run> = {
     const p = lsProblem();
     const r = await minimize({
       ...p, module, ensembleSize: 8, seed: 4, maxIterations: 30, antithetic: true, sigmaSchedule: 'implicit-filtering',
-      dampingControl: 'gain-ratio', trustRegion: 0.5, memberBatch: 3,
+      dampingControl: 'gain-ratio', trustRegion: 0.5, maxMembers: 3,
     });
     return digest(r.theta, lossesOf(r.history));
   },

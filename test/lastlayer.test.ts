@@ -93,7 +93,7 @@ test('fit with exactLastLayer (NLB) lowers the training loss at equal iterations
     assert.unreachable('should have thrown');
   } catch (e) {
     assert.instance(e, RangeError);
-    assert.match((e as Error).message, /'nlb' optimizer only/);
+    assert.match((e as Error).message, /exactLastLayer needs a process whose θ is the whole iterate \(such as 'nlb'\)/);
   }
 });
 

@@ -52,7 +52,7 @@ test('minimize (sync and async forward) gives exactly the iterates of the optimi
   ws.dispose();
 });
 
-test('memberBatch chunks the forward calls without changing the iterates (NLB and EKI)', async () => {
+test('maxMembers chunks the forward calls without changing the iterates (NLB and EKI)', async () => {
   const m = 16;
   const n = 7;
   const { y, forward } = linearProblem(m, n, 9);
@@ -61,7 +61,7 @@ test('memberBatch chunks the forward calls without changing the iterates (NLB an
     const counting: ForwardFunction = (t, k) => { sizes.push(k); return forward(t, k); };
     const options = { theta0: new Float64Array(n).fill(0.2), y, optimizer, ensembleSize: 8, seed: 4, maxIterations: 8, module: mod };
     const whole = await minimize({ ...options, forward });
-    const chunked = await minimize({ ...options, forward: counting, memberBatch: 3 });
+    const chunked = await minimize({ ...options, forward: counting, maxMembers: 3 });
     assert.equal(Array.from(chunked.theta), Array.from(whole.theta), `${optimizer}: same iterates`);
     assert.ok(Math.max(...sizes) === 3, `${optimizer}: at most 3 members per call`);
     assert.is(sizes.reduce((a, b) => a + b, 0), chunked.evaluations);
@@ -204,7 +204,7 @@ test('failures: θ stays at its last good value and the error names the cause', 
   };
   try {
     await minimize({
-      forward, y: new Float64Array(m), theta0: new Float64Array(n), ensembleSize: 4, memberBatch: 4, maxRedraws: 3,
+      forward, y: new Float64Array(m), theta0: new Float64Array(n), ensembleSize: 4, maxMembers: 4, maxRedraws: 3,
       maxIterations: 100, module: mod,
     });
     assert.unreachable('should fail');

@@ -126,7 +126,7 @@ for (const simd of [true, false]) {
       const out = ws.f64(k * ev.m);
       // Perturbed members (antithetic pairs too): compare with rows materialized by perturb64.
       for (const antithetic of [false, true]) {
-        ev.evaluatePerturbed(theta, 0.05, 77, 5, 2, k, antithetic, out);
+        ev.evaluatePerturbed({ theta, sigma: 0.05, seed: 77, draw: 5, member0: 2, count: k, antithetic, center: false }, out);
         const members = ws.f64(k * n);
         module.exports.perturb64(k, n, 0.05, 77, 5, 2, antithetic ? 1 : 0, theta.ptr, members.ptr);
         const got = out.copy();
@@ -145,14 +145,14 @@ for (const simd of [true, false]) {
       }
       // With the center, θ itself is row 0 of the same call and the members follow, bit for bit.
       const members5 = ws.f64((k - 1) * ev.m);
-      ev.evaluatePerturbed(theta, 0.05, 77, 5, 2, k - 1, false, members5);
+      ev.evaluatePerturbed({ theta, sigma: 0.05, seed: 77, draw: 5, member0: 2, count: k - 1, antithetic: false, center: false }, members5);
       const withCenter = ws.f64(k * ev.m);
-      ev.evaluatePerturbed(theta, 0.05, 77, 5, 2, k - 1, false, withCenter, true);
+      ev.evaluatePerturbed({ theta, sigma: 0.05, seed: 77, draw: 5, member0: 2, count: k - 1, antithetic: false, center: true }, withCenter);
       const refCenter = referenceForward(layers, activation, Float32Array.from(model.params), xBatch, B);
       const wc = withCenter.copy();
       for (let i = 0; i < ev.m; i++) assert.ok(Math.abs(wc[i] - refCenter[i]) < 1e-4, `center output ${i}: ${wc[i]} vs ${refCenter[i]}`);
       assert.equal(Array.from(wc.subarray(ev.m)), Array.from(members5.copy()));
-      assert.throws(() => ev.evaluatePerturbed(theta, 0.05, 77, 5, 2, k, false, withCenter, true), RangeError);
+      assert.throws(() => ev.evaluatePerturbed({ theta, sigma: 0.05, seed: 77, draw: 5, member0: 2, count: k, antithetic: false, center: true }, withCenter), RangeError);
       assert.throws(() => ev.evaluate(theta, k + 1, out), (e: Error) => e instanceof RangeError && /count must be an integer in \[1, 6\]/.test(e.message));
       assert.throws(() => ev.setBatch(data, index.subarray(1)), (e: Error) => e instanceof RangeError && /8 rows was given to an evaluator built for 9/.test(e.message));
     } finally {
@@ -183,11 +183,11 @@ test('MlpEvaluator memory: one f32 parameter row on the fast path, two for antit
     ev.setBatch(data, [0, 2, 4, 6, 8, 10, 12, 14]);
     const theta = ws.from('f64', mlp(layers, { activation: 'relu', seed: 3 }).params);
     const out = ws.f64((k + 1) * ev.m);
-    ev.evaluatePerturbed(theta, 0.1, 1, 2, 0, k, false, out, true);
+    ev.evaluatePerturbed({ theta, sigma: 0.1, seed: 1, draw: 2, member0: 0, count: k, antithetic: false, center: true }, out);
     assert.is(ev.bytes, fixed, 'k members + θ without antithetic pairs: no allocation');
     ev.evaluate(theta, 1, out);
     assert.is(ev.bytes, fixed, 'one explicit row: no allocation');
-    ev.evaluatePerturbed(theta, 0.1, 1, 2, 0, k, true, out, false);
+    ev.evaluatePerturbed({ theta, sigma: 0.1, seed: 1, draw: 2, member0: 0, count: k, antithetic: true, center: false }, out);
     grownBy(1, 'antithetic pairs');
     const rows = ws.f64(3 * n);
     module.exports.perturb64(3, n, 0.1, 1, 2, 0, 1, theta.ptr, rows.ptr);
@@ -196,7 +196,7 @@ test('MlpEvaluator memory: one f32 parameter row on the fast path, two for antit
     ev.evaluate(rows, 2, out);
     grownBy(2, 'fewer rows reuse the buffer');
     const viaRows = out.copy().subarray(0, 2 * ev.m);
-    ev.evaluatePerturbed(theta, 0.1, 1, 2, 0, 2, true, out, false);
+    ev.evaluatePerturbed({ theta, sigma: 0.1, seed: 1, draw: 2, member0: 0, count: 2, antithetic: true, center: false }, out);
     assert.equal(Array.from(out.copy().subarray(0, 2 * ev.m)), Array.from(viaRows));
   } finally {
     ev.dispose();

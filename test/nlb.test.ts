@@ -112,11 +112,11 @@ test('antithetic pairs and a large λ converge to the ridge solution with k < n'
   ws.dispose();
 });
 
-test('antithetic pairs are never split across member chunks (memberBatch 3 → chunks of 2); iterates as unchunked', () => {
+test('antithetic pairs are never split across member chunks (maxMembers 3 → chunks of 2); iterates as unchunked', () => {
   const m = 40;
   const n = 25;
   const { A, y } = linearProblem(m, n, 33);
-  const thetas = [3, 8].map((memberBatch) => {
+  const thetas = [3, 8].map((maxMembers) => {
     const ws = new Workspace(mod);
     const obj = new LeastSquares(ws, y);
     const inner = linearModel(A, m, n);
@@ -128,12 +128,12 @@ test('antithetic pairs are never split across member chunks (memberBatch 3 → c
         inner.evaluate(rows, count, out);
       },
     };
-    const nlb = createNlb(ws, new Float64Array(n), { ensembleSize: 8, antithetic: true, lambda: 0.1, seed: 4, memberBatch });
+    const nlb = createNlb(ws, new Float64Array(n), { ensembleSize: 8, antithetic: true, lambda: 0.1, seed: 4, maxMembers });
     for (let it = 0; it < 5; it++) nlb.step(ev, obj, { newBatch: false });
-    // member chunks are whole pairs within memberBatch rows; the first call also carries θ_t (row 0)
+    // member chunks are whole pairs within maxMembers rows; the first call also carries θ_t (row 0)
     const chunks = counts.map((c, i) => (i === 0 ? c - 1 : c)).filter((c) => c > 1);
-    assert.ok(counts[0] <= memberBatch, `first call ${counts[0]} rows`);
-    assert.ok(chunks.length > 0 && chunks.every((c) => c % 2 === 0 && c <= memberBatch), `chunks ${chunks}`);
+    assert.ok(counts[0] <= maxMembers, `first call ${counts[0]} rows`);
+    assert.ok(chunks.length > 0 && chunks.every((c) => c % 2 === 0 && c <= maxMembers), `chunks ${chunks}`);
     const theta = nlb.theta();
     ws.dispose();
     return theta;
@@ -307,7 +307,7 @@ test('members with NaN outputs are dropped and counted; the step still converges
       }
     },
   };
-  const nlb = createNlb(ws, new Float64Array(n), { ensembleSize: 10, seed: 12, memberBatch: 11 });
+  const nlb = createNlb(ws, new Float64Array(n), { ensembleSize: 10, seed: 12, maxMembers: 11 });
   let dropped = 0;
   for (let it = 0; it < 200; it++) dropped += nlb.step(ev, obj, { newBatch: false }).dropped;
   assert.is(dropped, 200 * 2);

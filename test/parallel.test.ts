@@ -1,11 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFile } from 'node:fs/promises';
 import { loadModule } from '../bindings/wasm.js';
 import { Workspace } from '../bindings/workspace.js';
 import { mlp } from '../bindings/nn/mlp.js';
 import { fit, FitError, type History } from '../bindings/nn/fit.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
-import { ParallelMlpEvaluator, WorkerError, liveWorkerCount, splitMembers } from '../bindings/nn/parallel.js';
+import { ParallelMlpEvaluator, WorkerError, liveWorkerCount } from '../bindings/nn/parallel.js';
+import { splitMembers } from '../bindings/optimizers/chunking.js';
 import { KernelError } from '../bindings/errors.js';
 import { epochPermutation } from '../bindings/nn/random.js';
 import { mulberry32, gaussArray, perturbRef, randnRef } from './oracles.js';
@@ -104,8 +106,8 @@ test('ParallelMlpEvaluator: every row bit-identical to MlpEvaluator, and close t
       const rows = count + (center ? 1 : 0);
       a.view().fill(NaN);
       b.view().fill(NaN);
-      single.evaluatePerturbed(theta, 0.1, 7, 3, member0, count, antithetic, a, center);
-      await parallel.evaluatePerturbed(theta, 0.1, 7, 3, member0, count, antithetic, b, center);
+      single.evaluatePerturbed({ theta, sigma: 0.1, seed: 7, draw: 3, member0, count, antithetic, center }, a);
+      await parallel.evaluatePerturbed({ theta, sigma: 0.1, seed: 7, draw: 3, member0, count, antithetic, center }, b);
       const va = a.view();
       const vb = b.view();
       for (let i = 0; i < rows * m; i++) {
@@ -129,20 +131,20 @@ test('ParallelMlpEvaluator: every row bit-identical to MlpEvaluator, and close t
     parallel.evaluate(theta, 1, b);
     assert.equal(Array.from(b.view().subarray(0, m)), Array.from(a.view().subarray(0, m)));
     // Requests the evaluator cannot take are refused before any thread runs.
-    await parallel.evaluatePerturbed(theta, 0.1, 7, 3, 0, 17, false, b, true).then(
+    await parallel.evaluatePerturbed({ theta, sigma: 0.1, seed: 7, draw: 3, member0: 0, count: 17, antithetic: false, center: true }, b).then(
       () => assert.unreachable('17 members + θ exceed maxMembers 17'),
       (e: Error) => { assert.instance(e, RangeError); assert.match(e.message, /count must be an integer in \[1, 16\]; got 17/); });
     assert.throws(() => parallel.setBatch(train.x.data.slice(), index), (e: Error) => e instanceof RangeError && /same matrix/.test(e.message));
     // A kernel error on the main thread's share: thrown after the workers answered, the evaluator stays usable.
-    await parallel.evaluatePerturbed(theta, NaN, 7, 3, 0, 16, false, b, true).then(
+    await parallel.evaluatePerturbed({ theta, sigma: NaN, seed: 7, draw: 3, member0: 0, count: 16, antithetic: false, center: true }, b).then(
       () => assert.unreachable('σ = NaN'),
       (e: Error) => { assert.instance(e, KernelError); assert.match(e.message, /sigma must be finite/, e.message); });
     // θ alone on the main thread, the one member on a worker: the worker's error comes back typed.
-    await parallel.evaluatePerturbed(theta, NaN, 7, 3, 0, 1, false, b, true).then(
+    await parallel.evaluatePerturbed({ theta, sigma: NaN, seed: 7, draw: 3, member0: 0, count: 1, antithetic: false, center: true }, b).then(
       () => assert.unreachable('σ = NaN on a worker'),
       (e: Error) => { assert.instance(e, WorkerError); assert.match(e.message, /^Worker \d: KernelError: .*sigma must be finite/); });
-    single.evaluatePerturbed(theta, 0.1, 7, 4, 2, 14, false, a, true);
-    await parallel.evaluatePerturbed(theta, 0.1, 7, 4, 2, 14, false, b, true);
+    single.evaluatePerturbed({ theta, sigma: 0.1, seed: 7, draw: 4, member0: 2, count: 14, antithetic: false, center: true }, a);
+    await parallel.evaluatePerturbed({ theta, sigma: 0.1, seed: 7, draw: 4, member0: 2, count: 14, antithetic: false, center: true }, b);
     assert.equal(Array.from(b.view().subarray(0, 15 * m)), Array.from(a.view().subarray(0, 15 * m)), 'after the errors');
   } finally {
     single.dispose();
@@ -165,6 +167,21 @@ test('NLB fit: workers 0, 1, 2 give bit-identical θ and losses (plain and antit
 test('EKI fit through the parallel evaluator equals EKI without it', async () => {
   const base = await run(0, { optimizer: 'eki', eki: { ensembleSize: 8 } });
   sameRun(base, await run(1, { optimizer: 'eki', eki: { ensembleSize: 8 } }), 'EKI workers 1');
+  assert.is(liveWorkerCount(), 0);
+});
+
+test('workers instantiate the main thread\'s compiled module: a module loaded from bytes gives the workers: 0 bits', async () => {
+  for (const file of ['enkf.wasm', 'enkf-scalar.wasm']) {
+    const bytes = await readFile(new URL(`../build/${file}`, import.meta.url));
+    const custom = await loadModule({ source: bytes });
+    assert.instance(custom.wasmModule, WebAssembly.Module);
+    const runOn = async (workers: number) => {
+      const model = mlp([6, 10, 3], { activation: 'tanh', seed: 4, module: custom });
+      const h = await fit(model, train.x, train.y, { batchSize: 40, iterations: 8, seed: 2, workers, module: custom });
+      return { params: model.params.slice(), h };
+    };
+    sameRun(await runOn(0), await runOn(1), `${file} from bytes, workers 1`);
+  }
   assert.is(liveWorkerCount(), 0);
 });
 

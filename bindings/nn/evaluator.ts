@@ -7,7 +7,7 @@
 // candidates, θ alone) are narrowed into rows of the same buffer and run by mlpForward. The buffer
 // starts with one row and grows only when a call needs more: two for antithetic pairs, `count` for
 // explicit rows (EKI: up to maxMembers). The f32 logits are widened to the f64 outputs.
-import type { Evaluator } from '../optimizers/types.js';
+import type { Evaluator, PerturbedRequest } from '../optimizers/types.js';
 import type { EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
 import { checkInt } from '../errors.js';
@@ -27,7 +27,7 @@ export interface MlpEvaluatorOptions {
 export class MlpEvaluator implements Evaluator {
   readonly n: number;
   readonly m: number;
-  readonly maxBatch: number;
+  readonly maxMembers: number;
   readonly batchSize: number;
   private readonly ws: Workspace;
   private readonly layers: readonly number[];
@@ -50,7 +50,7 @@ export class MlpEvaluator implements Evaluator {
   constructor(module: EnkfModule, o: MlpEvaluatorOptions) {
     this.layers = o.layers.slice();
     this.batchSize = checkInt('batchSize', o.batchSize, 1);
-    this.maxBatch = checkInt('maxMembers', o.maxMembers, 1);
+    this.maxMembers = checkInt('maxMembers', o.maxMembers, 1);
     this.act = ACTIVATION_CODE[o.activation];
     const L = this.layers.length - 1;
     let n = 0;
@@ -65,7 +65,7 @@ export class MlpEvaluator implements Evaluator {
     this.dims = ws.from('i32', this.layers);
     this.X = ws.f32(this.batchSize * this.layers[0]);
     this.P = ws.f32(this.pStride);
-    this.logits = ws.f32(this.maxBatch * this.m);
+    this.logits = ws.f32(this.maxMembers * this.m);
     this.bufA = ws.f32(this.batchSize * widest);
     this.bufB = ws.f32(this.batchSize * widest);
     this.work = ws.f32(Math.max(1, Math.ceil(ws.raw.mlpWorkBytes(this.batchSize, L, this.dims.ptr) / 4)));
@@ -100,7 +100,7 @@ export class MlpEvaluator implements Evaluator {
 
   private checkCall(count: number, out: Buf<'f64'>): void {
     if (this.rowsInBatch !== this.batchSize) throw new Error('MlpEvaluator: call setBatch before evaluating.');
-    checkInt('count', count, 1, this.maxBatch);
+    checkInt('count', count, 1, this.maxMembers);
     if (out.length < count * this.m) {
       throw new RangeError(`Output buffer holds ${out.length} values; ${count} members × m = ${this.m} need ${count * this.m}.`);
     }
@@ -128,8 +128,8 @@ export class MlpEvaluator implements Evaluator {
     raw.widen(count * this.m, this.logits.ptr, out.ptr);
   }
 
-  evaluatePerturbed(theta: Buf<'f64'>, sigma: number, seed: number, key: number, member0: number,
-    count: number, antithetic: boolean, out: Buf<'f64'>, center = false): void {
+  evaluatePerturbed(request: PerturbedRequest, out: Buf<'f64'>): void {
+    const { theta, sigma, seed, draw, member0, count, antithetic, center } = request;
     const first = center ? 1 : 0;
     this.checkCall(count + first, out);
     if (theta.length < this.n) throw new RangeError(`θ holds ${theta.length} values; the network has ${this.n} parameters.`);
@@ -138,7 +138,7 @@ export class MlpEvaluator implements Evaluator {
     this.rowsFor(antithetic && count > 1 ? 2 : 1);
     // method.md §2 steps 2–3: members θ + σ·s_i·ξ_{q_i} generated member by member into the scratch
     // and run at once (θ itself first with center), all k + 1 forward passes in one call (method.md §4).
-    raw.mlpForwardPerturbed(this.net.ptr, count, theta.ptr, sigma, seed, key, member0, antithetic ? 1 : 0, first);
+    raw.mlpForwardPerturbed(this.net.ptr, count, theta.ptr, sigma, seed, draw, member0, antithetic ? 1 : 0, first);
     raw.widen((count + first) * this.m, this.logits.ptr, out.ptr);
   }
 

@@ -4,19 +4,17 @@
 import type { Buf, Workspace } from '../workspace.js';
 import { NotPositiveDefiniteError, OptimizationError, describe } from '../errors.js';
 import type {
-  EkiOptions, EkiState, EvaluationRequest, IterationDiagnostics, Objective, OptimizerState, StepOptions,
+  EkiOptions, EkiState, EvaluationRequest, IterationDiagnostics, Objective, OptimizerState, ProcessDefinition, StepOptions,
 } from './types.js';
 import { LeastSquares } from './objectives.js';
-import { defaultEnsembleSize } from './nlb.js';
-import {
-  OptimizerBase, boolOption, checkStateCounters, compactFinite, distance, intOption, numberOption, rejectUnknownOptions,
-  subBuf,
-} from './driver.js';
+import { defaultEnsembleSize } from './nlb-options.js';
+import { OptimizerBase, compactFinite, distance, subBuf } from './driver.js';
+import { boolOption, checkStateCounters, intOption, numberOption, rejectUnknownOptions } from './options.js';
 
 /** Every EkiOptions key (unknown keys are rejected). */
 export const EKI_OPTION_KEYS = [
   'ensembleSize', 'spread', 'step', 'adaptiveStep', 'perturbedObservations', 'noise', 'inflation', 'seed',
-  'memberBatch', 'maxRedraws',
+  'maxMembers', 'maxRedraws',
 ] as const;
 
 /** The defaults of EkiOptions except ensembleSize (J = max(2, min(2n, 32)); evidence: docs/defaults.md). */
@@ -40,6 +38,8 @@ export class Eki extends OptimizerBase {
   readonly J: number;
   readonly seed: number;
   private readonly o: Omit<typeof EKI_DEFAULTS, 'seed'>;
+  /** EKI has no σ or damping schedule. */
+  readonly schedules = [] as const;
   private t = 0;
   private draws = 0;
   private m = 0;
@@ -74,7 +74,7 @@ export class Eki extends OptimizerBase {
   constructor(ws: Workspace, theta0: Float64Array, options: EkiOptions = {}) {
     rejectUnknownOptions('the eki optimizer', options, EKI_OPTION_KEYS);
     const J = intOption('ensembleSize', options.ensembleSize, Math.max(2, defaultEnsembleSize(theta0.length)), 2, 4096);
-    super(ws, theta0.length, options.memberBatch, J + 1);
+    super(ws, theta0.length, options.maxMembers, J + 1);
     this.J = J;
     const d = EKI_DEFAULTS;
     this.seed = intOption('seed', options.seed, d.seed, 0, 0xffffffff);
@@ -103,7 +103,7 @@ export class Eki extends OptimizerBase {
     this.lossOut = ws.f64(1);
     this.memberLoss = ws.f64(J);
     this.index = new Int32Array(J);
-    // method.md §3: initial ensemble θ₀ + spread·ξ_j (draw key 0), recentred so that θ̄₀ = θ₀
+    // method.md §3: initial ensemble θ₀ + spread·ξ_j (draw 0), recentred so that θ̄₀ = θ₀
     // exactly (the first prediction is the caller's θ₀; span(ΔΘ₀) is unchanged)
     const theta0Buf = ws.from('f64', theta0);
     ws.raw.perturb64(J, n, this.o.spread, this.seed, this.draws++, 0, 0, theta0Buf.ptr, this.members.ptr);
@@ -119,10 +119,6 @@ export class Eki extends OptimizerBase {
 
   get iteration(): number {
     return this.t;
-  }
-
-  get sigmaBelowMin(): boolean {
-    return false;
   }
 
   /** The ensemble mean θ̄ (f64 n) — EKI's prediction (method.md §3). */
@@ -229,10 +225,10 @@ export class Eki extends OptimizerBase {
     raw.meanRows(kk, m, Fm.ptr, c.ptr);
     let noisePtr = 0;
     if (o.perturbedObservations) {
-      // η_j ~ N(0, Γ), fresh per iteration (draw key), one row per survivor
-      const key = this.draws++;
+      // η_j ~ N(0, Γ), fresh per iteration (a draw of its own), one row per survivor
+      const draw = this.draws++;
       const ls = objective as LeastSquares;
-      for (let s = 0; s < kk; s++) raw.randn(m, this.seed, key, this.index[s], 0, this.eta!.at(s * m));
+      for (let s = 0; s < kk; s++) raw.randn(m, this.seed, draw, this.index[s], 0, this.eta!.at(s * m));
       const ev = this.eta!.view();
       for (let i = 0; i < m; i++) {
         const std = ls.noiseStd(i);
@@ -280,10 +276,10 @@ export class Eki extends OptimizerBase {
     if (o.inflation !== 1) this.scaleSpread(o.inflation);
     if (o.noise > 0) {
       // EKI(R): Θ_j += noise·ξ_j, fresh per iteration
-      const key = this.draws++;
+      const draw = this.draws++;
       for (let j = 0; j < J; j++) {
         const row = subBuf(ws, this.members, j * n, n);
-        raw.perturb64(1, n, o.noise, this.seed, key, j, 0, row.ptr, this.noiseRow.ptr);
+        raw.perturb64(1, n, o.noise, this.seed, draw, j, 0, row.ptr, this.noiseRow.ptr);
         row.view().set(this.noiseRow.view());
       }
     }
@@ -292,7 +288,7 @@ export class Eki extends OptimizerBase {
     this.t++;
     return {
       iteration: t, loss, lossBefore: loss, accepted: true, tries: 0, sigma: spread, alpha: kk / h, mu: h,
-      zNorm: Math.sqrt(zNorm), stepNorm, gradientNorm: NaN, dropped, redraws, evaluations,
+      zNorm: Math.sqrt(zNorm), stepNorm, gradientNorm: NaN, penalty: 0, dropped, redraws, evaluations,
       forwardMs: 0, algebraMs: 0, totalMs: 0,
     };
   }
@@ -321,3 +317,14 @@ function distanceToMean(members: Float64Array, mean: Float64Array, J: number, n:
 export function createEki(ws: Workspace, theta0: ArrayLike<number>, options: EkiOptions = {}): Eki {
   return new Eki(ws, Float64Array.from(theta0), options);
 }
+
+/** fit's EKI defaults for networks (method.md §3): the best of a small grid on MNIST (spread
+ *  0.01–0.2, h₀ 1–1000, adaptive or fixed; 100 iterations, k = 32, batch 512). */
+export const FIT_EKI_DEFAULTS: Readonly<EkiOptions> = Object.freeze({ ensembleSize: 32, spread: 0.05, step: 100, adaptiveStep: true });
+
+/** EKI in the process registry: the estimate is the ensemble mean, and the reported loss is at the
+ *  mean before the update. */
+export const EKI_PROCESS: ProcessDefinition<EkiOptions> = {
+  kind: 'eki', optionKeys: EKI_OPTION_KEYS, defaults: EKI_DEFAULTS, networkDefaults: FIT_EKI_DEFAULTS,
+  thetaIsIterate: false, lossAtEstimate: false, create: createEki,
+};

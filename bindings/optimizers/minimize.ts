@@ -1,18 +1,22 @@
-// Black-box fitting on top of the optimizer core: minimize() (a loop over a user's forward
-// function, synchronous or asynchronous) and ask/tell (the caller evaluates members anywhere —
-// workers, another process, a cluster). Both validate every argument before any work.
+// Black-box fitting on top of the run core (run.ts): minimize() (the run loop over a user's forward
+// function, synchronous or asynchronous) and ask/tell (the same run exposed request by request: the
+// caller evaluates members anywhere — workers, another process, a cluster). Both validate every
+// argument before any work; the process (NLB, EKI, …) comes from the registry.
 import { loadModule, type EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
 import { OptimizationError, NotPositiveDefiniteError, checkInt, describe } from '../errors.js';
 import type {
   EkiOptions, EvaluationRequest, Evaluator, IterationDiagnostics, LossKind, NlbOptions, Optimizer,
-  StopReason,
+  ProcessDefinition, StopReason,
 } from './types.js';
 import { requestRows } from './types.js';
 import { CrossEntropy, LeastSquares } from './objectives.js';
-import { Nlb, NLB_OPTION_KEYS } from './nlb.js';
-import { Eki, EKI_OPTION_KEYS } from './eki.js';
-import { OptimizerBase, Stopper, checkTheta0, enumOption, resolveStopCriteria, type StopCriteria } from './driver.js';
+import type { Nlb } from './nlb.js';
+import type { Eki } from './eki.js';
+import type { OptimizerBase } from './driver.js';
+import { checkTheta0, enumOption, unknownOptionError } from './options.js';
+import { IterationClock, Run, STOP_KEYS, resolveStopCriteria, type StopCriteria } from './run.js';
+import { PROCESS_KINDS, processOf, processesWithOption, type ProcessKind } from './registry.js';
 
 /** A user's forward model: k parameter vectors (k × n, row-major) → their outputs (k × m). */
 export type ForwardFunction = (thetas: Float64Array, k: number) => ArrayLike<number> | Promise<ArrayLike<number>>;
@@ -25,8 +29,8 @@ export interface ProblemOptions extends NlbOptions, EkiOptions, StopCriteria {
   theta0: ArrayLike<number>;
   /** Loss of the outputs (default 'least-squares'). */
   loss?: LossKind;
-  /** 'nlb' (default, method.md §2) or 'eki' (method.md §3). */
-  optimizer?: 'nlb' | 'eki';
+  /** The process: 'nlb' (default, method.md §2) or 'eki' (method.md §3); see registry.ts. */
+  optimizer?: ProcessKind;
   /** Least squares: Γ as a scalar variance or its m diagonal entries (default 1). */
   noiseCovariance?: number | ArrayLike<number>;
   /** Cross-entropy: classes C (default max(y) + 1); m = samples × C logits, sample-major. */
@@ -37,9 +41,9 @@ export interface ProblemOptions extends NlbOptions, EkiOptions, StopCriteria {
 
 export interface MinimizeOptions extends ProblemOptions {
   /**
-   * Evaluates k parameter vectors (k ≤ memberBatch). Calls are made one at a time; to evaluate
+   * Evaluates k parameter vectors (k ≤ maxMembers). Calls are made one at a time; to evaluate
    * members in parallel (workers, processes, a cluster), split each call's k rows among them and
-   * raise memberBatch to the number of members wanted per call. `thetas` is reused between calls:
+   * raise maxMembers to the number of members wanted per call. `thetas` is reused between calls:
    * copy it to keep it beyond the call (or the returned promise).
    */
   forward: ForwardFunction;
@@ -74,41 +78,46 @@ export class MinimizeError extends OptimizationError {
   }
 }
 
-const COMMON_KEYS = ['y', 'theta0', 'loss', 'optimizer', 'noiseCovariance', 'classes', 'module',
-  'maxIterations', 'tolerance', 'gradientTolerance', 'patience'] as const;
+const COMMON_KEYS = ['y', 'theta0', 'loss', 'optimizer', 'noiseCovariance', 'classes', 'module', ...STOP_KEYS] as const;
 const MINIMIZE_KEYS = ['forward', 'onIteration', 'signal'] as const;
 
 interface Problem {
   ws: Workspace;
+  process: ProcessDefinition<Record<string, unknown>>;
+  run: Run;
   objective: LeastSquares | CrossEntropy;
-  optimizer: Nlb | Eki;
-  stopper: Stopper;
+  optimizer: Optimizer;
   n: number;
   m: number;
 }
 
-// Validates everything (before any work) and builds the workspace, objective and optimizer.
-async function setup(options: ProblemOptions, extraKeys: readonly string[], where: string): Promise<Problem> {
-  if (!options || typeof options !== 'object') throw new TypeError(`${where} takes one options object; got ${describe(options)}.`);
-  const kind = enumOption('optimizer', options.optimizer, 'nlb', ['nlb', 'eki']);
-  const own: readonly string[] = kind === 'nlb' ? NLB_OPTION_KEYS : EKI_OPTION_KEYS;
-  const other: readonly string[] = kind === 'nlb' ? EKI_OPTION_KEYS : NLB_OPTION_KEYS;
-  const methodKeys: Record<string, unknown> = {};
+// Splits the options into the process's and the problem's; an option of another process, a
+// renamed or an unknown one is a TypeError.
+function processOptions(options: ProblemOptions, kind: string, ownKeys: readonly string[], extraKeys: readonly string[],
+  where: string): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
   for (const key of Object.keys(options)) {
     if ((COMMON_KEYS as readonly string[]).includes(key) || extraKeys.includes(key)) continue;
-    if (own.includes(key)) {
-      methodKeys[key] = (options as unknown as Record<string, unknown>)[key];
+    if (ownKeys.includes(key)) {
+      picked[key] = (options as unknown as Record<string, unknown>)[key];
       continue;
     }
-    if (other.includes(key)) {
-      throw new TypeError(`Option '${key}' belongs to optimizer '${kind === 'nlb' ? 'eki' : 'nlb'}', not '${kind}'. ` +
-        `Remove it or set optimizer: '${kind === 'nlb' ? 'eki' : 'nlb'}'.`);
+    const others = processesWithOption(key);
+    if (others.length) {
+      throw new TypeError(`Option '${key}' belongs to optimizer '${others[0]}', not '${kind}'. ` +
+        `Remove it or set optimizer: '${others[0]}'.`);
     }
-    const all = [...COMMON_KEYS, ...extraKeys, ...own];
-    const near = all.filter((a) => a.toLowerCase() === key.toLowerCase());
-    throw new TypeError(`Unknown option '${key}' for ${where}.` +
-      (near.length ? ` Did you mean '${near[0]}'?` : ` Known options: ${all.join(', ')}.`));
+    throw unknownOptionError(where, key, [...COMMON_KEYS, ...extraKeys, ...ownKeys]);
   }
+  return picked;
+}
+
+// Validates everything (before any work) and builds the workspace, objective, optimizer and run.
+async function setup(options: ProblemOptions, extraKeys: readonly string[], where: string, signal?: AbortSignal): Promise<Problem> {
+  if (!options || typeof options !== 'object') throw new TypeError(`${where} takes one options object; got ${describe(options)}.`);
+  const kind = enumOption('optimizer', options.optimizer, PROCESS_KINDS[0], PROCESS_KINDS);
+  const process = processOf(kind);
+  const own = processOptions(options, kind, process.optionKeys, extraKeys, where);
   const theta0 = checkTheta0(options.theta0);
   const loss = enumOption('loss', options.loss, 'least-squares', ['least-squares', 'cross-entropy']);
   const y = options.y;
@@ -129,15 +138,16 @@ async function setup(options: ProblemOptions, extraKeys: readonly string[], wher
   } else if (options.classes !== undefined) {
     throw new TypeError("classes applies to loss: 'cross-entropy' only.");
   }
-  const stopper = new Stopper(resolveStopCriteria(options));
+  const criteria = resolveStopCriteria(options);
   const module = options.module ?? await loadModule();
   const ws = new Workspace(module);
   try {
     const objective = loss === 'least-squares'
       ? new LeastSquares(ws, y, options.noiseCovariance ?? 1)
       : new CrossEntropy(ws, classes, y);
-    const optimizer = kind === 'nlb' ? new Nlb(ws, theta0, methodKeys as NlbOptions) : new Eki(ws, theta0, methodKeys as EkiOptions);
-    return { ws, objective, optimizer, stopper, n: theta0.length, m: objective.m };
+    const optimizer = process.create(ws, theta0, own);
+    const run = new Run(optimizer, objective, criteria, 0, signal);
+    return { ws, process, run, objective, optimizer, n: theta0.length, m: objective.m };
   } catch (e) {
     ws.dispose();
     throw e;
@@ -192,71 +202,53 @@ function wrap(e: unknown, optimizer: Optimizer, history: IterationDiagnostics[])
 
 /**
  * Fits θ of a black-box model by NLB (default) or EKI: the forward function gets k parameter
- * vectors at a time (k ≤ memberBatch, so peak memory stays O(memberBatch·n + m·k)).
+ * vectors at a time (k ≤ maxMembers, so peak memory stays O(maxMembers·n + m·k)).
  */
 export async function minimize(options: MinimizeOptions): Promise<MinimizeResult> {
-  const p = await setup(options, MINIMIZE_KEYS, 'minimize()');
-  const { optimizer, objective, stopper } = p;
-  const history: IterationDiagnostics[] = [];
+  const signal = options?.signal;
+  if (signal !== undefined && (signal === null || typeof signal.aborted !== 'boolean')) {
+    throw new TypeError(`signal must be an AbortSignal; got ${describe(signal)}.`);
+  }
+  const p = await setup(options, MINIMIZE_KEYS, 'minimize()', signal);
+  const { optimizer, run } = p;
   try {
     const evaluator = new CallbackEvaluator(options.forward, p.n, p.m);
     const onIteration = options.onIteration;
     if (onIteration !== undefined && typeof onIteration !== 'function') {
       throw new TypeError(`onIteration must be a function; got ${describe(onIteration)}.`);
     }
-    const signal = options.signal;
-    if (signal !== undefined && (signal === null || typeof signal.aborted !== 'boolean')) {
-      throw new TypeError(`signal must be an AbortSignal; got ${describe(signal)}.`);
+    const reason = await run.drive(evaluator, {
+      after: onIteration && ((d) => onIteration(d) !== false ? undefined : false),
+      failed: (e) => wrap(e, optimizer, run.history),
+    });
+    let evaluations = run.history.reduce((sum, d) => sum + d.evaluations, 0);
+    const last = run.history[run.history.length - 1];
+    let loss = p.process.lossAtEstimate && last ? last.loss : NaN;
+    if (Number.isNaN(loss)) {
+      loss = await lossAt(p, evaluator);
+      evaluations += 1;
     }
-    let reason: StopReason;
-    let evaluations = 0;
-    for (;;) {
-      if (signal?.aborted) { reason = 'aborted'; break; }
-      const budget = stopper.budgetExhausted(history.length);
-      if (budget) { reason = budget; break; }
-      let d: IterationDiagnostics;
-      try {
-        d = await optimizer.stepAsync(evaluator, objective, { newBatch: false });
-      } catch (e) {
-        throw wrap(e, optimizer, history);
-      }
-      history.push(d);
-      evaluations += d.evaluations;
-      if (onIteration && onIteration(d) === false) { reason = 'callback'; break; }
-      const stop = stopper.after(d, optimizer.sigmaBelowMin);
-      if (stop) { reason = stop; break; }
-    }
-    const loss = await finalLoss(p, evaluator, history);
-    if (optimizer.kind === 'eki') evaluations += 1;
-    return { theta: optimizer.theta(), loss, history, reason, evaluations };
+    return { theta: optimizer.theta(), loss, history: run.history, reason, evaluations };
   } finally {
     p.ws.dispose();
   }
 }
 
-// Φ at the final estimate: NLB knows it from its last step; EKI's mean moved after its last
-// evaluation, so it is evaluated once more (predictions use the mean, method.md §3).
-async function finalLoss(p: Problem, evaluator: Evaluator, history: IterationDiagnostics[]): Promise<number> {
+// Φ at the final estimate, evaluated once more: a process whose reported loss is not at its
+// estimate (EKI's mean moved after its last evaluation, method.md §3), or NLB without acceptance.
+async function lossAt(p: Problem, evaluator: Evaluator): Promise<number> {
   const { optimizer, objective, ws } = p;
-  if (optimizer.kind === 'nlb') {
-    const last = history[history.length - 1];
-    if (last && !Number.isNaN(last.loss)) return last.loss;
-  }
   const out = ws.f64(p.m);
   const loss = ws.f64(1);
   await evaluator.evaluate(optimizer.thetaBuf(), 1, out);
   objective.losses(1, out.ptr, loss.ptr);
-  const lambda = optimizer instanceof Nlb ? optimizer.lambda : 0;
-  const t = optimizer.thetaBuf().view();
-  let sq = 0;
-  for (let i = 0; i < t.length; i++) sq += t[i] * t[i];
-  return loss.view()[0] + 0.5 * lambda * sq;
+  return loss.view()[0] + optimizer.penalty;
 }
 
 export type AskTellOptions = ProblemOptions;
 
 /**
- * The ask/tell interface over the same optimizer core: `ask()` returns the parameter vectors to
+ * The ask/tell interface over the same run core: `ask()` returns the parameter vectors to
  * evaluate (count × n, row-major), `tell(outputs)` takes their outputs (count × m) and advances.
  * An NLB iteration asks for F(θ_t) (first iteration only), then the k members, then each
  * acceptance candidate; an EKI iteration asks for [θ̄; Θ_1 … Θ_J].
@@ -264,30 +256,26 @@ export type AskTellOptions = ProblemOptions;
 export class AskTell {
   readonly n: number;
   readonly m: number;
-  readonly history: IterationDiagnostics[] = [];
+  readonly history: IterationDiagnostics[];
   private gen: Generator<EvaluationRequest, IterationDiagnostics, void> | null = null;
   private request: EvaluationRequest | null = null;
   private rows: Float64Array | null = null;
-  private stopReason: StopReason | undefined;
-  private algebraMs = 0;
-  private forwardMs = 0;
-  private started = 0;
-  private askedAt = 0;
 
   /** @internal use createAskTell(). */
   constructor(private readonly p: Problem) {
     this.n = p.n;
     this.m = p.m;
-    this.stopReason = p.stopper.budgetExhausted(0);
+    this.history = p.run.history;
+    p.run.check();
   }
 
   /** True once a stopping rule fired (see `reason`). */
   get done(): boolean {
-    return this.stopReason !== undefined;
+    return this.p.run.reason !== undefined;
   }
 
   get reason(): StopReason | undefined {
-    return this.stopReason;
+    return this.p.run.reason;
   }
 
   /** Rows the pending ask() expects outputs for. */
@@ -303,34 +291,20 @@ export class AskTell {
 
   /** The optimizer (e.g. for its σ or ensemble). */
   get optimizer(): Nlb | Eki {
-    return this.p.optimizer;
+    return this.p.optimizer as Nlb | Eki;
   }
 
-  // Runs the generator to its next request (starting a new iteration when needed).
+  // Runs the iteration to its next request (starting a new one when needed); a finished iteration
+  // is recorded by the run, which applies the stopping rules.
   private advance(): void {
-    if (this.request || this.stopReason) return;
-    if (!this.gen) {
-      this.gen = this.p.optimizer.iterate(this.p.objective, { newBatch: false });
-      this.started = performance.now();
-      this.algebraMs = 0;
-      this.forwardMs = 0;
-    }
-    const t0 = performance.now();
-    let next: IteratorResult<EvaluationRequest, IterationDiagnostics>;
-    try {
-      next = this.gen.next();
-    } finally {
-      this.algebraMs += performance.now() - t0;
-    }
+    const run = this.p.run;
+    if (this.request || run.reason) return;
+    this.gen ??= run.requests(new IterationClock());
+    const next = this.gen.next();
     if (next.done) {
-      const d = next.value;
-      d.algebraMs = this.algebraMs;
-      d.forwardMs = this.forwardMs;
-      d.totalMs = performance.now() - this.started;
-      this.history.push(d);
       this.gen = null;
-      this.stopReason = this.p.stopper.after(d, this.p.optimizer.sigmaBelowMin)
-        ?? this.p.stopper.budgetExhausted(this.history.length);
+      run.record(next.value);
+      if (!run.stopAfter(next.value)) run.check();
       return;
     }
     this.request = next.value;
@@ -341,12 +315,11 @@ export class AskTell {
    *  itself, then the k members). Throws once done. */
   ask(): Float64Array {
     this.advance();
-    if (!this.request) throw new Error(`The optimization has finished (reason: ${this.stopReason}); read theta() and history.`);
+    if (!this.request) throw new Error(`The optimization has finished (reason: ${this.reason}); read theta() and history.`);
     if (!this.rows) {
       this.rows = new Float64Array(requestRows(this.request) * this.n);
       (this.p.optimizer as OptimizerBase).materialize(this.request, this.rows);
     }
-    this.askedAt = performance.now();
     return this.rows.slice();
   }
 
@@ -362,7 +335,6 @@ export class AskTell {
       throw new RangeError(`tell() got ${outputs && typeof outputs === 'object' ? `${outputs.length} values` : describe(outputs)}; ` +
         `expected ${count} × ${this.m} = ${expected} (the outputs of the ${count} rows of ask(), row-major).`);
     }
-    this.forwardMs += performance.now() - this.askedAt;
     this.request.out.view().set(outputs);
     this.request = null;
     this.rows = null;

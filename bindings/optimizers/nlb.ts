@@ -1,63 +1,28 @@
 // Never look back (method.md §2): the modified EnKF of Haber, Lucka & Ruthotto. Every iteration
 // draws a fresh ensemble E = σΞ around θ_t from the counter RNG, evaluates k + 1 forward passes,
 // solves the k×k damped Gauss–Newton system in f64 and moves θ along E·z; the ensemble is then
-// thrown away. E is regenerated from (seed, key, member), never stored as n × k.
+// thrown away. E is regenerated from (seed, draw, member), never stored as n × k.
 import type { Buf, Workspace } from '../workspace.js';
 import { NotPositiveDefiniteError, OptimizationError, checkNumber, describe } from '../errors.js';
 import type {
-  EvaluationRequest, IterationDiagnostics, NlbOptions, NlbState, Objective, OptimizerState, StepOptions,
+  EvaluationRequest, IterationDiagnostics, NlbOptions, NlbState, Objective, OptimizerState, ProcessDefinition, StepOptions,
 } from './types.js';
-import {
-  Damping, OptimizerBase, SigmaController, allFinite, boolOption, checkStateCounters, compactFinite,
-  distance, enumOption, intOption, numberOption, rejectUnknownOptions, squaredNorm, subBuf,
-} from './driver.js';
+import { OptimizerBase, allFinite, compactFinite, distance, squaredNorm, subBuf } from './driver.js';
+import { boolOption, checkStateCounters } from './options.js';
+import { Damping, SigmaController } from './schedules.js';
+import { FIT_NLB_DEFAULTS, NLB_DEFAULTS, NLB_OPTION_KEYS, resolveNlbOptions, type ResolvedNlbOptions } from './nlb-options.js';
 
-/** Every NlbOptions key (unknown keys are rejected). */
-export const NLB_OPTION_KEYS = [
-  'ensembleSize', 'sigma', 'sigmaSchedule', 'sigmaDecay', 'sigmaShrink', 'sigmaGrow', 'sigmaMin', 'sigmaMax',
-  'alpha', 'alphaUp', 'alphaDown', 'alphaMin', 'alphaMax', 'dampingControl', 'acceptance', 'maxRetries', 'stepSize', 'stepDecay',
-  'trustRegion', 'lambda', 'antithetic', 'seed', 'memberBatch', 'maxRedraws',
-] as const;
-
-/** The default ensemble size for n parameters: min(2n, 32) (evidence: docs/defaults.md). */
-export function defaultEnsembleSize(n: number): number {
-  return Math.max(1, Math.min(2 * n, 32));
-}
-
-/** The defaults of NlbOptions except ensembleSize (see defaultEnsembleSize; evidence: docs/defaults.md). */
-export const NLB_DEFAULTS = {
-  sigma: 0.1,
-  sigmaSchedule: 'implicit-filtering' as const,
-  sigmaDecay: 0.9,
-  sigmaShrink: 0.5,
-  sigmaGrow: 1,
-  sigmaMin: 1e-8,
-  sigmaMax: Infinity,
-  alpha: 1e-6,
-  alphaUp: 3,
-  alphaDown: 0.1,
-  alphaMin: 1e-12,
-  alphaMax: 1e12,
-  dampingControl: 'factors' as const,
-  acceptance: true,
-  maxRetries: 2,
-  stepSize: 1,
-  stepDecay: Infinity,
-  trustRegion: Infinity,
-  lambda: 0,
-  antithetic: false,
-  seed: 1,
-  maxRedraws: 5,
-};
+export { NLB_OPTION_KEYS, NLB_DEFAULTS, FIT_NLB_DEFAULTS, defaultEnsembleSize } from './nlb-options.js';
 
 /** The never-look-back EnKF. Create with createNlb(); drive with step / stepAsync / iterate. */
 export class Nlb extends OptimizerBase {
   readonly kind = 'nlb' as const;
   readonly k: number;
   readonly seed: number;
-  private readonly o: Required<Omit<NlbOptions, 'memberBatch' | 'ensembleSize' | 'seed'>>;
+  private readonly o: ResolvedNlbOptions;
   private readonly sigmaSchedule: SigmaController;
   private readonly damping: Damping;
+  readonly schedules: readonly [SigmaController, Damping];
   private t = 0;
   private draws = 0;
   private m = 0;
@@ -90,46 +55,16 @@ export class Nlb extends OptimizerBase {
   private thetaSq: number;
 
   constructor(ws: Workspace, theta0: Float64Array, options: NlbOptions = {}) {
-    rejectUnknownOptions('the nlb optimizer', options, NLB_OPTION_KEYS);
-    const k = intOption('ensembleSize', options.ensembleSize, defaultEnsembleSize(theta0.length), 1, 4096);
+    const { k, seed, o } = resolveNlbOptions(options, theta0.length);
     // k members and θ itself go to the model together (method.md §4: one call for all k + 1)
-    super(ws, theta0.length, options.memberBatch, k + 1);
+    super(ws, theta0.length, options.maxMembers, k + 1);
     this.k = k;
-    this.seed = intOption('seed', options.seed, NLB_DEFAULTS.seed, 0, 0xffffffff);
-    const d = NLB_DEFAULTS;
-    const sigma = numberOption('sigma', options.sigma, d.sigma, Number.MIN_VALUE);
-    const o = {
-      sigma,
-      sigmaSchedule: enumOption('sigmaSchedule', options.sigmaSchedule, d.sigmaSchedule, ['constant', 'decay', 'implicit-filtering']),
-      sigmaDecay: numberOption('sigmaDecay', options.sigmaDecay, d.sigmaDecay, Number.MIN_VALUE, 1),
-      sigmaShrink: numberOption('sigmaShrink', options.sigmaShrink, d.sigmaShrink, Number.MIN_VALUE, 1),
-      sigmaGrow: numberOption('sigmaGrow', options.sigmaGrow, d.sigmaGrow, 1),
-      sigmaMin: numberOption('sigmaMin', options.sigmaMin, d.sigmaMin, 0),
-      sigmaMax: numberOption('sigmaMax', options.sigmaMax, d.sigmaMax, 0, Infinity, true),
-      alpha: numberOption('alpha', options.alpha, d.alpha, 0),
-      alphaUp: numberOption('alphaUp', options.alphaUp, d.alphaUp, 1),
-      alphaDown: numberOption('alphaDown', options.alphaDown, d.alphaDown, 0, 1),
-      alphaMin: numberOption('alphaMin', options.alphaMin, d.alphaMin, 0),
-      alphaMax: numberOption('alphaMax', options.alphaMax, d.alphaMax, 0),
-      dampingControl: enumOption('dampingControl', options.dampingControl, d.dampingControl, ['factors', 'gain-ratio']),
-      acceptance: boolOption('acceptance', options.acceptance, d.acceptance),
-      maxRetries: intOption('maxRetries', options.maxRetries, d.maxRetries, 1, 100),
-      stepSize: numberOption('stepSize', options.stepSize, d.stepSize, Number.MIN_VALUE),
-      stepDecay: numberOption('stepDecay', options.stepDecay, d.stepDecay, Number.MIN_VALUE, Infinity, true),
-      trustRegion: numberOption('trustRegion', options.trustRegion, d.trustRegion, Number.MIN_VALUE, Infinity, true),
-      lambda: numberOption('lambda', options.lambda, d.lambda, 0),
-      antithetic: boolOption('antithetic', options.antithetic, d.antithetic),
-      maxRedraws: intOption('maxRedraws', options.maxRedraws, d.maxRedraws, 0, 60),
-    };
-    if (o.sigmaMax < sigma) throw new RangeError(`sigmaMax (${o.sigmaMax}) must be ≥ sigma (${sigma}).`);
-    if (o.alphaMax < o.alphaMin) throw new RangeError(`alphaMax (${o.alphaMax}) must be ≥ alphaMin (${o.alphaMin}).`);
-    if (o.antithetic && k % 2 !== 0) {
-      throw new RangeError(`ensembleSize must be even with antithetic pairs; got ${k}. Use ${k + 1} or turn antithetic off.`);
-    }
+    this.seed = seed;
     this.o = o;
-    this.sigmaSchedule = new SigmaController(o.sigmaSchedule, sigma, o.sigmaDecay, o.sigmaShrink, o.sigmaGrow, o.sigmaMin, o.sigmaMax);
+    this.sigmaSchedule = new SigmaController(o.sigmaSchedule, o.sigma, o.sigmaDecay, o.sigmaShrink, o.sigmaGrow, o.sigmaMin, o.sigmaMax);
     this.damping = new Damping(Math.min(Math.max(o.alpha, o.alphaMin), o.alphaMax), o.dampingControl, o.alphaUp,
       o.alphaDown, o.alphaMin, o.alphaMax);
+    this.schedules = [this.sigmaSchedule, this.damping];
     this.thetaB = ws.from('f64', theta0);
     this.candB = ws.f64(this.n);
     this.A = ws.f64(k * k);
@@ -162,13 +97,26 @@ export class Nlb extends OptimizerBase {
     return this.o.lambda;
   }
 
-  get sigmaBelowMin(): boolean {
-    return this.sigmaSchedule.belowMin;
+  /** (λ/2)‖θ_t‖², the Tikhonov term of Φ at the iterate. */
+  override get penalty(): number {
+    return 0.5 * this.o.lambda * this.thetaSq;
   }
 
   thetaBuf(): Buf<'f64'> {
     this.checkAlive();
     return this.thetaB;
+  }
+
+  /** Replaces θ_t (n finite values), keeping the counters and schedules; F(θ) is re-evaluated next. */
+  setTheta(theta: ArrayLike<number>): void {
+    this.checkAlive();
+    if (!theta || theta.length !== this.n) throw new RangeError(`setTheta got ${describe(theta)}; expected n = ${this.n} values.`);
+    for (let i = 0; i < this.n; i++) {
+      if (!Number.isFinite(theta[i])) throw new RangeError(`theta[${i}] is ${theta[i]}; every value must be finite.`);
+    }
+    this.thetaB.set(theta);
+    this.thetaSq = squaredNorm(this.thetaB);
+    this.centerValid = false;
   }
 
   saveState(): NlbState {
@@ -232,21 +180,21 @@ export class Nlb extends OptimizerBase {
 
     // method.md §2 steps 2–3: a fresh ensemble; fewer than min(2, k) finite members → redraw with σ/2
     let sigma = this.sigmaSchedule.at(t);
-    let key = 0;
+    let draw = 0;
     let redraws = 0;
     let dropped = 0;
     let kk = 0;
     for (;;) {
-      key = this.draws++;
+      draw = this.draws++;
       yield {
-        kind: 'perturbed', theta: this.thetaB, sigma, seed: this.seed, key, member0: 0, count: k,
+        kind: 'perturbed', theta: this.thetaB, sigma, seed: this.seed, draw, member0: 0, count: k,
         antithetic: o.antithetic, out: center ? this.Fall! : this.Fk!, center,
       };
       evaluations += center ? k + 1 : k;
       if (center) {
         if (!allFinite(this.F0!)) {
           // the draw is given back: the failed iteration repeats exactly once the model is mended
-          this.draws = key;
+          this.draws = draw;
           throw new OptimizationError(`F(θ) at iteration ${t} has non-finite outputs, so no step can be measured from it. ` +
             'θ is unchanged; check the forward model at the current parameters (or the new batch).');
         }
@@ -269,8 +217,8 @@ export class Nlb extends OptimizerBase {
     // method.md §2 step 4: A = ΔFᵀHΔF, r = −ΔFᵀg on the survivors (kk × kk)
     const loss0 = objective.system(kk, this.Fk!.ptr, this.F0!.ptr, this.A.ptr, this.r.ptr);
     const lambda = o.lambda;
-    if (lambda > 0) this.addTikhonov(kk, key, sigma);
-    const phi0 = loss0 + 0.5 * lambda * this.thetaSq;
+    if (lambda > 0) this.addTikhonov(kk, draw, sigma);
+    const phi0 = loss0 + this.penalty;
     const rv = this.r.view();
     let rNorm = 0;
     for (let i = 0; i < kk; i++) rNorm += rv[i] * rv[i];
@@ -301,7 +249,7 @@ export class Nlb extends OptimizerBase {
       this.scatter(kk);
       this.candB.view().set(this.thetaB.view());
       // θ⁺ = θ + μσ Σ_i z_i s_i ξ_{q_i}, ξ regenerated (E is never stored)
-      raw.nlbUpdate(k, n, mu * sigma, this.seed, key, 0, o.antithetic ? 1 : 0, this.zFull.ptr, this.candB.ptr);
+      raw.nlbUpdate(k, n, mu * sigma, this.seed, draw, 0, o.antithetic ? 1 : 0, this.zFull.ptr, this.candB.ptr);
       if (!o.acceptance) {
         accepted = true;
         break;
@@ -339,7 +287,7 @@ export class Nlb extends OptimizerBase {
     this.t++;
     return {
       iteration: t, loss, lossBefore: phi0, accepted, tries, sigma, alpha: alphaUsed, mu, zNorm, stepNorm,
-      gradientNorm, gainRatio, dropped, redraws, evaluations, forwardMs: 0, algebraMs: 0, totalMs: 0,
+      gradientNorm, penalty: this.penalty, gainRatio, dropped, redraws, evaluations, forwardMs: 0, algebraMs: 0, totalMs: 0,
     };
   }
 
@@ -406,13 +354,13 @@ export class Nlb extends OptimizerBase {
    * drawGram regenerates Ξ from the counter RNG (the same ξ_q(j) that perturb64/perturb32 use)
    * and reduces it to ΞᵀΞ (k×k) and Ξᵀθ (k) in one pass: no n × k storage.
    */
-  private addTikhonov(kk: number, key: number, sigma: number): void {
+  private addTikhonov(kk: number, draw: number, sigma: number): void {
     const { n, k, ws } = this;
     if (!this.gramG) {
       this.gramG = ws.f64(k * k);
       this.gramP = ws.f64(k);
     }
-    ws.raw.drawGram(k, n, this.seed, key, 0, this.o.antithetic ? 1 : 0, this.thetaB.ptr, this.gramG.ptr, this.gramP!.ptr);
+    ws.raw.drawGram(k, n, this.seed, draw, 0, this.o.antithetic ? 1 : 0, this.thetaB.ptr, this.gramG.ptr, this.gramP!.ptr);
     const gram = this.gramG.view();
     const xiTheta = this.gramP!.view();
     const lambda = this.o.lambda;
@@ -436,3 +384,9 @@ export class Nlb extends OptimizerBase {
 export function createNlb(ws: Workspace, theta0: ArrayLike<number>, options: NlbOptions = {}): Nlb {
   return new Nlb(ws, Float64Array.from(theta0), options);
 }
+
+/** NLB in the process registry: θ is the whole iterate, and Φ at it is known after each step. */
+export const NLB_PROCESS: ProcessDefinition<NlbOptions> = {
+  kind: 'nlb', optionKeys: NLB_OPTION_KEYS, defaults: NLB_DEFAULTS, networkDefaults: FIT_NLB_DEFAULTS,
+  thetaIsIterate: true, lossAtEstimate: true, create: createNlb,
+};

@@ -6,8 +6,31 @@
 //
 // One iteration is driven as a generator of EvaluationRequests (optimizer.iterate), so the same
 // core serves a synchronous evaluator (step), an asynchronous one (stepAsync, minimize) and a
-// caller who evaluates members anywhere (ask/tell).
-import type { Buf } from '../workspace.js';
+// caller who evaluates members anywhere (ask/tell). A perturbed request is one object
+// (PerturbedRequest) from the optimizer through the driver and the evaluator to a worker thread.
+import type { Buf, Workspace } from '../workspace.js';
+import type { Schedule } from './schedules.js';
+
+/**
+ * Members member0 … member0 + count − 1 of the draw `draw` around θ (method.md §2 steps 2–3):
+ * member i is θ + σ·s_i·ξ_{q_i}, exactly the rows `perturb64/perturb32(count, n, sigma, seed, draw,
+ * member0, antithetic ? 1 : 0, …)` write. With `center`, θ itself is row 0 before the members.
+ * `draw` is the optimizer's RNG draw counter (one per draw, redraws included), not the iteration
+ * number: pass it on unchanged. T: how θ travels (a wasm buffer, or a copy to a worker thread).
+ */
+export interface PerturbedRequest<T = Buf<'f64'>> {
+  /** θ_t (f64 n; read only). */
+  theta: T;
+  sigma: number;
+  seed: number;
+  draw: number;
+  member0: number;
+  count: number;
+  /** Antithetic pairs: members 2j, 2j + 1 share ξ_j with opposite signs. */
+  antithetic: boolean;
+  /** θ itself is evaluated first: the outputs hold count + 1 rows, row 0 = F(θ). */
+  center: boolean;
+}
 
 /**
  * A forward map F: R^n → R^m evaluated for many parameter vectors at once (method.md §1).
@@ -27,8 +50,8 @@ export interface Evaluator {
   readonly n: number;
   /** Number of outputs per member; for cross-entropy m = samples × classes, sample-major. */
   readonly m: number;
-  /** Largest `count` accepted in one call (the optimizer splits larger requests); absent = any. */
-  readonly maxBatch?: number;
+  /** Most rows accepted in one call (the driver splits larger requests; bindings/optimizers/chunking.ts); absent = any. */
+  readonly maxMembers?: number;
   /**
    * out(count × m) = F(rows_r) for r < count.
    * rows: count × n f64, row-major (explicit parameter vectors: θ_t itself with count = 1,
@@ -36,18 +59,12 @@ export interface Evaluator {
    */
   evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>): void | Promise<void>;
   /**
-   * Optional NLB fast path (method.md §2 steps 2–3): out(count × m) = F(θ + σ·s_i·ξ_{q_i}) for the
-   * global members i = member0 … member0 + count − 1 of the draw `key`, where the perturbed rows
-   * are exactly those of `perturb64/perturb32(count, n, sigma, seed, key, member0, antithetic ? 1 : 0,
-   * …)` — so the members can be generated straight into f32 network parameters and never
-   * materialized in f64. theta: f64 n (θ_t; read only).
-   * `key` is the RNG counter of this draw (iteration number plus retries), not necessarily the
-   * iteration number: pass it on unchanged.
-   * With `center`, θ itself is evaluated in the same call: out then holds count + 1 rows, row 0 =
-   * F(θ) and row 1 + r = member member0 + r (all k + 1 forward passes of an iteration in one call).
+   * Optional NLB fast path (method.md §2 steps 2–3): out = F of the members of `request` (count × m,
+   * or count + 1 rows with row 0 = F(θ) when request.center), so the members can be generated
+   * straight into f32 network parameters and never materialized in f64. The driver never sends a
+   * request of count 0 here (θ alone goes to `evaluate`).
    */
-  evaluatePerturbed?(theta: Buf<'f64'>, sigma: number, seed: number, key: number, member0: number,
-    count: number, antithetic: boolean, out: Buf<'f64'>, center?: boolean): void | Promise<void>;
+  evaluatePerturbed?(request: PerturbedRequest, out: Buf<'f64'>): void | Promise<void>;
 }
 
 /** Which loss L(F, y) an Objective implements (method.md §1). */
@@ -113,6 +130,9 @@ export interface IterationDiagnostics {
   stepNorm: number;
   /** Estimate of ‖∇Φ(θ_t)‖ from the ensemble: ‖Eᵀ∇Φ‖/(σ√k) for NLB, NaN for EKI. */
   gradientNorm: number;
+  /** The regularization term of Φ at the iterate after this iteration (NLB: (λ/2)‖θ_{t+1}‖²; 0 without
+   *  one): loss − penalty is the data loss alone. */
+  penalty: number;
   /** NLB: actual / predicted decrease of Φ for the last candidate (the k-dim model's gain ratio; NaN if none). */
   gainRatio?: number;
   /** Members whose outputs held NaN/Inf and were left out of this iteration. */
@@ -134,12 +154,8 @@ export interface IterationDiagnostics {
 export type EvaluationRequest =
   /** Evaluate `count` explicit rows (count × n, f64) into out (count × m). */
   | { kind: 'rows'; rows: Buf<'f64'>; count: number; out: Buf<'f64'> }
-  /** Evaluate NLB members member0 … member0+count−1 of draw `key` around theta (see
-   *  Evaluator.evaluatePerturbed) into out (count × m). */
-  | { kind: 'perturbed'; theta: Buf<'f64'>; sigma: number; seed: number; key: number; member0: number;
-      count: number; antithetic: boolean; out: Buf<'f64'>;
-      /** θ itself comes first: out (and the rows of ask()) hold count + 1 rows, row 0 = F(θ). */
-      center: boolean };
+  /** Evaluate the members of a draw (and θ first with center; the rows of ask() likewise) into out. */
+  | (PerturbedRequest & { kind: 'perturbed'; out: Buf<'f64'> });
 
 /** Rows a request evaluates: its members plus θ itself when a perturbed request carries the center. */
 export function requestRows(req: EvaluationRequest): number {
@@ -157,7 +173,8 @@ export interface StepOptions {
 
 /** An optimizer: a small object with one update step (method.md §2 NLB, §3 EKI). */
 export interface Optimizer {
-  readonly kind: 'nlb' | 'eki';
+  /** The process it runs (its name in bindings/optimizers/registry.ts). */
+  readonly kind: string;
   /** Parameters (length of θ). */
   readonly n: number;
   /** Iterations done. */
@@ -169,6 +186,15 @@ export interface Optimizer {
    * next step; do not write to it.
    */
   thetaBuf(): Buf<'f64'>;
+  /**
+   * Replaces the iterate by θ (n values), keeping every counter and schedule. Present only when θ
+   * is the whole iterate (NLB); a process with an ensemble (EKI) has no such method.
+   */
+  setTheta?(theta: ArrayLike<number>): void;
+  /** The regularization term of Φ at the current estimate (NLB: (λ/2)‖θ_t‖²; 0 without one). */
+  readonly penalty: number;
+  /** The schedules of the process (σ, damping); the run core stops when one gives a reason. */
+  readonly schedules: readonly Schedule[];
   /** The iteration as a generator of evaluation requests; its return value is the diagnostics. */
   iterate(objective: Objective, options?: StepOptions): Generator<EvaluationRequest, IterationDiagnostics, void>;
   /** One iteration with a synchronous evaluator (throws a TypeError if it returns a promise). */
@@ -252,8 +278,8 @@ export interface NlbOptions {
   antithetic?: boolean;
   /** Seed of every draw. */
   seed?: number;
-  /** Members per forward call when members are materialized (memory: memberBatch × n f64). */
-  memberBatch?: number;
+  /** Rows per forward call when members are materialized (memory: maxMembers × n f64). */
+  maxMembers?: number;
   /** Redraws with σ/2 when fewer than 2 members survive, before the step fails with an error. */
   maxRedraws?: number;
 }
@@ -276,8 +302,29 @@ export interface EkiOptions {
   inflation?: number;
   /** Seed of every draw. */
   seed?: number;
-  /** Members per forward call (memory: the persistent J × n ensemble plus nothing per call). */
-  memberBatch?: number;
+  /** Rows per forward call (memory: the persistent J × n ensemble plus nothing per call). */
+  maxMembers?: number;
   /** Contractions of a failed ensemble (fewer than 2 finite members) before the step fails. */
   maxRedraws?: number;
+}
+
+/**
+ * A process of the registry (bindings/optimizers/registry.ts): how to create it and what the run
+ * core, minimize and fit need to know about it. A new process is one file exporting one of these
+ * plus one line in the registry.
+ */
+export interface ProcessDefinition<O extends object = object> {
+  /** Its name: the `optimizer` option of minimize / fit and Optimizer.kind. */
+  readonly kind: string;
+  /** Every option key (unknown keys are rejected). */
+  readonly optionKeys: readonly string[];
+  /** Defaults of the options that do not depend on n (evidence: docs/defaults.md). */
+  readonly defaults: Readonly<Record<string, unknown>>;
+  /** fit's defaults for networks, over `defaults` (a user's options override them). */
+  readonly networkDefaults: Readonly<O>;
+  /** θ is the whole iterate: its optimizers have setTheta (fit's exact last layer needs it). */
+  readonly thetaIsIterate: boolean;
+  /** The diagnostics' `loss` is Φ at the estimate after the step (else the final estimate is evaluated once more). */
+  readonly lossAtEstimate: boolean;
+  create(ws: Workspace, theta0: ArrayLike<number>, options: O): Optimizer;
 }
