@@ -38,6 +38,17 @@ function run(suite: string, out: string): Promise<{ code: number | null; output:
   });
 }
 
+/** bench/results/ as name → contents: a smoke run must leave the recorded measurements alone. */
+async function recorded(): Promise<Map<string, string>> {
+  const dir = join(root, 'bench/results');
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  return new Map(await Promise.all(names.map(async (n) => [n, await readFile(join(dir, n), 'utf8')] as [string, string])));
+}
+let before: Map<string, string>;
+test.before(async () => {
+  before = await recorded();
+});
+
 test('bench/run.ts lists exactly the suites smoke-tested here', async () => {
   const text = await readFile(join(root, 'bench/run.ts'), 'utf8');
   const listed = JSON.parse((text.match(/const ALL = (\[[^\]]*\])/)?.[1] ?? '[]').replace(/'/g, '"'));
@@ -59,5 +70,9 @@ for (const [suite, keys] of Object.entries(SUITES)) {
     }
   });
 }
+
+test('smoke runs left bench/results/ unchanged', async () => {
+  assert.equal(await recorded(), before);
+});
 
 test.run();
