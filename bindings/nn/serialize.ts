@@ -189,8 +189,9 @@ function declaredLength(bytes: Uint8Array, dv: DataView): number | undefined {
   try {
     const h = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + hlen))) as Header;
     let need = 0;
-    for (const s of h.sections) need = Math.max(need, align8(16 + hlen) + s.offset + s.length * DTYPES[s.dtype].BYTES_PER_ELEMENT + 4);
-    return Number.isFinite(need) ? need : undefined;
+    for (const s of h.sections) need = Math.max(need, align8(16 + hlen) + s.offset + s.length * DTYPES[s.dtype].BYTES_PER_ELEMENT);
+    // Sections end 8-byte aligned; the CRC-32 follows.
+    return Number.isFinite(need) ? align8(need) + 4 : undefined;
   } catch {
     return undefined;
   }
