@@ -117,7 +117,7 @@ function newModel(): MLP {
   const n = layers.slice(1).reduce((sum, d, l) => sum + layers[l] * d + d, 0);
   if (n > MAX_PARAMETERS) {
     fail(`--hidden ${opts.hidden.join(',')}: layers [${layers.join(', ')}] have ${n.toLocaleString('en')} parameters; ` +
-      `this job trains at most ${MAX_PARAMETERS.toLocaleString('en')} (k members of them live in memory). Use smaller hidden layers.`, 2);
+      `this job trains at most ${MAX_PARAMETERS.toLocaleString('en')}; θ and the optimizer's vectors of that size must fit in memory. Use smaller hidden layers.`, 2);
   }
   try {
     return mlp(layers, { activation: opts.activation, init: 'lecun', seed: opts.seed, module });
