@@ -7,8 +7,7 @@
 //      the peak of a gradient step, measured by tf.profile, against the bytes NLB's working set
 //      holds in WebAssembly memory (MlpEvaluator + optimizer workspace, built as fit() builds them).
 // Both trainers run single-threaded (tfjs-backend-wasm has no threads in Node; neither has our
-// module). Writes bench/results/backprop.json. Run: node --import tsx bench/backprop.ts [--quick]
-import { writeFile, mkdir } from 'node:fs/promises';
+// module). Writes bench/results/backprop.json. Run: node --import tsx bench/backprop.ts [--quick | --smoke]
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname } from 'node:path';
@@ -33,6 +32,7 @@ import { MlpEvaluator } from '../bindings/nn/evaluator.js';
 import { epochPermutation } from '../bindings/nn/random.js';
 import { createNlb } from '../bindings/optimizers/nlb.js';
 import { CrossEntropy } from '../bindings/optimizers/objectives.js';
+import { SMOKE, writeResult } from './lib/smoke.js';
 
 const quick = process.argv.includes('--quick');
 const SEED = 1;
@@ -41,15 +41,17 @@ const BATCH = 512;
 const K = FIT_NLB_DEFAULTS.ensembleSize as number;
 // Caps: NLB gets the main job's 2 000 iterations (or its time cap), each back-propagation run a
 // fixed wall-clock budget; --quick shortens all of them.
-const NLB_ITERATIONS = quick ? 300 : 2000;
-const NLB_SECONDS = quick ? 25 : 150;
-const BP_SECONDS = quick ? 6 : 30;
-const NLB_EVAL_EVERY = 25;
+// Smoke (bench/lib/smoke.ts): a few iterations and a fraction of a second each, depths 1 and 2.
+const NLB_ITERATIONS = SMOKE ? 4 : quick ? 300 : 2000;
+const NLB_SECONDS = SMOKE ? 2 : quick ? 25 : 150;
+const BP_SECONDS = SMOKE ? 0.3 : quick ? 6 : 30;
+const WARM_UP_SECONDS = SMOKE ? 0.1 : 0.5;
+const NLB_EVAL_EVERY = SMOKE ? 2 : 25;
 // Back propagation is evaluated every 2 048 training rows (4 batches of 512, 32 of 64).
 const BP_EVAL_ROWS = 2048;
 const THRESHOLDS = [0.85, 0.9];
-const DEPTHS = quick ? [1, 4, 16] : [1, 2, 4, 8, 16];
-const STEP_TIMINGS = quick ? 3 : 5;
+const DEPTHS = SMOKE ? [1, 2] : quick ? [1, 4, 16] : [1, 2, 4, 8, 16];
+const STEP_TIMINGS = SMOKE ? 1 : quick ? 3 : 5;
 
 const require = createRequire(import.meta.url);
 const median = (a: number[]) => a.slice().sort((p, q) => p - q)[a.length >> 1];
@@ -252,9 +254,9 @@ function reach(run: Run, target: number) {
 const theta0 = mlp(layers1, { activation: 'tanh', init: 'lecun', seed: SEED }).params;
 checkSameNetwork(theta0);
 // Warm-up: both trainers' code paths compiled and tiered up before any timed run.
-backprop('warm-up', '', () => tf.train.adam(1e-3), BATCH, 0.5, theta0);
-backprop('warm-up', '', () => tf.train.sgd(0.1), 64, 0.5, theta0);
-await fit(mlp(layers1, { activation: 'tanh', init: 'lecun', seed: SEED + 1, module }), xTrain, train.labels, { batchSize: BATCH, iterations: 10, seed: SEED });
+backprop('warm-up', '', () => tf.train.adam(1e-3), BATCH, WARM_UP_SECONDS, theta0);
+backprop('warm-up', '', () => tf.train.sgd(0.1), 64, WARM_UP_SECONDS, theta0);
+await fit(mlp(layers1, { activation: 'tanh', init: 'lecun', seed: SEED + 1, module }), xTrain, train.labels, { batchSize: BATCH, iterations: SMOKE ? 2 : 10, seed: SEED });
 const evalMs = nlbEvalMs();
 
 const SGD_LR = 0.1;
@@ -422,7 +424,8 @@ console.log(JSON.stringify(memorySummary));
 
 const out = {
   benchmark: 'NLB (forward passes only) against back propagation (tfjs-backend-wasm): MNIST accuracy vs time and passes; training memory vs depth',
-  command: `node --import tsx bench/backprop.ts${quick ? ' --quick' : ''}`,
+  command: `node --import tsx bench/backprop.ts${quick ? ' --quick' : ''}${SMOKE ? ' --smoke' : ''}`,
+  smoke: SMOKE,
   date: new Date().toISOString(),
   host: {
     node: process.versions.node, cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)),
@@ -444,6 +447,4 @@ const out = {
   accuracy: { runs, toReach },
   memory: { batchSize: BATCH, hiddenWidth: HIDDEN, depths: memory, summary: memorySummary },
 };
-await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-await writeFile(new URL('./results/backprop.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
-console.log('wrote bench/results/backprop.json');
+console.log(`wrote ${writeResult('backprop', out)}`);

@@ -3,8 +3,7 @@
 // forward evaluations (rows passed to the model) until a target is reached. Five seeds each;
 // medians and success rates. Summarised in docs/defaults.md.
 //
-// Run: node --import tsx bench/defaults.ts   → bench/results/defaults.json
-import { writeFileSync, mkdirSync } from 'node:fs';
+// Run: node --import tsx bench/defaults.ts [--smoke]   → bench/results/defaults.json (smoke: bench/lib/smoke.ts)
 import {
   loadModule, Workspace, createNlb, createEki, LeastSquares, NLB_DEFAULTS, EKI_DEFAULTS, defaultEnsembleSize, type NlbOptions,
   type EkiOptions,
@@ -13,9 +12,11 @@ import {
   RowEvaluator, gaussian, leastSquares, linearModel, norm, oscillatoryResiduals, randomMatrix, relativeError,
   rosenbrockResiduals,
 } from '../test/optim-oracle.js';
+import { SMOKE, writeResult } from './lib/smoke.js';
 
 const mod = await loadModule();
-const SEEDS = [1, 2, 3, 4, 5];
+// Smoke: one seed, the first two values of two options, the linear problem (bench/lib/smoke.ts).
+const SEEDS = SMOKE ? [1] : [1, 2, 3, 4, 5];
 const BUDGET = 20000;
 
 interface Problem {
@@ -101,11 +102,13 @@ const variations: { option: string; values: (number | string | boolean)[] }[] = 
 ];
 // Options that only make sense together with another one.
 const companions: Record<string, NlbOptions> = { sigmaMin: { sigmaSchedule: 'decay' } };
+const VARIED = SMOKE ? variations.slice(0, 2).map((v) => ({ ...v, values: v.values.slice(0, 2) })) : variations;
+const PROBLEMS = SMOKE ? [linear] : [linear, rosenbrock, oscillatory];
 
 const started = performance.now();
 const results = [];
-for (const problem of [linear, rosenbrock, oscillatory]) {
-  for (const v of variations) {
+for (const problem of PROBLEMS) {
+  for (const v of VARIED) {
     for (const value of v.values) {
       let resolved = value;
       if (v.option === 'ensembleSize' && typeof value === 'string') {
@@ -131,12 +134,12 @@ for (const problem of [linear, rosenbrock, oscillatory]) {
 }
 // EKI: Φ(θ̄) after a budget of 2 000 evaluations, by step h (fixed / adaptive) and spread, J = 2n capped at 32.
 const ekiResults = [];
-for (const problem of [linear, rosenbrock]) {
+for (const problem of SMOKE ? [linear] : [linear, rosenbrock]) {
   const J = Math.min(2 * problem.n, 32);
   const settings: EkiOptions[] = [];
   for (const step of [0.1, 1, 10]) for (const adaptiveStep of [false, true]) settings.push({ step, adaptiveStep });
   for (const spread of [0.1, 1]) settings.push({ spread });
-  for (const o of settings) {
+  for (const o of SMOKE ? settings.slice(0, 1) : settings) {
     const losses = SEEDS.map((seed) => {
       const ws = new Workspace(mod);
       try {
@@ -162,9 +165,8 @@ const out = {
   defaults: { ...NLB_DEFAULTS, ensembleSize: 'min(2n, 32)' },
   budget: BUDGET,
   runSeconds: (performance.now() - started) / 1000,
+  smoke: SMOKE,
   results,
   eki: { budget: 2000, defaults: EKI_DEFAULTS, results: ekiResults },
 };
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/defaults.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
-console.log(`done in ${out.runSeconds.toFixed(0)} s → bench/results/defaults.json`);
+console.log(`done in ${out.runSeconds.toFixed(0)} s → ${writeResult('defaults', out)}`);

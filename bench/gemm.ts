@@ -8,9 +8,9 @@
 // after the other, and ratios are taken within a round; the report gives medians over rounds.
 // Each timing is a Benchmark.js run (median of its samples).
 //
-// Run: node --import tsx bench/gemm.ts [--quick]   → bench/results/gemm.json
+// Run: node --import tsx bench/gemm.ts [--quick | --smoke]   → bench/results/gemm.json (smoke: bench/lib/smoke.ts)
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,12 +20,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadModule, Workspace } from '../bindings/index.js';
 import { jsGemm } from './lib/jsgemm.js';
+import { SMOKE, writeResult } from './lib/smoke.js';
 
 const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 3 : 9;
+const ROUNDS = SMOKE ? 1 : quick ? 3 : 9;
 // Short Benchmark.js runs (≥ 5 samples of ≥ 10 ms) keep the candidates of a round close in time.
-const MIN_TIME = 0.01;
-const MAX_TIME = 0.1;
+const MIN_TIME = SMOKE ? 0.001 : 0.01;
+const MAX_TIME = SMOKE ? 0.005 : 0.1;
+const WARM_UP = SMOKE ? 1 : 20;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
@@ -130,14 +132,14 @@ function prepare(s: Shape): Candidates {
 // ---- GEMM shapes --------------------------------------------------------------------------------
 const prepared = SHAPES.map((s) => ({ shape: s, c: prepare(s) }));
 // Warm-up: lift every candidate out of V8's baseline tier before any timing.
-for (let i = 0; i < 20; i++) peak(PEAK_ITERS, 0.999, 0.001);
+for (let i = 0; i < WARM_UP; i++) peak(PEAK_ITERS, 0.999, 0.001);
 for (const { c } of prepared) {
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < WARM_UP; i++) {
     c.ours();
     c.tfjs();
     c.tfjsT?.();
   }
-  for (let i = 0; i < 3; i++) c.js();
+  for (let i = 0; i < Math.min(3, WARM_UP); i++) c.js();
 }
 
 type Row = { ours: number[]; peak: number[]; tfjs: number[]; tfjsT: number[]; js: number[]; oursPeak: number[]; oursTfjs: number[]; oursTfjsT: number[] };
@@ -173,6 +175,8 @@ const ps = randomF32(members * nP).map((v) => v * 0.05);
 const X = ws.from('f32', xs), P = ws.from('f32', ps), D = ws.from('i32', dims);
 const out = ws.f32(members * batch * dims[2]);
 const bufA = ws.f32(batch * dims[1]), bufB = ws.f32(batch * dims[1]);
+// Layer by layer keeps every member's hidden activations: members × batch × hidden.
+const hidden = ws.f32(members * batch * dims[1]);
 const mlpWork = ws.alloc('f32', mod.exports.mlpWorkBytes(batch, 2, D.ptr) / 4);
 const TANH = 2, IDENTITY = 0;
 const net = ws.i32(mod.exports.mlpNetworkBytes() / 4);
@@ -180,8 +184,8 @@ mod.exports.mlpNetwork(net.ptr, 2, TANH, IDENTITY, batch, D.ptr, X.ptr, P.ptr, n
 const memberByMember = () => mod.exports.mlpForward(net.ptr, members);
 const w1 = dims[0] * dims[1];
 const layerByLayer = () => {
-  mod.exports.denseEnsemble(members, batch, dims[0], dims[1], TANH, X.ptr, 0, P.ptr, P.at(w1), nP, bufA.ptr, batch * dims[1], mlpWork.ptr);
-  mod.exports.denseEnsemble(members, batch, dims[1], dims[2], IDENTITY, bufA.ptr, batch * dims[1], P.at(w1 + dims[1]),
+  mod.exports.denseEnsemble(members, batch, dims[0], dims[1], TANH, X.ptr, 0, P.ptr, P.at(w1), nP, hidden.ptr, batch * dims[1], mlpWork.ptr);
+  mod.exports.denseEnsemble(members, batch, dims[1], dims[2], IDENTITY, hidden.ptr, batch * dims[1], P.at(w1 + dims[1]),
     P.at(w1 + dims[1] + dims[1] * dims[2]), nP, out.ptr, batch * dims[2], mlpWork.ptr);
 };
 // tfjs: the same network, one member at a time (its batched matMul is far slower; see notes).
@@ -214,7 +218,7 @@ const tfjsMlp = () => {
   for (let i = 0; i < batch * dims[2]; i++) err = Math.max(err, Math.abs(ref[7 * batch * dims[2] + i] - tv[i]));
   if (err > 1e-4 || ref.some((v, i) => v !== lbl[i])) throw new Error(`MLP forward passes disagree (tfjs max diff ${err})`);
 }
-for (let i = 0; i < 5; i++) {
+for (let i = 0; i < Math.min(5, WARM_UP); i++) {
   memberByMember();
   layerByLayer();
   tfjsMlp();
@@ -275,6 +279,7 @@ const result = {
   cpu: cpus[0]?.model ?? 'unknown',
   cores: cpus.length,
   rounds: ROUNDS,
+  smoke: SMOKE,
   loadAverage: { before: loadBefore.map(r2), after: loadAfter.map(r2) },
   // Loaded = other work competed for the cores (1-minute load ≥ half the cores).
   machineLoaded: Math.max(loadBefore[0], loadAfter[0]) >= cpus.length / 2,
@@ -293,8 +298,7 @@ const result = {
     speedupOverTfjs: r2(median(tfjsOverMember)),
   },
 };
-mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, 'bench/results/gemm.json'), JSON.stringify(result, null, 2) + '\n');
+const written = writeResult('gemm', result);
 
 console.log(`node ${process.version}, ${result.cpu}, load ${loadBefore[0].toFixed(2)} → ${loadAfter[0].toFixed(2)}, ${ROUNDS} rounds`);
 console.log('shape'.padEnd(26) + 'ours  peak  tfjs    js  ours/peak  ours/tfjs  (GFLOP/s, medians)');
@@ -309,7 +313,7 @@ console.log(`MLP forward 33×512×[784,64,10]: mlpForward ${m.ms.mlpForwardMembe
   `layer by layer ${m.ms.denseEnsembleLayerByLayer} ms (${m.layerByLayerOverMemberByMember}× within rounds), ` +
   `tfjs-wasm per member ${m.ms.tfjsWasmPerMember} ms (${m.speedupOverTfjs}× slower within rounds)`);
 console.log('best rounds (≈ unloaded): ' + shapes.map((s) => `${s.shape} ${s.bestRatios.oursOverPeak}× peak, ${s.bestRatios.oursOverTfjs}× tfjs`).join('; '));
-console.log('wrote bench/results/gemm.json');
+console.log(`wrote ${written}`);
 
 ws.dispose();
 tX.dispose();

@@ -18,13 +18,13 @@
 // combineRows, nlbUpdate, losses, drawGram for λ), bookkeeping = the rest (JS).
 // "Kalman part" = everything but the forward model. Medians over repetitions.
 //
-// Run: node --import tsx bench/iteration.ts [--quick]   → bench/results/iteration.json
-import { writeFileSync, mkdirSync } from 'node:fs';
+// Run: node --import tsx bench/iteration.ts [--quick | --smoke]   → bench/results/iteration.json (smoke: bench/lib/smoke.ts)
 import os from 'node:os';
 import { loadModule, Workspace, createNlb, LeastSquares, CrossEntropy, type EnkfModule, type Evaluator, type Buf } from '../bindings/index.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
 import type { PerturbedRequest } from '../bindings/optimizers/types.js';
 import { initialParameters } from '../bindings/nn/mlp.js';
+import { SMOKE, writeResult } from './lib/smoke.js';
 
 const quick = process.argv.includes('--quick');
 
@@ -130,9 +130,9 @@ function cheapLinear(n: number, m: number): Evaluator & { jsMs: number } {
 
 async function grid(mod: EnkfModule) {
   const results = [];
-  const ks = [8, 32, 128];
-  const ms = quick ? [1e3, 1e4] : [1e3, 1e4, 1e5];
-  const ns = quick ? [1e4] : [1e4, 1e6];
+  const ks = SMOKE ? [8] : [8, 32, 128];
+  const ms = SMOKE ? [1e3] : quick ? [1e3, 1e4] : [1e3, 1e4, 1e5];
+  const ns = quick || SMOKE ? [1e4] : [1e4, 1e6];
   for (const n of ns) {
     for (const m of ms) {
       for (const k of ks) {
@@ -142,7 +142,7 @@ async function grid(mod: EnkfModule) {
         const obj = new LeastSquares(ws, y);
         const ev = cheapLinear(n, m);
         const nlb = createNlb(ws, new Float64Array(n), { ensembleSize: k, seed: 1, maxRetries: 2 });
-        const reps = n >= 1e6 ? (k >= 128 ? 2 : 3) : 7;
+        const reps = SMOKE ? 1 : n >= 1e6 ? (k >= 128 ? 2 : 3) : 7;
         const runs: Split[] = [];
         for (let r = 0; r < reps + 1; r++) {
           timed.times.clear();
@@ -247,7 +247,8 @@ async function mnist(mod: EnkfModule) {
   const X = Float32Array.from({ length: N * 784 }, rand);
   const labelsAll = Int32Array.from({ length: N }, () => Math.floor(rand() * 10));
   const theta0 = initialParameters(layers, 'lecun', 1);
-  for (const [lambda, antithetic] of [[1e-4, false], [0, false], [1e-4, true], [0, true]] as const) {
+  const configs = [[1e-4, false], [0, false], [1e-4, true], [0, true]] as const;
+  for (const [lambda, antithetic] of SMOKE ? configs.slice(0, 1) : configs) {
     // Two identical NLB runs, one per evaluator, stepped alternately on the same batches.
     const sides = [true, false].map((fused) => {
       const timed = timedModule(mod);
@@ -261,8 +262,9 @@ async function mnist(mod: EnkfModule) {
       });
       return { fused, timed, ws, ev, obj, nlb, runs: [] as Split[] };
     });
-    const reps = quick ? 4 : 12;
-    for (let r = 0; r < reps + 3; r++) {
+    const reps = SMOKE ? 1 : quick ? 4 : 12;
+    const warm = SMOKE ? 1 : 3;
+    for (let r = 0; r < reps + warm; r++) {
       const index = Int32Array.from({ length: batch }, (_, i) => ((r * batch + i) * 7919) % N);
       // alternate which side goes first, so drift on the shared machine hits both alike
       for (const side of r % 2 ? [...sides].reverse() : sides) {
@@ -270,7 +272,7 @@ async function mnist(mod: EnkfModule) {
         side.obj.setLabels(Array.from(index, (i) => labelsAll[i]));
         side.timed.times.clear();
         const d = side.nlb.step(side.ev, side.obj, { newBatch: true });
-        if (r >= 3) side.runs.push(split(d.totalMs, 0, side.timed.times, d.tries));
+        if (r >= warm) side.runs.push(split(d.totalMs, 0, side.timed.times, d.tries));
       }
     }
     const [a, b] = sides.map((side) => side.nlb.theta());
@@ -290,7 +292,7 @@ async function mnist(mod: EnkfModule) {
         `working set ${mib(sp.workingSetBytes)} MiB (evaluator ${mib(sp.evaluatorBytes)} + optimizer ${mib(sp.optimizerBytes)})\n  kernels: ` +
         Object.entries(sp.kernels).map(([kn, ms]) => `${kn} ${ms.toFixed(2)}`).join(", "));
     }
-    console.log(`  fused/unfused time ${(fused.totalMs / unfused.totalMs).toFixed(3)}, same θ after ${reps + 3} iterations: ${identical}`);
+    console.log(`  fused/unfused time ${(fused.totalMs / unfused.totalMs).toFixed(3)}, same θ after ${reps + warm} iterations: ${identical}`);
     if (!identical) throw new Error('fused and unfused NLB runs diverged: the fused kernel is not bit-identical');
     for (const side of sides) {
       side.ev.dispose();
@@ -314,9 +316,9 @@ const out = {
     'mnist[i].unfused the perturb32 + mlpForward path, stepped alternately in the same run; bytes = module memory held. ' +
     'Shared 2-core machine: absolute times drift; compare within one run.',
   runSeconds: (performance.now() - started) / 1000,
+  smoke: SMOKE,
   mnist: mlp,
   linear,
 };
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-if (!quick) writeFileSync(new URL('./results/iteration.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
-console.log(`done in ${out.runSeconds.toFixed(0)} s${quick ? ' (quick: not written)' : ' → bench/results/iteration.json'}`);
+const written = quick && !SMOKE ? undefined : writeResult('iteration', out);
+console.log(`done in ${out.runSeconds.toFixed(0)} s${written ? ` → ${written}` : ' (quick: not written)'}`);

@@ -1,22 +1,24 @@
 // MNIST at equal forward-pass budgets: test accuracy against forward passes for NLB (method.md §2)
 // and classical EKI (method.md §3), same network, data, batch size, ensemble size and seed.
-// Writes bench/results/mnist.json. Run: node --import tsx bench/mnist.ts [--budget 20000]
-import { writeFile, mkdir } from 'node:fs/promises';
+// Writes bench/results/mnist.json. Run: node --import tsx bench/mnist.ts [--budget 20000] [--smoke]
 import os from 'node:os';
 import { loadModule } from '../bindings/wasm.js';
 import { mnistSplit, MNIST_FEATURES } from '../bindings/data/mnist.js';
 import { mlp } from '../bindings/nn/mlp.js';
 import { fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS, type FitOptions } from '../bindings/nn/fit.js';
+import { SMOKE, writeResult } from './lib/smoke.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const budget = arg('budget', 20000);
-const k = arg('k', 32);
-const batchSize = arg('batch', 512);
+// Smoke: every variant for a few iterations of a small ensemble and batch (the last layer solved at iteration 2).
+const budget = arg('budget', SMOKE ? 40 : 20000);
+const k = arg('k', SMOKE ? 4 : 32);
+const batchSize = arg('batch', SMOKE ? 64 : 512);
 const seed = arg('seed', 1);
-const evalEvery = arg('eval-every', 25);
+const evalEvery = arg('eval-every', SMOKE ? 2 : 25);
+const lastLayerEvery = SMOKE ? 2 : 100;
 
 const module = await loadModule();
 const { train, test } = await mnistSplit(0);
@@ -42,7 +44,7 @@ const variants: Variant[] = [
   {
     name: 'nlb-exact-last-layer',
     description: 'beyond the paper: NLB + the last layer solved exactly (L-BFGS on the convex cross-entropy of the hidden features of all 8 000 training rows) every 100 iterations; each solve costs one hidden-layer forward of the 8 000 rows (≈ 16 batch passes) and 30 L-BFGS evaluations of the last layer, not counted in forwardPasses',
-    options: { optimizer: 'nlb', nlb: { ensembleSize: k }, exactLastLayer: { every: 100 } }, perIteration: k + 2,
+    options: { optimizer: 'nlb', nlb: { ensembleSize: k }, exactLastLayer: { every: lastLayerEvery } }, perIteration: k + 2,
   },
   {
     name: 'eki', description: 'classical EKI, Kovachki–Stuart form with adaptive step, fit() defaults',
@@ -86,13 +88,12 @@ for (const v of variants) {
 
 const out = {
   benchmark: 'MNIST 784-64-10 tanh, 8000 train / 2000 test digits of the mnist package, accuracy vs forward passes at equal budget',
-  command: `node --import tsx bench/mnist.ts --budget ${budget} --k ${k} --batch ${batchSize} --seed ${seed}`,
+  command: `node --import tsx bench/mnist.ts --budget ${budget} --k ${k} --batch ${batchSize} --seed ${seed}${SMOKE ? ' --smoke' : ''}`,
+  smoke: SMOKE,
   date: new Date().toISOString(),
   host: { node: process.versions.node, cpu: os.cpus()[0]?.model, cores: os.cpus().length, simd: module.simd },
   note: 'A forward pass = one member over one mini-batch. Wall times are on a shared 2-core machine and noisy; compare forward passes.',
   settings: { budget, k, batchSize, seed, layers: [MNIST_FEATURES, 64, 10], activation: 'tanh', init: 'N(0, 1/fan-in)' },
   results,
 };
-await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-await writeFile(new URL('./results/mnist.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
-console.log('wrote bench/results/mnist.json');
+console.log(`wrote ${writeResult('mnist', out)}`);

@@ -1,6 +1,7 @@
 // `npm run bench`: every suite, one after another in its own process (so one suite's JIT state and
 // heap do not colour the next); each writes its JSON under bench/results/.
-// Usage: npm run bench [-- suite ...]   (suites: gemm iteration defaults mnist backprop workers)
+// Usage: npm run bench [-- [--smoke] suite ...]   (suites: gemm iteration defaults mnist backprop workers)
+// --smoke: each suite's tiny configuration, seconds each, results in a temporary directory (bench/lib/smoke.ts).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +16,8 @@ let failed = 0;
 for (const suite of asked.length ? asked : ALL) {
   const file = fileURLToPath(new URL(`./${suite}.ts`, import.meta.url));
   console.log(`\n=== bench/${suite}.ts`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { stdio: 'inherit' });
+  const env = process.argv.includes('--smoke') ? { ...process.env, BENCH_SMOKE: '1' } : process.env;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { stdio: 'inherit', env });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

@@ -9,8 +9,8 @@
 // the example prints them, and the load average at the end of each (without the flag, the last
 // such record is kept).
 //
-// Run: node --import tsx bench/workers.ts [--quick] [--npm-start]   → bench/results/workers.json
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+// Run: node --import tsx bench/workers.ts [--quick | --smoke] [--npm-start]   → bench/results/workers.json
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +19,16 @@ import { loadModule } from '../bindings/wasm.js';
 import { mnistSplit, MNIST_FEATURES } from '../bindings/data/mnist.js';
 import { mlp, type MLP } from '../bindings/nn/mlp.js';
 import { fit, type FitIteration } from '../bindings/nn/fit.js';
+import { SMOKE, resultPath, writeResult } from './lib/smoke.js';
 
 const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 2 : 4;
-const PER_ROUND = quick ? 20 : 50;
-const SETTINGS = [0, 1, 2];
+// Smoke: two rounds (so resume is exercised) of two small iterations, workers 0 and 1.
+const ROUNDS = quick || SMOKE ? 2 : 4;
+const PER_ROUND = SMOKE ? 2 : quick ? 20 : 50;
+const SETTINGS = SMOKE ? [0, 1] : [0, 1, 2];
+const SMALL = SMOKE ? { batchSize: 64, nlb: { ensembleSize: 4 } } : {};
+// The first iterations warm up the JIT and the threads: left out of the medians.
+const WARM = SMOKE ? 0 : 5;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,7 +53,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const w of SETTINGS) {
     const run = runs.get(w)!;
     const t0 = performance.now();
-    const h = await fit(run.model, x, train.labels, { iterations: (round + 1) * PER_ROUND, seed: 1, workers: w, resume: round > 0 });
+    const h = await fit(run.model, x, train.labels, { ...SMALL, iterations: (round + 1) * PER_ROUND, seed: 1, workers: w, resume: round > 0 });
     const wall = performance.now() - t0;
     run.logs.push(...h.iterations);
     run.overheadMs.push(wall - h.iterations.reduce((s, d) => s + d.totalMs, 0));
@@ -59,8 +64,7 @@ for (let round = 0; round < ROUNDS; round++) {
 const base = runs.get(0)!;
 const results = SETTINGS.map((w) => {
   const run = runs.get(w)!;
-  // The first round's first iterations warm up the JIT and the threads: left out of the medians.
-  const timed = run.logs.slice(5);
+  const timed = run.logs.slice(WARM);
   const totalMs = median(timed.map((d) => d.totalMs));
   const forwardMs = median(timed.map((d) => d.forwardMs));
   const identical = run.model.params.every((v, i) => Object.is(v, base.model.params[i])) &&
@@ -99,7 +103,7 @@ function npmStart(workers: number) {
   }
 }
 
-const resultsFile = new URL('./results/workers.json', import.meta.url);
+const resultsFile = resultPath('workers');
 const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
 const whole = process.argv.includes('--npm-start')
   ? { date: new Date().toISOString(), command: 'npm start -- --workers <n> (2 000 iterations)', runs: [npmStart(0), npmStart(1)] }
@@ -110,12 +114,12 @@ const out = {
   environment: {
     node: process.version, simd: module.simd, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString(),
   },
-  notes: `${ROUNDS} interleaved rounds of ${PER_ROUND} iterations per setting (resume continues each run); the first 5 iterations ` +
+  smoke: SMOKE,
+  notes: `${ROUNDS} interleaved rounds of ${PER_ROUND} iterations per setting (resume continues each run); the first ${WARM} iterations ` +
     'are left out of the medians. Shared machine: compare within one run. workers = threads besides the main thread.',
   runSeconds: (performance.now() - started) / 1000,
   results,
   npmStart: whole,
 };
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-if (!quick) writeFileSync(resultsFile, JSON.stringify(out, null, 2) + '\n');
-console.log(`done in ${out.runSeconds.toFixed(0)} s${quick ? ' (quick: not written)' : ' → bench/results/workers.json'}`);
+const written = quick && !SMOKE ? undefined : writeResult('workers', out);
+console.log(`done in ${out.runSeconds.toFixed(0)} s${written ? ` → ${written}` : ' (quick: not written)'}`);

@@ -19,6 +19,11 @@ const wallStart = performance.now();
 // (fit's workers option), ×1.6 faster per iteration (bench/results/workers.json).
 const DEFAULT_WORKERS = os.availableParallelism() >= 2 ? 1 : 0;
 
+// Destination checks and the rescue of results that could not be written (see below).
+import { rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { MLP } from '../bindings/nn/mlp.js';
+
 function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -72,7 +77,20 @@ const program = new Command()
     if (!Number.isInteger(n) || n < 0 || n > MAX_WORKERS) throw new InvalidArgumentError(`--workers must be an integer in [0, ${MAX_WORKERS}]; got "${v}".`);
     return n;
   }, DEFAULT_WORKERS)
-  .showHelpAfterError();
+  // Every failure is one line on stderr and a non-zero exit (commander's own errors included).
+  .configureOutput({ outputError: (str, write) => write(`${str.trim().replace(/\s*\n\s*/g, ' ')} See npm start -- --help.\n`) });
+
+// 2^24 parameters: θ in f64 is 128 MiB and the optimizer keeps several such vectors.
+const MAX_PARAMETERS = 1 << 24;
+let bar: cliProgress.SingleBar | undefined;
+/** Prints one line on stderr and exits with `code`. */
+function fail(message: string, code = 1): never {
+  bar?.stop();
+  process.stderr.write(`${message.replace(/\s*\n\s*/g, ' ')}\n`);
+  process.exit(code);
+}
+// Anything not handled below is still one line, not a stack trace.
+process.on('uncaughtException', (e) => fail(`Error: ${e instanceof Error ? e.message : String(e)}`));
 
 program.parse();
 const opts = program.opts<{
@@ -80,21 +98,89 @@ const opts = program.opts<{
   seed: number; out: string; evalEvery: number; timeLimit: number; save?: string; resume?: string; simd: boolean; workers: number;
   lambda?: number; sigma?: number; average?: number; exactLastLayer?: number;
 }>();
-if (opts.average !== undefined && opts.average >= 1) {
-  console.error(`--average must be in [0, 1); got ${opts.average}.`);
-  process.exit(2);
-}
+if (opts.average !== undefined && opts.average >= 1) fail(`--average must be in [0, 1); got ${opts.average}.`, 2);
+
+// Where the results go is checked before any training: a bad path fails in a second, not after the run.
+const outDir = await writableDirectory('--out', opts.out, true);
+if (opts.save) await writableFile('--save', opts.save);
 
 const module = await loadModule({ simd: opts.simd ? 'auto' : false });
-const { train, test } = await mnistSplit(0);
 const layers = [MNIST_FEATURES, ...opts.hidden, 10];
 // Weights ~ N(0, 1/fan-in): the initialization of the measured settings (method.md §2 step 5).
-const model = opts.resume
-  ? await loadModel(opts.resume, { module })
-  : mlp(layers, { activation: opts.activation, init: 'lecun', seed: opts.seed, module });
+const model = opts.resume ? await resumedModel(opts.resume) : newModel();
 if (opts.resume && model.layers.join(',') !== layers.join(',')) {
-  console.error(`--resume: ${opts.resume} holds layers [${model.layers.join(', ')}], but --hidden gives [${layers.join(', ')}]. Pass the same --hidden.`);
-  process.exit(2);
+  fail(`--resume: ${opts.resume} holds layers [${model.layers.join(', ')}], but --hidden gives [${layers.join(', ')}]. Pass the same --hidden.`, 2);
+}
+const { train, test } = await mnistSplit(0);
+
+function newModel(): MLP {
+  const n = layers.slice(1).reduce((sum, d, l) => sum + layers[l] * d + d, 0);
+  if (n > MAX_PARAMETERS) {
+    fail(`--hidden ${opts.hidden.join(',')}: layers [${layers.join(', ')}] have ${n.toLocaleString('en')} parameters; ` +
+      `this job trains at most ${MAX_PARAMETERS.toLocaleString('en')}; θ and the optimizer's vectors of that size must fit in memory. Use smaller hidden layers.`, 2);
+  }
+  try {
+    return mlp(layers, { activation: opts.activation, init: 'lecun', seed: opts.seed, module });
+  } catch (e) {
+    return fail(`--hidden ${opts.hidden.join(',')}: cannot build layers [${layers.join(', ')}]: ${(e as Error).message} Use smaller hidden layers.`, 2);
+  }
+}
+
+async function resumedModel(path: string): Promise<MLP> {
+  let m: MLP;
+  try {
+    m = await loadModel(path, { module });
+  } catch (e) {
+    return fail(`--resume: ${(e as Error).message}`, 2);
+  }
+  const st = m.trainingState as { kind?: string } | undefined;
+  if (!st || st.kind !== 'enkf-wasm/fit') {
+    fail(`--resume: ${path} holds a model without a training state from fit(), so there is no run to continue. Train without --resume (or pass a file written by --save).`, 2);
+  }
+  return m;
+}
+
+/** Creates `dir` (with `create`) and checks a file can be written in it; returns it. */
+async function writableDirectory(flag: string, dir: string, create: boolean): Promise<string> {
+  try {
+    if (create) await mkdir(dir, { recursive: true });
+    const probe = join(dir, `.enkf-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    await writeFile(probe, '', { flag: 'wx' });
+    await rm(probe, { force: true });
+    return dir;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === 'ENOENT' ? 'it does not exist' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way (not a directory)'
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'it is not writable' : (e as Error).message;
+    return fail(`${flag} ${dir}: cannot write there: ${why}. Choose a writable directory.`, 2);
+  }
+}
+
+/** Checks that `path` names a file (not a directory) in an existing, writable directory. */
+async function writableFile(flag: string, path: string): Promise<void> {
+  if ((await stat(path).catch(() => undefined))?.isDirectory()) {
+    fail(`${flag} ${path}: that is a directory; give a file path such as ${join(path, 'model.enkf')}.`, 2);
+  }
+  await writableDirectory(`${flag} ${path}: its directory`, dirname(path), false);
+}
+
+/** Writes with `write(path)`; if that fails, writes to a fresh file in the system's temporary
+ *  directory instead, says where on one line, and marks the run as failed. */
+async function writeOrRescue(flag: string, path: string, name: string, write: (p: string) => Promise<void>): Promise<string> {
+  try {
+    await write(path);
+    return path;
+  } catch (e) {
+    const rescue = join(os.tmpdir(), `enkf-${process.pid}-${Date.now().toString(36)}-${name}`);
+    try {
+      await write(rescue);
+    } catch {
+      fail(`${flag}: ${(e as Error).message} Writing a copy to ${rescue} failed too; nothing was saved.`);
+    }
+    process.stderr.write(`${flag}: ${(e as Error).message.replace(/\s*\n\s*/g, ' ')} Saved to ${rescue} instead.\n`);
+    process.exitCode = 1;
+    return rescue;
+  }
 }
 const xTrain = { data: train.images, shape: [train.count, MNIST_FEATURES] as [number, number] };
 const xTest = { data: test.images, shape: [test.count, MNIST_FEATURES] as [number, number] };
@@ -107,7 +193,7 @@ const beyondPaper = {
   ...(opts.exactLastLayer !== undefined && { exactLastLayer: { every: opts.exactLastLayer } }),
 };
 const tty = process.stdout.isTTY === true;
-const bar = tty
+bar = tty
   ? new cliProgress.SingleBar({
     format: 'train |{bar}| {value}/{total} it | batch loss {loss} | test acc {acc} | fwd {fwd} | {elapsed}s | ETA {eta_formatted}',
     hideCursor: true, etaBuffer: 100, fps: 5,
@@ -149,9 +235,7 @@ try {
     resume: opts.resume !== undefined, yieldEvery: 100, workers: opts.workers, ...beyondPaper,
   });
 } catch (e) {
-  bar?.stop();
-  console.error(`Training failed: ${(e as Error).message}`);
-  process.exit(1);
+  fail(`Training failed: ${(e as Error).message}`);
 }
 bar?.stop();
 const trainSeconds = (performance.now() - trainStart) / 1000;
@@ -159,7 +243,7 @@ const stopReason = timedOut ? `time limit (${opts.timeLimit} s)` : history.stopR
 
 const evalTest = model.evaluate(xTest, test.labels);
 const evalTrain = model.evaluate(xTrain, train.labels);
-if (opts.save) await saveModel(model, opts.save);
+if (opts.save) await writeOrRescue('--save', opts.save, 'model.enkf', (p) => saveModel(model, p));
 const wallSeconds = (performance.now() - wallStart) / 1000;
 
 const its = history.iterations;
@@ -220,10 +304,12 @@ const results = {
   'training time': `${trainSeconds.toFixed(1)} s`, 'median time / iteration': `${msPerIt.toFixed(1)} ms`,
   'share in forward passes': `${(100 * fwdShare).toFixed(0)} %`, 'stop reason': stopReason,
 };
-await mkdir(opts.out, { recursive: true });
-const reportPath = join(opts.out, 'report.html');
-await writeFile(reportPath, reportHtml({
+const html = reportHtml({
   title: `MNIST without back propagation: ${opts.optimizer.toUpperCase()}, ${(100 * evalTest.accuracy).toFixed(2)} % test accuracy`,
   settings, results, charts, digits: digitGrid(cells, MNIST_SIDE),
-}));
+});
+const reportPath = await writeOrRescue('--out', join(outDir, 'report.html'), 'report.html', async (p) => {
+  await mkdir(dirname(p), { recursive: true });
+  await writeFile(p, html);
+});
 console.log(`Report: ${resolve(reportPath)}`);

@@ -239,4 +239,33 @@ test('bad layers, activations, shapes, labels and values give clear typed errors
   assert.throws(() => mlp([4, 2]).predict([[1, 2, 3, 4]]), /no WebAssembly module/);
 });
 
+test('mlp rejects unknown options, null options, non-array layers, non-integer sizes and non-modules', async () => {
+  const typeError = (fn: () => unknown, pattern: RegExp) =>
+    assert.throws(fn, (e: Error) => e instanceof TypeError && pattern.test(e.message));
+  // A typo is not a default: 'activaton' used to build a tanh network silently.
+  typeError(() => mlp([4, 3, 2], { activaton: 'relu' } as never), /Unknown mlp option 'activaton'\. Did you mean 'activation'\?/);
+  typeError(() => mlp([4, 3, 2], { Seed: 3 } as never), /Unknown mlp option 'Seed'\. Did you mean 'seed'\?/);
+  typeError(() => mlp([4, 3, 2], { inti: 'he' } as never), /Did you mean 'init'\?/);
+  typeError(() => mlp([4, 3, 2], { learningRate: 0.1 } as never), /Unknown mlp option 'learningRate'\. Known options: activation, seed, init, module/);
+  typeError(() => mlp([4, 3, 2], null as never), /mlp options must be an object .*; got null/);
+  typeError(() => mlp([4, 3, 2], 'relu' as never), /mlp options must be an object .*; got "relu"/);
+  typeError(() => mlp(null as never), /layers must be an array of layer sizes .*; got null/);
+  typeError(() => mlp('784,64,10' as never), /layers must be an array .*; got "784,64,10"/);
+  typeError(() => mlp({ length: 3 } as never), /layers must be an array .*; got object/);
+  typeError(() => mlp([784, 2.5, 10]), /layers\[1\] must be an integer layer size, e\.g\. 64; got 2\.5/);
+  typeError(() => mlp([784, '64', 10] as never), /layers\[1\] must be an integer layer size, e\.g\. 64; got "64" \(string\)/);
+  typeError(() => mlp([784, NaN, 10]), /layers\[1\] must be an integer layer size, e\.g\. 64; got NaN/);
+  typeError(() => mlp([4, 3, 2], { module: {} as never }), /module must be a module from `await loadModule\(\)`; got object without its WebAssembly memory/);
+  typeError(() => mlp([4, 3, 2], { module: 'wasm' as never }), /module must be a module from `await loadModule\(\)`; got "wasm"/);
+  const model = mlp([4, 3, 2]);
+  model.module = { exports: {}, memory: null } as never;
+  typeError(() => model.predict([[1, 2, 3, 4]]), /model\.module must be a module from `await loadModule\(\)`/);
+  // The valid spellings still work, and an explicit undefined is "not given".
+  const module = await loadModule();
+  const ok = mlp([4, 3, 2], { activation: 'relu', init: 'lecun', module, seed: undefined });
+  assert.is(ok.activation, 'relu');
+  assert.is(ok.seed, 0);
+  assert.is(ok.predict([[1, 2, 3, 4]]).length, 2);
+});
+
 test.run();

@@ -64,10 +64,18 @@ const INITS: readonly InitScheme[] = ['he', 'glorot', 'lecun'];
 
 /** Checks layer sizes: at least [inputs, outputs], positive integers, ≥ 2 outputs (classes). */
 export function checkLayers(layers: unknown): number[] {
-  if (!Array.isArray(layers) || layers.length < 2) {
+  if (!Array.isArray(layers)) {
+    throw new TypeError(`layers must be an array of layer sizes [inputs, …hidden, classes], e.g. [784, 64, 10]; got ${describe(layers)}.`);
+  }
+  if (layers.length < 2) {
     throw new RangeError(`layers must be an array of at least two sizes [inputs, …hidden, classes], e.g. [784, 64, 10]; got ${describe(layers)}.`);
   }
-  layers.forEach((d, l) => checkInt(`layers[${l}]`, d, 1, 1 << 20));
+  layers.forEach((d, l) => {
+    if (typeof d !== 'number' || !Number.isInteger(d)) {
+      throw new TypeError(`layers[${l}] must be an integer layer size, e.g. 64; got ${typeof d === 'number' ? d : `${describe(d)} (${d === null ? 'null' : typeof d})`}.`);
+    }
+    checkInt(`layers[${l}]`, d, 1, 1 << 20);
+  });
   if (layers[layers.length - 1] < 2) {
     throw new RangeError(`The last layer has ${layers[layers.length - 1]} output; a classifier needs at least 2 (one per class).`);
   }
@@ -86,6 +94,42 @@ export function checkInit(init: unknown): InitScheme {
     throw new RangeError(`init must be one of ${INITS.map((a) => `'${a}'`).join(', ')}; got ${describe(init)}.`);
   }
   return init as InitScheme;
+}
+
+const OPTION_KEYS = ['activation', 'seed', 'init', 'module', 'params'];
+
+/** Levenshtein distance of two short strings (option-name suggestions). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** Throws a TypeError unless `options` is an object of known mlp options (a typo is not a default). */
+function checkOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`mlp options must be an object such as { activation: 'relu', seed: 1 } (or left out); got ${describe(options)}.`);
+  }
+  for (const key of Object.keys(options)) {
+    if (OPTION_KEYS.includes(key)) continue;
+    const near = OPTION_KEYS.filter((k) => k !== 'params').sort((a, b) => editDistance(key, a) - editDistance(key, b))[0];
+    const hint = editDistance(key.toLowerCase(), near) <= Math.max(2, key.length >> 2) ? `Did you mean '${near}'?` : 'Known options: activation, seed, init, module.';
+    throw new TypeError(`Unknown mlp option '${key}'. ${hint}`);
+  }
+}
+
+/** The module unless it is set and not one loadModule() returned. */
+function checkModule(module: unknown, name = 'module'): EnkfModule | undefined {
+  if (module === undefined) return undefined;
+  const m = module as Partial<EnkfModule> | null;
+  if (!m || typeof m !== 'object' || !(m.memory instanceof WebAssembly.Memory) || typeof m.exports?.mlpForward !== 'function') {
+    throw new TypeError(`${name} must be a module from \`await loadModule()\`; got ${describe(module)}${m && typeof m === 'object' ? ' without its WebAssembly memory and kernels' : ''}.`);
+  }
+  return m as EnkfModule;
 }
 
 /** Fills θ with the seeded initialization: layer l draws from its own stream (seed, l), so a
@@ -127,11 +171,12 @@ export class MLP {
   trainingState: unknown;
 
   constructor(layers: readonly number[], options: MlpOptions & { params?: Float64Array } = {}) {
+    checkOptions(options);
     this.layers = Object.freeze(checkLayers(layers));
     this.activation = checkActivation(options.activation ?? 'tanh');
     this.init = checkInit(options.init ?? (this.activation === 'relu' ? 'he' : 'glorot'));
     this.seed = checkInt('seed', options.seed ?? 0, 0, 0xffffffff);
-    this.module = options.module;
+    this.module = checkModule(options.module);
     this.params = options.params ? this.checkedParams(options.params) : initialParameters(this.layers, this.init, this.seed);
   }
 
@@ -203,7 +248,7 @@ export class MLP {
 
   /** One-member forward of `rows` rows of `data` through the mlpForward kernel, in chunks. */
   private forwardRows(data: Float32Array, rows: number): Float32Array {
-    const mod = this.module;
+    const mod = checkModule(this.module, 'model.module');
     if (!mod) {
       throw new Error('This model has no WebAssembly module: pass { module: await loadModule() } to mlp(), or set model.module, before predict/evaluate (fit() attaches one).');
     }

@@ -15,8 +15,15 @@
 // array that holds exactly θ's bits as {"$section": 0} (θ is usually also the optimizer's iterate,
 // the iterate average or the best parameters), and reads it back as a copy of θ. This build reads both.
 import { FormatError, describe } from '../errors.js';
-import { MLP, checkActivation, checkInit, checkLayers, parameterCount } from './mlp.js';
+import { MLP, type Activation, type InitScheme } from './mlp.js';
+import { checkDepth, checkHeader, checkTrainingState, headerError, MAX_HEADER_DEPTH } from './header-schema.js';
 import type { EnkfModule } from '../wasm.js';
+
+// The directory part of a path (no node:path: this module also runs in browsers).
+function dirname(path: string): string {
+  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return i < 0 ? '.' : i === 0 ? path[0] : path.slice(0, i);
+}
 
 /** The format version this build writes; it reads this one and every earlier one. */
 export const FORMAT_VERSION = 2;
@@ -78,47 +85,53 @@ function sameBits(a: TypedArray, params: Float64Array): boolean {
 
 // Replaces typed arrays by section references (section 0, θ, for a copy of θ's bits) and
 // non-finite numbers by tagged strings.
-function encodeValue(v: unknown, arrays: TypedArray[], path: string): unknown {
+function encodeValue(v: unknown, arrays: TypedArray[], path: string, depth = 0): unknown {
   if (typeof v === 'number') return Number.isFinite(v) ? v : { $number: String(v) };
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (v === undefined) return null;
+  // The header holds the state one level down; a reader refuses anything nested deeper.
+  if (depth > MAX_HEADER_DEPTH - 2) {
+    throw new TypeError(`Cannot save ${path}: the training state nests deeper than ${MAX_HEADER_DEPTH - 2} levels (is it cyclic?).`);
+  }
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
     if (sameBits(v as TypedArray, arrays[0] as Float64Array)) return { $section: 0 };
     arrays.push(v as TypedArray);
     return { $section: arrays.length - 1 };
   }
-  if (Array.isArray(v)) return v.map((x, i) => encodeValue(x, arrays, `${path}[${i}]`));
+  if (Array.isArray(v)) return v.map((x, i) => encodeValue(x, arrays, `${path}[${i}]`, depth + 1));
   if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       if (k === '$section' || k === '$number') throw new TypeError(`Training state key ${path}.${k} is reserved by the saved format.`);
-      out[k] = encodeValue(x, arrays, `${path}.${k}`);
+      out[k] = encodeValue(x, arrays, `${path}.${k}`, depth + 1);
     }
     return out;
   }
   throw new TypeError(`Cannot save ${path} (${describe(v)}) in a model's training state: use numbers, strings, booleans, arrays, plain objects or typed arrays.`);
 }
 
-function decodeValue(v: unknown, arrays: TypedArray[], version: number): unknown {
+function decodeValue(v: unknown, arrays: TypedArray[], version: number, path: string): unknown {
   if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => decodeValue(x, arrays, version));
+  if (Array.isArray(v)) return v.map((x, i) => decodeValue(x, arrays, version, `${path}[${i}]`));
   const o = v as Record<string, unknown>;
+  const tag = '$section' in o ? '$section' : '$number' in o ? '$number' : undefined;
+  if (tag && Object.keys(o).length !== 1) throw headerError(path, `{"${tag}": …} alone`, o);
   if ('$section' in o) {
     const i = o.$section;
     const first = version >= 2 ? 0 : 1;
     if (typeof i !== 'number' || !Number.isInteger(i) || i < first || i >= arrays.length) {
-      throw new FormatError(`The header refers to section ${describe(i)}, which does not exist; the file is corrupted.`);
+      throw headerError(`${path}.$section`, `a section index in [${first}, ${arrays.length - 1}]`, i);
     }
     // A copy of θ: the training state must not change when the model's parameters do.
     return i === 0 ? arrays[0].slice() : arrays[i];
   }
   if ('$number' in o) {
     const s = o.$number;
-    if (s !== 'Infinity' && s !== '-Infinity' && s !== 'NaN') throw new FormatError(`Bad number tag ${describe(s)} in the header; the file is corrupted.`);
+    if (s !== 'Infinity' && s !== '-Infinity' && s !== 'NaN') throw headerError(`${path}.$number`, '"Infinity", "-Infinity" or "NaN"', s);
     return Number(s);
   }
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(o)) out[k] = decodeValue(x, arrays, version);
+  for (const [k, x] of Object.entries(o)) out[k] = decodeValue(x, arrays, version, `${path}.${k}`);
   return out;
 }
 
@@ -169,8 +182,23 @@ function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   throw new TypeError(`A saved model must be an ArrayBuffer, a Uint8Array, a Blob or a file path; got ${describe(data)}.`);
 }
 
+/** The byte length the header and section table of a damaged file ask for, if they can be read. */
+function declaredLength(bytes: Uint8Array, dv: DataView): number | undefined {
+  const hlen = dv.getUint32(12, true);
+  if (16 + hlen + 4 > bytes.length) return 16 + hlen + 4;
+  try {
+    const h = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + hlen))) as Header;
+    let need = 0;
+    for (const s of h.sections) need = Math.max(need, align8(16 + hlen) + s.offset + s.length * DTYPES[s.dtype].BYTES_PER_ELEMENT);
+    // Sections end 8-byte aligned; the CRC-32 follows.
+    return Number.isFinite(need) ? align8(need) + 4 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A model from its saved bytes. Throws FormatError for anything that is not a complete, intact
- *  file of a known version. */
+ *  file of a known version. The checksum is verified before any other field is believed. */
 export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { module?: EnkfModule } = {}): MLP {
   const bytes = toBytes(data);
   const magic = String.fromCharCode(...bytes.subarray(0, 8));
@@ -179,6 +207,14 @@ export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { modu
   }
   if (bytes.length < 20) throw new FormatError(`The model file is truncated: ${bytes.length} bytes, too short for a header.`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const stored = dv.getUint32(bytes.length - 4, true);
+  if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored) {
+    const need = declaredLength(bytes, dv);
+    if (need !== undefined && need > bytes.length) {
+      throw new FormatError(`The model file is truncated: it needs ${need} bytes, got ${bytes.length}. The save may have been interrupted; use an intact copy.`);
+    }
+    throw new FormatError('The model file is corrupted: its CRC-32 checksum does not match its contents. Use an intact copy.');
+  }
   const version = dv.getUint32(8, true);
   if (version < OLDEST_VERSION || version > FORMAT_VERSION) {
     throw new FormatError(`The model file has format version ${version}; this enkf-wasm reads versions ${OLDEST_VERSION} to ${FORMAT_VERSION}. ` +
@@ -186,56 +222,36 @@ export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { modu
   }
   const hlen = dv.getUint32(12, true);
   if (16 + hlen + 4 > bytes.length) {
-    throw new FormatError(`The model file is truncated: its header alone needs ${16 + hlen + 4} bytes, the file has ${bytes.length}.`);
+    throw new FormatError(`The model file's header length ${hlen} runs past the end of the ${bytes.length}-byte file; the file is corrupted.`);
   }
-  let header: Header;
+  let raw: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + hlen))) as Header;
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + hlen)));
   } catch {
     throw new FormatError('The model file header is not valid JSON; the file is corrupted.');
   }
+  checkDepth(raw);
+  const layers = checkHeader(raw, version);
+  const header = raw as Header;
   const dataStart = align8(16 + hlen);
-  const sections = Array.isArray(header?.sections) ? header.sections : [];
-  let expected = dataStart + 4;
-  for (const s of sections) {
-    const ctor = DTYPES[s?.dtype as DTypeName];
-    if (!ctor || !Number.isInteger(s.length) || s.length < 0 || !Number.isInteger(s.offset) || s.offset < 0 || s.offset % 8 !== 0) {
-      throw new FormatError(`The model file lists a bad section ${JSON.stringify(s)}; the file is corrupted.`);
-    }
-    expected = Math.max(expected, dataStart + s.offset + s.length * ctor.BYTES_PER_ELEMENT + 4);
-  }
-  if (bytes.length < expected) {
-    throw new FormatError(`The model file is truncated: it needs ${align8(expected - 4) + 4} bytes, got ${bytes.length}. The save may have been interrupted; use an intact copy.`);
-  }
-  const stored = dv.getUint32(bytes.length - 4, true);
-  if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored) {
-    throw new FormatError('The model file is corrupted: its CRC-32 checksum does not match its contents. Use an intact copy.');
-  }
-  if (header.format !== 'enkf-wasm/mlp' || header.version !== version || sections.length < 1) {
-    throw new FormatError(`The model file header does not describe an enkf-wasm MLP (format ${describe(header.format)}).`);
-  }
-  const arrays = sections.map((s) => {
+  const arrays = header.sections.map((s, i) => {
     const ctor = DTYPES[s.dtype];
     const start = dataStart + s.offset;
+    const end = start + s.length * ctor.BYTES_PER_ELEMENT;
+    if (end > bytes.length - 4) throw headerError(`header.sections[${i}]`, `inside the file's ${bytes.length - 4 - dataStart} data bytes`, s);
     // Copy into a fresh, aligned buffer: the file's bytes may sit at any offset.
-    return new ctor(bytes.slice(start, start + s.length * ctor.BYTES_PER_ELEMENT).buffer) as TypedArray;
+    return new ctor(bytes.slice(start, end).buffer) as TypedArray;
   });
   const arch = header.architecture;
   let model: MLP;
   try {
-    const layers = checkLayers(arch?.layers);
-    if (!(arrays[0] instanceof Float64Array) || arrays[0].length !== parameterCount(layers) || header.params !== arrays[0].length) {
-      throw new FormatError(`The parameter section does not match layers [${layers.join(', ')}]; the file is corrupted.`);
-    }
-    model = new MLP(layers, {
-      activation: checkActivation(arch.activation), init: checkInit(arch.init), seed: arch.seed,
-      params: arrays[0], module: options.module,
-    });
+    model = new MLP(layers, { activation: arch.activation as Activation, init: arch.init as InitScheme, seed: arch.seed, params: arrays[0] as Float64Array, module: options.module });
   } catch (e) {
-    if (e instanceof FormatError) throw e;
-    throw new FormatError(`The model file describes an invalid architecture: ${(e as Error).message}`);
+    throw new FormatError(`The model file holds invalid parameters: ${(e as Error).message}`);
   }
-  model.trainingState = decodeValue(header.training, arrays, version) ?? undefined;
+  const training = decodeValue(header.training, arrays, version, 'header.training') ?? undefined;
+  checkTrainingState(training, model.params.length);
+  model.trainingState = training;
   return model;
 }
 
@@ -244,19 +260,57 @@ export function modelToBlob(model: MLP): Blob {
   return new Blob([encodeModel(model)], { type: 'application/octet-stream' });
 }
 
+/** A model file could not be written or read by the file system. `path` is the caller's path,
+ *  `code` the system error code (ENOENT, EACCES, …), `cause` the original error. */
+export class ModelFileError extends Error {
+  readonly path: string;
+  readonly code: string | undefined;
+  constructor(message: string, path: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'ModelFileError';
+    this.path = path;
+    this.code = (cause as { code?: string } | undefined)?.code;
+  }
+}
+
+function fileError(op: 'save' | 'load', path: string, cause: unknown): ModelFileError {
+  const code = (cause as { code?: string } | undefined)?.code;
+  const dir = dirname(path);
+  const why = op === 'save'
+    ? code === 'ENOENT' ? `the directory ${dir} does not exist; create it first or choose another path`
+      : code === 'EACCES' || code === 'EPERM' ? `no permission to write in ${dir}; choose a writable directory`
+        : code === 'EROFS' ? `${dir} is on a read-only file system; choose a writable directory`
+          : code === 'EISDIR' ? `${path} is a directory; give a file path such as ${path}/model.enkf`
+            : code === 'ENOTDIR' ? `a part of ${dir} is a file, not a directory`
+              : code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full; free space or choose another disk'
+                : `${code ?? (cause as Error)?.message ?? String(cause)}; check the path and the disk`
+    : code === 'ENOENT' ? 'there is no such file; check the path'
+      : code === 'EACCES' || code === 'EPERM' ? 'no permission to read it'
+        : code === 'EISDIR' ? 'it is a directory; give the path of a model file'
+          : `${code ?? (cause as Error)?.message ?? String(cause)}; check the path`;
+  return new ModelFileError(`Cannot ${op} the model ${op === 'save' ? 'to' : 'from'} ${path}: ${why}.` +
+    (op === 'save' ? ' Any file already there is unchanged.' : ''), path, cause);
+}
+
+// Distinguishes the temporary files of saves running at the same time in one process.
+let saveCounter = 0;
+
 /** Writes the model to `path` (Node). The bytes go to a temporary file in the same directory that
  *  is flushed and then renamed over `path`, so a failed save never replaces a good file with a
- *  half-written one. */
+ *  half-written one. File-system failures are ModelFileErrors naming `path`. */
 export async function saveModel(model: MLP, path: string): Promise<void> {
   if (typeof path !== 'string' || path.length === 0) {
     throw new TypeError(`saveModel needs a file path; got ${describe(path)}. In browsers use modelToBlob(model) or encodeModel(model).`);
   }
   const bytes = encodeModel(model);
   const { open, rename, rm } = await import('node:fs/promises');
-  const tmp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
+  // Unique per process (pid), per call (counter) and against stale files of a crashed run (random).
+  const tmp = `${path}.${process.pid}.${(saveCounter++).toString(36)}.${Math.random().toString(36).slice(2, 10)}.tmp`;
   let handle: Awaited<ReturnType<typeof open>> | undefined;
+  let created = false;
   try {
     handle = await open(tmp, 'wx');
+    created = true;
     await handle.writeFile(bytes);
     await handle.sync();
     await handle.close();
@@ -264,8 +318,9 @@ export async function saveModel(model: MLP, path: string): Promise<void> {
     await rename(tmp, path);
   } catch (e) {
     await handle?.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
+    // Only this call's own temporary file, and only once it exists.
+    if (created) await rm(tmp, { force: true }).catch(() => undefined);
+    throw fileError('save', path, e);
   }
 }
 
@@ -273,7 +328,13 @@ export async function saveModel(model: MLP, path: string): Promise<void> {
 export async function loadModel(source: string | Blob | ArrayBuffer | ArrayBufferView, options: { module?: EnkfModule } = {}): Promise<MLP> {
   if (typeof source === 'string') {
     const { readFile } = await import('node:fs/promises');
-    return decodeModel(await readFile(source), options);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(source);
+    } catch (e) {
+      throw fileError('load', source, e);
+    }
+    return decodeModel(bytes, options);
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return decodeModel(await source.arrayBuffer(), options);
   return decodeModel(source as ArrayBuffer | ArrayBufferView, options);
