@@ -21,7 +21,7 @@
 // Run: node --import tsx bench/iteration.ts [--quick]   → bench/results/iteration.json
 import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
-import { loadModule, Workspace, createNlb, LeastSquares, CrossEntropy, type EnkfModule, type Evaluator, type Buf } from '../bindings/index.js';
+import { loadModule, Workspace, createNlb, LeastSquares, CrossEntropy, type EnkfModule, type Evaluator, type Buf } from '../bindings/internal.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
 import { initialParameters } from '../bindings/nn/mlp.js';
 
@@ -52,7 +52,7 @@ function timedModule(mod: EnkfModule): Timed {
       }
     };
   }
-  return { module: { exports: exports as unknown as EnkfModule['exports'], memory: mod.memory, simd: mod.simd }, times };
+  return { module: { exports: exports as unknown as EnkfModule['exports'], memory: mod.memory, simd: mod.simd, compiled: mod.compiled }, times };
 }
 
 const median = (xs: number[]) => {
