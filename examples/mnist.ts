@@ -10,7 +10,8 @@ import {
   loadModule, mnistSplit, MNIST_FEATURES, MNIST_SIDE, mlp, argmaxRows, type Activation, fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS,
   type FitIteration, type History, loadModel, saveModel, MAX_WORKERS,
 } from '../bindings/index.js';
-import { digitGrid, lineChart, reportHtml, type DigitCell } from './report.js';
+import { digitGrid, reportHtml, type DigitCell } from './report.js';
+import { lineChart } from './svg-plot.js';
 
 const wallStart = performance.now();
 // One worker next to the main thread when there is a second core: the same iterates as one thread

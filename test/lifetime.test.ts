@@ -7,7 +7,6 @@ import * as assert from 'uvu/assert';
 import {
   loadModule, Workspace, bytesInUse, buffersInUse, createNlb, createEki, LeastSquares, CrossEntropy, MlpEvaluator,
   ParallelMlpEvaluator, minimize, createAskTell, mlp, fit, MinimizeError, type EnkfModule, type Optimizer,
-  type Objective,
 } from '../bindings/internal.js';
 import { mulberry32, gaussArray } from './oracles.js';
 import { linearModel, randomMatrix } from './optim-oracle.js';
@@ -80,7 +79,7 @@ test('objectives: LeastSquares (scalar and diagonal Γ) and CrossEntropy give ba
 });
 
 // One optimizer with an objective, stepped a few times, then disposed (the Workspace stays).
-async function optimizerRun(what: string, make: (ws: Workspace) => Optimizer, objective: (ws: Workspace) => Objective, async = false) {
+async function optimizerRun(what: string, make: (ws: Workspace) => Optimizer, objective: (ws: Workspace) => LeastSquares | CrossEntropy, async = false) {
   const ws = new Workspace(mod);
   const ev = linearModel(A, m, n);
   await balanced(what, async () => {

@@ -52,8 +52,8 @@ test('enkf-wasm and enkf-wasm/inline export exactly the documented names', async
 });
 
 test('enkf-wasm/internal resolves, holds the internals and shares classes and state with enkf-wasm', async () => {
-  const pub = await import('enkf-wasm');
-  const internal = await import('enkf-wasm/internal');
+  const pub: Record<string, any> = await import('enkf-wasm');
+  const internal: Record<string, any> = await import('enkf-wasm/internal');
   for (const name of PUBLIC) assert.ok(internal[name] === pub[name], `internal.${name} is the public one`);
   for (const name of ['createNlb', 'createEki', 'LeastSquares', 'CrossEntropy', 'MlpEvaluator', 'ParallelMlpEvaluator', 'encodeModel',
     'decodeModel', 'crc32', 'FORMAT_VERSION', 'liveWorkerCount', 'ACTIVATION_CODE', 'setInlinedModules', 'bytesInUse', 'hostHasSimd']) {
