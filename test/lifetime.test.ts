@@ -9,7 +9,8 @@ import {
   ParallelMlpEvaluator, minimize, createAskTell, mlp, fit, MinimizeError, type EnkfModule, type Optimizer,
 } from '../bindings/internal.js';
 import { mulberry32, gaussArray } from './oracles.js';
-import { linearModel, randomMatrix } from './optim-oracle.js';
+import { expectRejection } from './helpers.js';
+import { linearModel, matVec, randomMatrix } from './optim-oracle.js';
 
 const mod = await loadModule();
 
@@ -22,17 +23,6 @@ async function balanced(what: string, fn: () => unknown, m: EnkfModule = mod): P
   assert.equal(usage(m), before, `${what}: module memory in use before/after`);
 }
 
-/** Asserts that `fn` rejects (or throws) with an error matching `kind`. */
-async function rejects(fn: () => unknown, kind: new (...a: never[]) => Error, pattern?: RegExp): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.instance(e, kind);
-    if (pattern) assert.match((e as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a ${kind.name}`);
-}
 
 // A linear least-squares problem F(θ) = Aθ (m × n) and a 3-class one (m = 12 samples × 3 logits).
 const n = 6;
@@ -118,9 +108,9 @@ test('EKI gives back every buffer after dispose (least squares, cross-entropy, a
 test('optimizer and objective constructors that reject their options leave nothing behind', async () => {
   const ws = new Workspace(mod);
   try {
-    await balanced('createNlb(bad)', () => rejects(() => createNlb(ws, new Float64Array(n), { ensembleSize: 0 }), RangeError));
-    await balanced('createEki(bad)', () => rejects(() => createEki(ws, new Float64Array(n), { ensembleSize: 1 }), RangeError));
-    await balanced('CrossEntropy(bad classes)', () => rejects(() => new CrossEntropy(ws, 1, labels), RangeError));
+    await balanced('createNlb(bad)', () => expectRejection(() => createNlb(ws, new Float64Array(n), { ensembleSize: 0 }), RangeError));
+    await balanced('createEki(bad)', () => expectRejection(() => createEki(ws, new Float64Array(n), { ensembleSize: 1 }), RangeError));
+    await balanced('CrossEntropy(bad classes)', () => expectRejection(() => new CrossEntropy(ws, 1, labels), RangeError));
   } finally {
     ws.dispose();
   }
@@ -133,8 +123,8 @@ test('optimizer and objective constructors that reject their options leave nothi
 test('objectives whose data are rejected leave nothing behind', async () => {
   const ws = new Workspace(mod);
   try {
-    await balanced('LeastSquares(bad Γ)', () => rejects(() => new LeastSquares(ws, y, Float64Array.from(y, () => -1)), RangeError));
-    await balanced('CrossEntropy(bad labels)', () => rejects(() => new CrossEntropy(ws, 3, Int32Array.from(labels, () => 5)), RangeError));
+    await balanced('LeastSquares(bad Γ)', () => expectRejection(() => new LeastSquares(ws, y, Float64Array.from(y, () => -1)), RangeError));
+    await balanced('CrossEntropy(bad labels)', () => expectRejection(() => new CrossEntropy(ws, 3, Int32Array.from(labels, () => 5)), RangeError));
   } finally {
     ws.dispose();
   }
@@ -162,7 +152,7 @@ test('MlpEvaluator gives back its buffers after dispose (explicit rows, perturbe
 // in try { … } catch (e) { this.ws.dispose(); throw e; }.
 test('an MlpEvaluator whose constructor throws leaves nothing behind', async () => {
   await balanced('MlpEvaluator(too large)', () =>
-    rejects(() => new MlpEvaluator(mod, { layers: [4, 5, 3], activation: 'tanh', batchSize: 16, maxMembers: 2 ** 24 }), RangeError));
+    expectRejection(() => new MlpEvaluator(mod, { layers: [4, 5, 3], activation: 'tanh', batchSize: 16, maxMembers: 2 ** 24 }), RangeError));
 });
 
 test('ParallelMlpEvaluator.close() gives back the main thread\'s buffers', async () => {
@@ -178,15 +168,10 @@ test('ParallelMlpEvaluator.close() gives back the main thread\'s buffers', async
   });
 });
 
+// F(θ) = Aθ for k rows at once, as minimize's forward function.
 const forward = (thetas: Float64Array, k: number) => {
   const out = new Float64Array(k * m);
-  for (let r = 0; r < k; r++) {
-    for (let i = 0; i < m; i++) {
-      let s = 0;
-      for (let j = 0; j < n; j++) s += A[i * n + j] * thetas[r * n + j];
-      out[r * m + i] = s;
-    }
-  }
+  for (let r = 0; r < k; r++) matVec(A, m, n, thetas, out, r * n, r * m);
   return out;
 };
 
@@ -206,12 +191,12 @@ test('minimize leaves the module as it found it: success, callback stop, abort, 
     if (++calls > 3) throw new Error('model crashed');
     return forward(t, k);
   };
-  await balanced('minimize with a throwing forward', () => rejects(() => minimize({ ...base, forward: failing }), Error, /model crashed/));
+  await balanced('minimize with a throwing forward', () => expectRejection(() => minimize({ ...base, forward: failing }), Error, /model crashed/));
   await balanced('minimize with all members failing', () =>
-    rejects(() => minimize({ ...base, forward: (_t: Float64Array, k: number) => new Float64Array(k * m).fill(NaN) }), MinimizeError));
+    expectRejection(() => minimize({ ...base, forward: (_t: Float64Array, k: number) => new Float64Array(k * m).fill(NaN) }), MinimizeError));
   await balanced('minimize with a wrong output length', () =>
-    rejects(() => minimize({ ...base, forward: (_t: Float64Array, k: number) => new Float64Array(k * m + 1) }), RangeError));
-  await balanced('minimize with an unknown option', () => rejects(() => minimize({ ...base, ensembelSize: 3 } as never), TypeError));
+    expectRejection(() => minimize({ ...base, forward: (_t: Float64Array, k: number) => new Float64Array(k * m + 1) }), RangeError));
+  await balanced('minimize with an unknown option', () => expectRejection(() => minimize({ ...base, ensembelSize: 3 } as never), TypeError));
 });
 
 test('ask/tell: dispose after a finished run and after an abandoned iteration', async () => {
@@ -253,10 +238,10 @@ test('fit leaves the module as it found it: success, early stop, abort, throwing
     assert.is(h.stopReason, 'aborted');
   });
   await balanced('fit with a throwing callback', () =>
-    rejects(() => fit(model(), X, Y, { ...base, callbacks: { onIterationEnd: () => { throw new Error('callback failed'); } } }), Error, /callback failed/));
-  await balanced('fit with non-finite data', () => rejects(() => fit(model(), X.map(() => NaN), Y, base), RangeError));
-  await balanced('fit with an unknown option', () => rejects(() => fit(model(), X, Y, { ...base, batchsize: 3 } as never), TypeError));
-  await balanced('fit with bad labels', () => rejects(() => fit(model(), X, Y.map(() => 7)), RangeError));
+    expectRejection(() => fit(model(), X, Y, { ...base, callbacks: { onIterationEnd: () => { throw new Error('callback failed'); } } }), Error, /callback failed/));
+  await balanced('fit with non-finite data', () => expectRejection(() => fit(model(), X.map(() => NaN), Y, base), RangeError));
+  await balanced('fit with an unknown option', () => expectRejection(() => fit(model(), X, Y, { ...base, batchsize: 3 } as never), TypeError));
+  await balanced('fit with bad labels', () => expectRejection(() => fit(model(), X, Y.map(() => 7)), RangeError));
   await balanced('fit with a worker', () => fit(model(), X, Y, { ...base, workers: 1 }));
   const trained = model();
   await fit(trained, X, Y, base);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModule, defaultModuleUrl, hostHasSimd, Workspace } from '../bindings/internal.js';
+import { expectRejection } from './helpers.js';
 
 const wasmPath = fileURLToPath(defaultModuleUrl(false));
 // Node's fetch compiles its own HTTP parser (a wasm module) the first time the global Response is
@@ -30,17 +31,6 @@ async function countCompiles(fn: () => Promise<unknown>): Promise<number> {
   return calls;
 }
 
-/** Asserts that `fn` rejects with an error of `kind` whose message matches every pattern. */
-async function rejects(fn: () => Promise<unknown>, kind: new (...a: never[]) => Error, ...patterns: RegExp[]): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.instance(e, kind, `${(e as Error).name}: ${(e as Error).message}`);
-    for (const p of patterns) assert.match((e as Error).message, p);
-    return;
-  }
-  assert.unreachable(`expected a ${kind.name}`);
-}
 
 test('the same bytes compile once; every load is a new instance with its own memory', async () => {
   const bytes = readFileSync(wasmPath);
@@ -98,23 +88,23 @@ test('a compiled WebAssembly.Module is used as it is', async () => {
 });
 
 test('bad options give a TypeError that says what loadModule takes', async () => {
-  await rejects(() => loadModule(null as never), TypeError, /expects nothing or an object \{ simd\?, source\? \}; got null/);
-  await rejects(() => loadModule('build/enkf.wasm' as never), TypeError, /got string/);
-  await rejects(() => loadModule({ sauce: 'x' } as never), TypeError, /unknown option 'sauce'/);
-  await rejects(() => loadModule({ source: null } as never), TypeError, /options\.source is null/);
-  await rejects(() => loadModule({ source: 42 } as never), TypeError, /source must be a URL, .*got number/);
-  await rejects(() => loadModule({ simd: 'yes' } as never), TypeError, /simd must be true, false or 'auto'/);
+  await expectRejection(() => loadModule(null as never), TypeError, /expects nothing or an object \{ simd\?, source\? \}; got null/);
+  await expectRejection(() => loadModule('build/enkf.wasm' as never), TypeError, /got string/);
+  await expectRejection(() => loadModule({ sauce: 'x' } as never), TypeError, /unknown option 'sauce'/);
+  await expectRejection(() => loadModule({ source: null } as never), TypeError, /options\.source is null/);
+  await expectRejection(() => loadModule({ source: 42 } as never), TypeError, /source must be a URL, .*got number/);
+  await expectRejection(() => loadModule({ simd: 'yes' } as never), TypeError, /simd must be true, false or 'auto'/);
 });
 
 test('another WebAssembly module is refused as "not an enkf-wasm module"', async () => {
   // tfjs's backend: a real module with other imports and exports
   const tfjs = readFileSync(fileURLToPath(import.meta.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.wasm')));
-  await rejects(() => loadModule({ source: tfjs, simd: false }), TypeError, /not an enkf-wasm module: it lacks the exports .*alloc/, /enkf-wasm\/inline/);
+  await expectRejection(() => loadModule({ source: tfjs, simd: false }), TypeError, /not an enkf-wasm module: it lacks the exports .*alloc/, /enkf-wasm\/inline/);
   // the smallest valid module: header only, no imports, no exports
   const empty = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-  await rejects(() => loadModule({ source: empty }), TypeError, /not an enkf-wasm module: it lacks the exports memory, alloc, free, memoryBytes, simdEnabled/);
+  await expectRejection(() => loadModule({ source: empty }), TypeError, /not an enkf-wasm module: it lacks the exports memory, alloc, free, memoryBytes, simdEnabled/);
   // bytes that are not WebAssembly at all
-  await rejects(() => loadModule({ source: new TextEncoder().encode('{"not": "wasm"}') }), TypeError, /the given bytes is not a WebAssembly module: got 15 bytes that do not start with \\0asm/);
+  await expectRejection(() => loadModule({ source: new TextEncoder().encode('{"not": "wasm"}') }), TypeError, /the given bytes is not a WebAssembly module: got 15 bytes that do not start with \\0asm/);
 });
 
 // A loopback server: /html answers 200 with a web page (a single-page app's fallback route),
@@ -140,19 +130,19 @@ async function withServer(fn: (origin: string) => Promise<void>): Promise<void> 
 
 test('fetch failures name the URL: an HTML page, a 404, a refused connection; a wasm answer loads', async () => {
   await withServer(async (origin) => {
-    await rejects(() => loadModule({ source: `${origin}/html`, simd: false }), TypeError,
+    await expectRejection(() => loadModule({ source: `${origin}/html`, simd: false }), TypeError,
       new RegExp(`${origin}/html is not a WebAssembly module: got an HTML page`), /host build\/\*\.wasm/, /source/, /enkf-wasm\/inline/);
-    await rejects(() => loadModule({ source: `${origin}/missing`, simd: false }), Error,
+    await expectRejection(() => loadModule({ source: `${origin}/missing`, simd: false }), Error,
       new RegExp(`from ${origin}/missing: HTTP 404 Not Found`));
     const mod = await loadModule({ source: `${origin}/ok.wasm`, simd: false });
     assert.is(mod.simd, false);
     // a failed source is not cached: once the server answers, the same URL loads
-    await rejects(() => loadModule({ source: `${origin}/flaky`, simd: false }), Error, /HTTP 503/);
+    await expectRejection(() => loadModule({ source: `${origin}/flaky`, simd: false }), Error, /HTTP 503/);
     assert.is((await loadModule({ source: `${origin}/flaky`, simd: false })).simd, false);
   });
-  await rejects(() => loadModule({ source: 'http://127.0.0.1:9/enkf.wasm', simd: false }), Error,
+  await expectRejection(() => loadModule({ source: 'http://127.0.0.1:9/enkf.wasm', simd: false }), Error,
     /Could not fetch the enkf-wasm module from http:\/\/127\.0\.0\.1:9\/enkf\.wasm/);
-  await rejects(() => loadModule({ source: '/no/such/dir/enkf.wasm', simd: false }), Error,
+  await expectRejection(() => loadModule({ source: '/no/such/dir/enkf.wasm', simd: false }), Error,
     /Could not read the enkf-wasm module file:\/\/\/no\/such\/dir\/enkf\.wasm/);
 });
 
