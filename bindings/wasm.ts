@@ -187,6 +187,10 @@ function compileBytes(bytes: BufferSource, from: string): Promise<WebAssembly.Mo
   return WebAssembly.compile(bytes);
 }
 
+// A fetch Response, also from another realm or a fetch polyfill (no instanceof).
+const isResponse = (x: unknown): x is Response =>
+  typeof x === 'object' && x !== null && typeof (x as Response).arrayBuffer === 'function' && typeof (x as Response).ok === 'boolean';
+
 async function compileResponse(source: Response | Promise<Response>, url: string): Promise<WebAssembly.Module> {
   let response: Response;
   try {
@@ -194,7 +198,7 @@ async function compileResponse(source: Response | Promise<Response>, url: string
   } catch (e) {
     throw new Error(`Could not fetch the enkf-wasm module from ${url}: ${(e as Error)?.message ?? e}. To load it, ${HOW_TO_FIX}.`);
   }
-  if (!(response instanceof Response)) throw new TypeError(`loadModule: source must resolve to a Response; got ${typeof response}.`);
+  if (!isResponse(response)) throw new TypeError(`loadModule: source must resolve to a Response; got ${response === null ? 'null' : typeof response}.`);
   const from = response.url || url;
   if (!response.ok) {
     throw new Error(`Could not fetch the enkf-wasm module from ${from}: HTTP ${response.status} ${response.statusText}. To load it, ${HOW_TO_FIX}.`);
@@ -251,7 +255,9 @@ async function compile(source: WasmSource): Promise<WebAssembly.Module> {
     const url = source instanceof URL ? source : await resolveUrl(source);
     return cached(compiledByUrl, url.href, () => compileUrl(url));
   }
-  if (source instanceof Response || source instanceof Promise) return compileResponse(source, 'the given Response');
+  if (isResponse(source) || typeof (source as Promise<Response>)?.then === 'function') {
+    return compileResponse(source as Response | Promise<Response>, 'the given Response');
+  }
   throw new TypeError('loadModule: source must be a URL, a path or URL string, an ArrayBuffer or typed array of the bytes, ' +
     `a WebAssembly.Module, or a Response; got ${source === null ? 'null' : typeof source}.`);
 }

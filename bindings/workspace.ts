@@ -154,7 +154,7 @@ export class Workspace {
     checkInt('buffer length', length, 1);
     const bytes = length * BYTES[dtype];
     if (bytes > MAX_BUFFER_BYTES) {
-      throw new RangeError(`Workspace.alloc: a ${dtype} buffer of ${length} elements needs ${bytes} bytes (${MiB(bytes)}), ` +
+      throw new RangeError(`Workspace.alloc: an ${dtype} buffer of ${length} elements needs ${bytes} bytes (${MiB(bytes)}), ` +
         `more than the ${MAX_BUFFER_BYTES} bytes (1 GiB) one block of WebAssembly memory can hold. ` +
         'Make the problem smaller: a smaller ensemble or fewer members per call (maxMembers), fewer parameters, or a smaller batch.');
     }
@@ -165,7 +165,7 @@ export class Workspace {
       // The allocator traps (unreachable) when memory cannot grow any further.
       if (!(e instanceof WebAssembly.RuntimeError)) throw e;
       throw new RangeError(`Workspace.alloc: could not grow WebAssembly memory (now ${MiB(this.memory.buffer.byteLength)}, ` +
-        `at most 4096 MiB) for a ${dtype} buffer of ${bytes} bytes. Free or dispose what is no longer needed, ` +
+        `at most 4096 MiB) for an ${dtype} buffer of ${bytes} bytes. Free or dispose what is no longer needed, ` +
         'or make the problem smaller (ensemble size, maxMembers, parameters, batch).');
     }
     const buf = new Buf(this, ptr, length, dtype);

@@ -87,6 +87,17 @@ test('a compiled WebAssembly.Module is used as it is', async () => {
   assert.is(mod!.simd, false);
 });
 
+test('a Response or a promise of one: streamed when served as application/wasm, checked otherwise', async () => {
+  const bytes = readFileSync(wasmPath);
+  const wasm = { 'content-type': 'application/wasm' };
+  assert.is((await loadModule({ source: new Response(bytes, { headers: wasm }), simd: false })).simd, false);
+  assert.is((await loadModule({ source: Promise.resolve(new Response(bytes)), simd: false })).simd, false);
+  await expectRejection(() => loadModule({ source: new Response('<html><body>404</body></html>', { headers: { 'content-type': 'text/html' } }) }),
+    TypeError, /the given Response is not a WebAssembly module: got an HTML page/);
+  await expectRejection(() => loadModule({ source: Promise.resolve(new Response('gone', { status: 410, statusText: 'Gone' })) }),
+    Error, /HTTP 410 Gone/);
+});
+
 test('bad options give a TypeError that says what loadModule takes', async () => {
   await expectRejection(() => loadModule(null as never), TypeError, /expects nothing or an object \{ simd\?, source\? \}; got null/);
   await expectRejection(() => loadModule('build/enkf.wasm' as never), TypeError, /got string/);

@@ -71,6 +71,20 @@ test('the Workspace limit is the allocator\'s: one byte more aborts inside wasm,
   ws.dispose();
 });
 
+test('when memory cannot grow any more (4 GiB), alloc throws a RangeError instead of a wasm trap', async () => {
+  const mod = await loadModule();
+  const ws = new Workspace(mod);
+  const first = ws.f64(8).set([1, 2, 3, 4, 5, 6, 7, 8]);
+  mod.memory.grow(2 ** 32 / PAGE - 1 - mod.memory.buffer.byteLength / PAGE); // one page short of 4 GiB, untouched
+  assert.throws(() => ws.f64(1 << 18), (e: Error) => e instanceof RangeError &&
+    /could not grow WebAssembly memory \(now 4095\.9 MiB, at most 4096 MiB\) for an f64 buffer of 2097152 bytes/.test(e.message));
+  // the allocator is still usable: small blocks come from the room that is left
+  const small = ws.f64(4).set([9, 8, 7, 6]);
+  assert.equal(Array.from(small.view()), [9, 8, 7, 6]);
+  assert.equal(Array.from(first.view()), [1, 2, 3, 4, 5, 6, 7, 8]);
+  ws.dispose();
+});
+
 test('every Workspace method but dispose throws after dispose; dispose is idempotent', async () => {
   const mod = await loadModule();
   const ws = new Workspace(mod);
