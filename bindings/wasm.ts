@@ -179,7 +179,7 @@ function cached<K>(cache: { get(k: K): Promise<WebAssembly.Module> | undefined; 
 // gives a clear error instead of a CompileError about a "magic word".
 function compileBytes(bytes: BufferSource, from: string): Promise<WebAssembly.Module> {
   const u8 = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (u8.length < 8 || u8[0] !== 0x00 || u8[1] !== 0x61 || u8[2] !== 0x73 || u8[3] !== 0x6d) {
+  if (u8.length < 4 || u8[0] !== 0x00 || u8[1] !== 0x61 || u8[2] !== 0x73 || u8[3] !== 0x6d) {
     const text = new TextDecoder().decode(u8.subarray(0, 256)).trimStart().toLowerCase();
     const what = text.startsWith('<!doctype html') || text.startsWith('<html') ? 'an HTML page' : `${u8.length} bytes that do not start with \\0asm`;
     throw new TypeError(`${from} is not a WebAssembly module: got ${what}. To load enkf-wasm, ${HOW_TO_FIX}.`);
@@ -283,14 +283,16 @@ function checkModule(module: WebAssembly.Module, from: string): void {
   const missing = CORE_EXPORTS.filter((name) => !exports.has(name));
   const foreign = imports.filter((name) => name !== 'env.abort');
   if (missing.length || foreign.length) {
-    const got = missing.length ? `it lacks the exports ${missing.join(', ')}` : `it imports ${foreign.join(', ')}`;
+    const got = [missing.length ? `it lacks the exports ${missing.join(', ')}` : '', foreign.length ? `it imports ${foreign.join(', ')}` : '']
+      .filter(Boolean).join(' and ');
     throw new TypeError(`${from} is not an enkf-wasm module: ${got} (enkf-wasm exports memory, alloc, free, ` +
       `simdEnabled and the kernels, and imports only env.abort). To load enkf-wasm, ${HOW_TO_FIX}.`);
   }
 }
 
 const describeSource = (s: WasmSource): string =>
-  typeof s === 'string' ? s : s instanceof URL ? s.href : s instanceof WebAssembly.Module ? 'the given WebAssembly.Module' : 'the given source';
+  typeof s === 'string' ? s : s instanceof URL ? s.href : s instanceof WebAssembly.Module ? 'the given WebAssembly.Module'
+    : s instanceof ArrayBuffer || ArrayBuffer.isView(s) ? 'the given bytes' : 'the given Response';
 
 /** Instantiates enkf.wasm (SIMD when the host has it, else the scalar build). Each call returns a
  *  new instance with its own memory; the compiled module is shared per source. */
@@ -309,8 +311,8 @@ export async function loadModule(options: LoadOptions = {}): Promise<EnkfModule>
   if (simd && !hostHasSimd()) {
     throw new Error('options.simd is true but this host does not support WebAssembly SIMD. Use simd: \'auto\'.');
   }
-  if ('source' in options && (options.source === undefined || options.source === null)) {
-    throw new TypeError(`loadModule: options.source is ${String(options.source)}; pass a URL, path, bytes, WebAssembly.Module or Response, or leave it out.`);
+  if (options.source === null) {
+    throw new TypeError('loadModule: options.source is null; pass a URL, path, bytes, WebAssembly.Module or Response, or leave it out.');
   }
   const source = options.source ?? (inlined ? (simd ? inlined.simd : inlined.scalar) : defaultModuleUrl(simd));
   const module = await compile(source);

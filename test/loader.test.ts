@@ -103,6 +103,7 @@ test('bad options give a TypeError that says what loadModule takes', async () =>
   await expectRejection(() => loadModule('build/enkf.wasm' as never), TypeError, /got string/);
   await expectRejection(() => loadModule({ sauce: 'x' } as never), TypeError, /unknown option 'sauce'/);
   await expectRejection(() => loadModule({ source: null } as never), TypeError, /options\.source is null/);
+  assert.is((await loadModule({ source: undefined, simd: false })).simd, false, 'source: undefined is the default source');
   await expectRejection(() => loadModule({ source: 42 } as never), TypeError, /source must be a URL, .*got number/);
   await expectRejection(() => loadModule({ simd: 'yes' } as never), TypeError, /simd must be true, false or 'auto'/);
 });
@@ -113,7 +114,13 @@ test('another WebAssembly module is refused as "not an enkf-wasm module"', async
   await expectRejection(() => loadModule({ source: tfjs, simd: false }), TypeError, /not an enkf-wasm module: it lacks the exports .*alloc/, /enkf-wasm\/inline/);
   // the smallest valid module: header only, no imports, no exports
   const empty = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-  await expectRejection(() => loadModule({ source: empty }), TypeError, /not an enkf-wasm module: it lacks the exports memory, alloc, free, memoryBytes, simdEnabled/);
+  await expectRejection(() => loadModule({ source: empty }), TypeError, /^the given bytes is not an enkf-wasm module: it lacks the exports memory, alloc, free, memoryBytes, simdEnabled/);
+  // a module that imports something else than env.abort
+  const importer = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: one type () → ()
+    0x02, 0x0a, 0x01, 0x04, 0x77, 0x61, 0x73, 0x69, 0x01, 0x78, 0x00, 0x00]); // import section: func wasi.x of type 0
+  assert.ok(WebAssembly.validate(importer));
+  await expectRejection(() => loadModule({ source: importer }), TypeError, /not an enkf-wasm module: it lacks the exports memory, .* and it imports wasi\.x \(/);
   // bytes that are not WebAssembly at all
   await expectRejection(() => loadModule({ source: new TextEncoder().encode('{"not": "wasm"}') }), TypeError, /the given bytes is not a WebAssembly module: got 15 bytes that do not start with \\0asm/);
 });
