@@ -71,6 +71,13 @@ test('enkf-wasm/internal resolves, holds the internals and shares classes and st
   assert.match(readFileSync(new URL('../dist/internal.d.ts', import.meta.url), 'utf8'), /export \* from '\.\/nn\/fit\.js'/);
 });
 
+test('enkf-wasm/inline compiles its inlined bytes once; every load has its own memory', async () => {
+  const lib = await import('enkf-wasm/inline');
+  const [a, b] = [await lib.loadModule(), await lib.loadModule()];
+  assert.ok(a.compiled === b.compiled);
+  assert.ok(a.memory !== b.memory);
+});
+
 test('enkf-wasm/wasm/* resolves to the raw modules', async () => {
   for (const file of ['enkf.wasm', 'enkf-scalar.wasm']) {
     const url = import.meta.resolve(`enkf-wasm/wasm/${file}`);
