@@ -7,7 +7,7 @@
 import {
   loadModule, Workspace, createNlb, createEki, LeastSquares, NLB_DEFAULTS, EKI_DEFAULTS, defaultEnsembleSize, type NlbOptions,
   type EkiOptions,
-} from '../bindings/index.js';
+} from '../bindings/internal.js';
 import {
   RowEvaluator, gaussian, leastSquares, linearModel, norm, oscillatoryResiduals, randomMatrix, relativeError,
   rosenbrockResiduals,

@@ -20,7 +20,7 @@
 //
 // Run: node --import tsx bench/iteration.ts [--quick | --smoke]   → bench/results/iteration.json (smoke: bench/lib/smoke.ts)
 import os from 'node:os';
-import { loadModule, Workspace, createNlb, LeastSquares, CrossEntropy, type EnkfModule, type Evaluator, type Buf } from '../bindings/index.js';
+import { loadModule, Workspace, createNlb, LeastSquares, CrossEntropy, type EnkfModule, type Evaluator, type Buf } from '../bindings/internal.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
 import type { PerturbedRequest } from '../bindings/optimizers/types.js';
 import { initialParameters } from '../bindings/nn/mlp.js';
@@ -53,7 +53,7 @@ function timedModule(mod: EnkfModule): Timed {
       }
     };
   }
-  return { module: { exports: exports as unknown as EnkfModule['exports'], memory: mod.memory, simd: mod.simd, wasmModule: mod.wasmModule }, times };
+  return { module: { exports: exports as unknown as EnkfModule['exports'], memory: mod.memory, simd: mod.simd, compiled: mod.compiled }, times };
 }
 
 const median = (xs: number[]) => {

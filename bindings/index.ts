@@ -1,28 +1,33 @@
-// Public API of enkf-wasm.
-export { loadModule, hostHasSimd, defaultModuleUrl } from './wasm.js';
+// Public API of enkf-wasm: exactly what the README documents. Everything else (optimizer classes,
+// evaluators, the model codec, helpers for tests and benchmarks) is in enkf-wasm/internal, which
+// has no stability promise.
+
+// Kernels: the module and the memory it owns.
+export { loadModule } from './wasm.js';
 export type { RawExports, EnkfModule, LoadOptions, WasmSource } from './wasm.js';
 export { Workspace, Buf } from './workspace.js';
 export type { DType } from './workspace.js';
-export { KernelError, NotPositiveDefiniteError, OptimizationError, FormatError } from './errors.js';
-export type {
-  Evaluator, Objective, LossKind, EvaluationRequest, IterationDiagnostics, StepOptions, Optimizer, StopReason,
-  SigmaSchedule, NlbOptions, EkiOptions, OptimizerState, NlbState, EkiState,
-} from './optimizers/types.js';
-export { LeastSquares, CrossEntropy } from './optimizers/objectives.js';
-export { Nlb, createNlb, NLB_DEFAULTS, defaultEnsembleSize } from './optimizers/nlb.js';
-export { Eki, createEki, EKI_DEFAULTS } from './optimizers/eki.js';
-export type { StopCriteria } from './optimizers/driver.js';
-export { Stopper, resolveStopCriteria } from './optimizers/driver.js';
-export { minimize, createAskTell, AskTell, CallbackEvaluator, MinimizeError } from './optimizers/minimize.js';
-export type { ForwardFunction, MinimizeOptions, MinimizeResult, ProblemOptions, AskTellOptions } from './optimizers/minimize.js';
-export { MLP, mlp, parameterLayout, parameterCount, initialParameters, crossEntropy, argmaxRows, ACTIVATION_CODE } from './nn/mlp.js';
-export type { Activation, InitScheme, MlpOptions, LayerSlice, Evaluation } from './nn/mlp.js';
-export type { MatrixInput, LabelInput, Matrix } from './nn/matrix.js';
-export { MlpEvaluator } from './nn/evaluator.js';
-export type { MlpEvaluatorOptions } from './nn/evaluator.js';
+
+// Black-box fits.
+export { minimize, createAskTell, MinimizeError } from './optimizers/minimize.js';
+export type { AskTell, ForwardFunction, MinimizeOptions, MinimizeResult, ProblemOptions, AskTellOptions } from './optimizers/minimize.js';
+export type { IterationDiagnostics, StopReason, LossKind, NlbOptions, EkiOptions, SigmaSchedule } from './optimizers/types.js';
+
+// Networks.
+export { mlp, argmaxRows } from './nn/mlp.js';
+export type { MLP, Activation, InitScheme, MlpOptions, Evaluation } from './nn/mlp.js';
+export type { MatrixInput, LabelInput } from './nn/matrix.js';
 export { fit, FitError, FIT_NLB_DEFAULTS, FIT_EKI_DEFAULTS } from './nn/fit.js';
-export type { FitOptions, FitCallbacks, FitIteration, EpochLog, ValidationLog, History, FitStopReason, EarlyStoppingOptions, OptimizerKind, CallbackResult } from './nn/fit.js';
-export { encodeModel, decodeModel, saveModel, loadModel, modelToBlob, crc32, FORMAT_VERSION } from './nn/serialize.js';
-export { loadMnist, mnistSplit, stratifiedSplit, takeDigits, MNIST_FEATURES, MNIST_SIDE, MNIST_CLASSES } from './data/mnist.js';
+export type {
+  FitOptions, FitCallbacks, FitIteration, EpochLog, ValidationLog, History, FitStopReason, EarlyStoppingOptions, OptimizerKind,
+  CallbackResult,
+} from './nn/fit.js';
+export { MAX_WORKERS, WorkerError } from './nn/parallel.js';
+export { saveModel, loadModel, modelToBlob } from './nn/serialize.js';
+
+// The bundled MNIST digits.
+export { loadMnist, mnistSplit, MNIST_FEATURES, MNIST_SIDE, MNIST_CLASSES } from './data/mnist.js';
 export type { DigitSet, MnistSplit } from './data/mnist.js';
-export { ParallelMlpEvaluator, WorkerError, liveWorkerCount, MAX_WORKERS } from './nn/parallel.js';
+
+// Errors.
+export { KernelError, NotPositiveDefiniteError, OptimizationError, FormatError } from './errors.js';

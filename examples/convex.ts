@@ -80,7 +80,7 @@ for (const run of runs) {
   }
   series.push({
     label: run.label, color: run.color, dashed: run.dashed,
-    points: history.map((d) => [d.iteration + 1, (d.loss - phiStar) / phiStar]),
+    x: history.map((d) => d.iteration + 1), y: history.map((d) => (d.loss - phiStar) / phiStar),
   });
   rows.push([run.label, String(res.history.length), String(res.evaluations), ((res.loss - phiStar) / phiStar).toExponential(2),
     Math.sqrt(err / ref).toExponential(2), (ms / 1000).toFixed(1)]);
@@ -95,5 +95,6 @@ for (const r of rows) console.log(line(r));
 const file = join(outDir, 'convex.svg');
 writeChart(file, series, {
   title: `Linear least squares ${m}×${n}: NLB vs EKI`, xLabel: 'iteration', yLabel: 'relative excess loss (Φ − Φ*)/Φ*',
+  logY: true, width: 760, height: 440,
 });
 console.log(`wrote ${file}`);

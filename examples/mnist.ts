@@ -6,13 +6,12 @@ import { join, resolve } from 'node:path';
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { loadModule } from '../bindings/wasm.js';
-import { mnistSplit, MNIST_FEATURES, MNIST_SIDE } from '../bindings/data/mnist.js';
-import { mlp, argmaxRows, type Activation } from '../bindings/nn/mlp.js';
-import { fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS, type FitIteration, type History } from '../bindings/nn/fit.js';
-import { loadModel, saveModel } from '../bindings/nn/serialize.js';
-import { MAX_WORKERS } from '../bindings/nn/parallel.js';
-import { digitGrid, lineChart, reportHtml, type DigitCell } from './report.js';
+import {
+  loadModule, mnistSplit, MNIST_FEATURES, MNIST_SIDE, mlp, argmaxRows, type Activation, fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS,
+  type FitIteration, type History, loadModel, saveModel, MAX_WORKERS,
+} from '../bindings/index.js';
+import { digitGrid, reportHtml, type DigitCell } from './report.js';
+import { lineChart } from './svg-plot.js';
 
 const wallStart = performance.now();
 // One worker next to the main thread when there is a second core: the same iterates as one thread

@@ -59,7 +59,10 @@ for (const run of runs) {
   let norm = 0;
   for (const v of res.theta) norm += v * v;
   norm = Math.sqrt(norm);
-  series.push({ label: run.label, color: run.color, dashed: run.dashed, points: history.map((d) => [d.iteration + 1, Math.max(d.loss, 1e-16)]) });
+  series.push({
+    label: run.label, color: run.color, dashed: run.dashed,
+    x: history.map((d) => d.iteration + 1), y: history.map((d) => Math.max(d.loss, 1e-16)),
+  });
   rows.push([run.label, String(res.history.length), String(res.evaluations), res.loss.toExponential(2), norm.toFixed(3),
     norm < 0.5 / omega ? 'yes' : 'no', res.reason]);
 }
@@ -71,5 +74,7 @@ console.log(`Oscillatory Φ(x) = ‖x‖² + ${a}·Σ(1 − cos 2π·${omega}·x
 console.log(line(header));
 for (const r of rows) console.log(line(r));
 const file = join(outDir, 'oscillatory.svg');
-writeChart(file, series, { title: `Oscillatory Φ, n = ${n}: σ schedules and EKI`, xLabel: 'iteration', yLabel: 'Φ (log scale)' });
+writeChart(file, series, {
+  title: `Oscillatory Φ, n = ${n}: σ schedules and EKI`, xLabel: 'iteration', yLabel: 'Φ (log scale)', logY: true, width: 760, height: 440, legend: 'bottom',
+});
 console.log(`wrote ${file}`);

@@ -1,6 +1,6 @@
 // Build: AssemblyScript → build/*.wasm (SIMD release, scalar fallback, debug), type
-// declarations → dist/*.d.ts, esbuild bundles → dist/index.js, dist/inline.js (bytes inlined) and
-// dist/worker.js (the worker thread of fit({ workers })).
+// declarations → dist/*.d.ts, esbuild bundles → dist/index.js, dist/inline.js (bytes inlined),
+// dist/internal.js (the unstable subpath) and dist/worker.js (the worker thread of fit({ workers })).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -23,8 +23,18 @@ const common = {
   sourcemap: true,
   logLevel: 'warning',
 };
-await build({ ...common, entryPoints: ['bindings/index.ts'], outfile: 'dist/index.js' });
-await build({ ...common, entryPoints: ['bindings/inline.ts'], outfile: 'dist/inline.js', loader: { '.wasm': 'binary' } });
+// One split build: the entries share their code through dist/chunk-*.js, so 'enkf-wasm',
+// 'enkf-wasm/inline' and 'enkf-wasm/internal' see the same classes (instanceof holds across them)
+// and the same module cache and memory accounting. Chunks sit next to the entries, so the
+// import.meta.url-relative paths (../build/*.wasm, ./worker.js) still resolve.
+await build({
+  ...common,
+  entryPoints: ['bindings/index.ts', 'bindings/inline.ts', 'bindings/internal.ts'],
+  outdir: 'dist',
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
+  loader: { '.wasm': 'binary' },
+});
 // The worker thread of fit({ workers }): loaded next to dist/index.js and dist/inline.js.
 await build({ ...common, entryPoints: ['bindings/nn/worker.ts'], outfile: 'dist/worker.js' });
-console.log('built build/enkf.wasm, build/enkf-scalar.wasm, build/enkf-debug.wasm, dist/index.js, dist/inline.js, dist/worker.js');
+console.log('built build/enkf.wasm, build/enkf-scalar.wasm, build/enkf-debug.wasm, dist/index.js, dist/inline.js, dist/internal.js, dist/worker.js');

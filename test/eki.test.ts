@@ -3,7 +3,7 @@
 // perturbed observations, EKI(R) noise and inflation, failure handling and argument errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadModule, Workspace, createEki, createNlb, LeastSquares, CrossEntropy, OptimizationError, type Evaluator } from '../bindings/index.js';
+import { loadModule, Workspace, createEki, createNlb, LeastSquares, CrossEntropy, OptimizationError, type Evaluator } from '../bindings/internal.js';
 import {
   RowEvaluator, gaussian, leastSquares, linearModel, matVec, norm, randomMatrix, relativeError,
 } from './optim-oracle.js';

@@ -24,3 +24,15 @@ export function expectKernelError(fn: () => unknown, pattern: RegExp): void {
   }
   assert.unreachable(`expected a KernelError matching ${pattern}`);
 }
+
+/** Asserts that `fn` throws or rejects with an error of class `kind` whose message matches every pattern. */
+export async function expectRejection(fn: () => unknown, kind: new (...args: never[]) => Error, ...patterns: (RegExp | string)[]): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.instance(e, kind, `${(e as Error)?.name}: ${(e as Error)?.message}`);
+    for (const p of patterns) assert.match((e as Error).message, p);
+    return;
+  }
+  assert.unreachable(`expected a ${kind.name}`);
+}

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import {
   loadModule, Workspace, createNlb, createAskTell, minimize, LeastSquares, MinimizeError, OptimizationError, NLB_DEFAULTS,
   type ForwardFunction,
-} from '../bindings/index.js';
+} from '../bindings/internal.js';
 import { gaussian, leastSquares, linearModel, matVec, randomMatrix, relativeError, rosenbrockResiduals } from './optim-oracle.js';
 
 const mod = await loadModule();

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   loadModule, Workspace, createNlb, LeastSquares, OptimizationError, NLB_DEFAULTS, type Evaluator, type Buf,
-} from '../bindings/index.js';
+} from '../bindings/internal.js';
 import {
   RowEvaluator, gaussian, leastSquares, linearModel, matVec, norm, oscillatory, oscillatoryResiduals, randomMatrix,
   relativeError, rosenbrockResiduals,

@@ -1,7 +1,7 @@
 // Plain-TS oracles and test problems for the optimizer suites: a seeded PRNG, dense least squares
 // by normal equations, and forward models (linear, Rosenbrock residuals, oscillatory residuals)
 // as Evaluators over wasm buffers.
-import type { Buf, Evaluator } from '../bindings/index.js';
+import type { Buf, Evaluator } from '../bindings/internal.js';
 import { mulberry32 } from './oracles.js';
 
 export { mulberry32 };

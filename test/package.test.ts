@@ -34,6 +34,50 @@ test('enkf-wasm and enkf-wasm/inline load and fit a small least-squares problem 
   assert.equal(results[0], results[1]);
 });
 
+// The public entry is what the README documents; everything else is in enkf-wasm/internal.
+const PUBLIC = [
+  'Buf', 'FIT_EKI_DEFAULTS', 'FIT_NLB_DEFAULTS', 'FitError', 'FormatError', 'KernelError', 'MAX_WORKERS', 'MNIST_CLASSES',
+  'MNIST_FEATURES', 'MNIST_SIDE', 'MinimizeError', 'NotPositiveDefiniteError', 'OptimizationError', 'WorkerError', 'Workspace',
+  'argmaxRows', 'createAskTell', 'fit', 'loadMnist', 'loadModel', 'loadModule', 'minimize', 'mlp', 'mnistSplit', 'modelToBlob',
+  'saveModel',
+];
+
+test('enkf-wasm and enkf-wasm/inline export exactly the documented names', async () => {
+  for (const name of ['enkf-wasm', 'enkf-wasm/inline']) {
+    assert.equal(Object.keys(await import(name)).sort(), PUBLIC, name);
+  }
+  // every public name appears in the README
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  for (const name of PUBLIC) assert.ok(readme.includes(name), `README documents ${name}`);
+});
+
+test('enkf-wasm/internal resolves, holds the internals and shares classes and state with enkf-wasm', async () => {
+  const pub: Record<string, any> = await import('enkf-wasm');
+  const internal: Record<string, any> = await import('enkf-wasm/internal');
+  for (const name of PUBLIC) assert.ok(internal[name] === pub[name], `internal.${name} is the public one`);
+  for (const name of ['createNlb', 'createEki', 'LeastSquares', 'CrossEntropy', 'MlpEvaluator', 'ParallelMlpEvaluator', 'encodeModel',
+    'decodeModel', 'crc32', 'FORMAT_VERSION', 'liveWorkerCount', 'ACTIVATION_CODE', 'setInlinedModules', 'bytesInUse', 'hostHasSimd']) {
+    assert.ok(name in internal, `internal exports ${name}`);
+    assert.not.ok(name in pub, `the public entry does not export ${name}`);
+  }
+  // one module-level state: a Workspace made through the public entry is counted by internal.bytesInUse
+  const mod = await pub.loadModule();
+  const ws = new pub.Workspace(mod);
+  ws.f64(16);
+  assert.is(internal.bytesInUse(mod), 128);
+  ws.dispose();
+  assert.is(internal.bytesInUse(mod), 0);
+  assert.ok(existsSync(fileURLToPath(new URL('../dist/internal.d.ts', import.meta.url))), 'dist/internal.d.ts');
+  assert.match(readFileSync(new URL('../dist/internal.d.ts', import.meta.url), 'utf8'), /export \* from '\.\/nn\/fit\.js'/);
+});
+
+test('enkf-wasm/inline compiles its inlined bytes once; every load has its own memory', async () => {
+  const lib = await import('enkf-wasm/inline');
+  const [a, b] = [await lib.loadModule(), await lib.loadModule()];
+  assert.ok(a.compiled === b.compiled);
+  assert.ok(a.memory !== b.memory);
+});
+
 test('enkf-wasm/wasm/* resolves to the raw modules', async () => {
   for (const file of ['enkf.wasm', 'enkf-scalar.wasm']) {
     const url = import.meta.resolve(`enkf-wasm/wasm/${file}`);

@@ -174,7 +174,7 @@ test('workers instantiate the main thread\'s compiled module: a module loaded fr
   for (const file of ['enkf.wasm', 'enkf-scalar.wasm']) {
     const bytes = await readFile(new URL(`../build/${file}`, import.meta.url));
     const custom = await loadModule({ source: bytes });
-    assert.instance(custom.wasmModule, WebAssembly.Module);
+    assert.instance(custom.compiled, WebAssembly.Module);
     const runOn = async (workers: number) => {
       const model = mlp([6, 10, 3], { activation: 'tanh', seed: 4, module: custom });
       const h = await fit(model, train.x, train.y, { batchSize: 40, iterations: 8, seed: 2, workers, module: custom });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadModule, hostHasSimd, Workspace, KernelError } from '../bindings/index.js';
+import { loadModule, hostHasSimd, Workspace, KernelError } from '../bindings/internal.js';
 
 test('both builds load; SIMD is chosen when the host validates it', async () => {
   const auto = await loadModule();

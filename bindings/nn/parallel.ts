@@ -20,7 +20,7 @@ import type { Activation } from './mlp.js';
 /** workerData of a worker: the compiled module, the network, the batch size, and the training data shared once. */
 export interface WorkerInit {
   /** The main thread's compiled module: a worker runs exactly that code (a custom source, the inlined bundle). */
-  wasmModule?: WebAssembly.Module;
+  compiled?: WebAssembly.Module;
   /** The build to load when the module is not given (a module object made by hand). */
   simd: boolean;
   layers: number[];
@@ -183,7 +183,7 @@ export class ParallelMlpEvaluator implements Evaluator {
     const shared = new SharedArrayBuffer(data.byteLength);
     new Float32Array(shared).set(data);
     const init: WorkerInit = {
-      wasmModule: module.wasmModule, simd: module.simd, layers: options.layers.slice(), activation: options.activation, batchSize: options.batchSize,
+      compiled: module.compiled, simd: module.simd, layers: options.layers.slice(), activation: options.activation, batchSize: options.batchSize,
       maxMembers: options.maxMembers, data: shared,
     };
     const main = new MlpEvaluator(module, options);

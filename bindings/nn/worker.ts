@@ -19,7 +19,7 @@ const fail = (id: number, e: unknown): WorkerReply => ({
 });
 
 try {
-  const module = await loadModule(init.wasmModule ? { source: init.wasmModule } : { simd: init.simd });
+  const module = await loadModule(init.compiled ? { source: init.compiled } : { simd: init.simd });
   const evaluator = new MlpEvaluator(module, {
     layers: init.layers, activation: init.activation, batchSize: init.batchSize, maxMembers: init.maxMembers,
   });
