@@ -86,12 +86,12 @@ async function optimizerRun(what: string, make: (ws: Workspace) => Optimizer, ob
   ws.dispose();
 }
 
-test('NLB gives back every buffer after dispose (schedules, λ, antithetic pairs, small memberBatch, async)', async () => {
+test('NLB gives back every buffer after dispose (schedules, λ, antithetic pairs, small maxMembers, async)', async () => {
   const ls = (ws: Workspace) => new LeastSquares(ws, y);
   const theta0 = new Float64Array(n);
   await optimizerRun('NLB defaults', (ws) => createNlb(ws, theta0, { ensembleSize: 8, seed: 1 }), ls);
   await optimizerRun('NLB λ > 0', (ws) => createNlb(ws, theta0, { ensembleSize: 8, seed: 1, lambda: 1e-2 }), ls);
-  await optimizerRun('NLB antithetic, memberBatch 2', (ws) => createNlb(ws, theta0, { ensembleSize: 8, seed: 1, antithetic: true, memberBatch: 2 }), ls);
+  await optimizerRun('NLB antithetic, maxMembers 2', (ws) => createNlb(ws, theta0, { ensembleSize: 8, seed: 1, antithetic: true, maxMembers: 2 }), ls);
   await optimizerRun('NLB implicit filtering', (ws) => createNlb(ws, theta0, { ensembleSize: 8, seed: 1, sigmaSchedule: 'implicit-filtering' }), ls);
   await optimizerRun('NLB async', (ws) => createNlb(ws, theta0, { ensembleSize: 8, seed: 1 }), ls, true);
   await optimizerRun('NLB cross-entropy', (ws) => createNlb(ws, theta0, { ensembleSize: 8, seed: 1 }), (ws) => new CrossEntropy(ws, 3, labels));
@@ -100,7 +100,7 @@ test('NLB gives back every buffer after dispose (schedules, λ, antithetic pairs
 test('EKI gives back every buffer after dispose (least squares, cross-entropy, async)', async () => {
   const theta0 = new Float64Array(n);
   await optimizerRun('EKI', (ws) => createEki(ws, theta0, { ensembleSize: 8, seed: 2 }), (ws) => new LeastSquares(ws, y));
-  await optimizerRun('EKI memberBatch 3', (ws) => createEki(ws, theta0, { ensembleSize: 8, seed: 2, memberBatch: 3 }), (ws) => new LeastSquares(ws, y));
+  await optimizerRun('EKI maxMembers 3', (ws) => createEki(ws, theta0, { ensembleSize: 8, seed: 2, maxMembers: 3 }), (ws) => new LeastSquares(ws, y));
   await optimizerRun('EKI cross-entropy', (ws) => createEki(ws, theta0, { ensembleSize: 8, seed: 2 }), (ws) => new CrossEntropy(ws, 3, labels));
   await optimizerRun('EKI async', (ws) => createEki(ws, theta0, { ensembleSize: 8, seed: 2 }), (ws) => new LeastSquares(ws, y), true);
 });
@@ -138,18 +138,16 @@ test('MlpEvaluator gives back its buffers after dispose (explicit rows, perturbe
     const rowsBuf = ws.f64(4 * ev.n).set(gaussArray(mulberry32(6), 4 * ev.n));
     const out = ws.f64(4 * ev.m);
     ev.setBatch(X, Int32Array.from({ length: 16 }, (_, i) => i));
-    ev.evaluatePerturbed(theta, 0.1, 1, 0, 0, 3, false, out, true);
-    ev.evaluatePerturbed(theta, 0.1, 1, 0, 0, 4, true, out, false);
+    ev.evaluatePerturbed({ theta, sigma: 0.1, seed: 1, draw: 0, member0: 0, count: 3, antithetic: false, center: true }, out);
+    ev.evaluatePerturbed({ theta, sigma: 0.1, seed: 1, draw: 0, member0: 0, count: 4, antithetic: true, center: false }, out);
     ev.evaluate(rowsBuf, 4, out); // grows the parameter rows from 2 to 4
     ev.dispose();
     ws.dispose();
   });
 });
 
-// KNOWN LEAK (bindings/nn/evaluator.ts, MlpEvaluator constructor): when an allocation after the
-// first fails (here the logits buffer, too large), the constructor throws without disposing its
-// Workspace, so the buffers made before it (dims, X, P) stay allocated. Fix: wrap the allocations
-// in try { … } catch (e) { this.ws.dispose(); throw e; }.
+// When an allocation after the first fails (here the logits buffer, too large), the constructor
+// gives back the buffers it made before it.
 test('an MlpEvaluator whose constructor throws leaves nothing behind', async () => {
   await balanced('MlpEvaluator(too large)', () =>
     expectRejection(() => new MlpEvaluator(mod, { layers: [4, 5, 3], activation: 'tanh', batchSize: 16, maxMembers: 2 ** 24 }), RangeError));
@@ -162,9 +160,12 @@ test('ParallelMlpEvaluator.close() gives back the main thread\'s buffers', async
     const theta = ws.f64(ev.n).set(gaussArray(mulberry32(5), ev.n));
     const out = ws.f64(8 * ev.m);
     ev.setBatch(X, Int32Array.from({ length: 16 }, (_, i) => i));
-    await ev.evaluatePerturbed(theta, 0.1, 1, 0, 0, 7, false, out, true);
-    await ev.close();
-    ws.dispose();
+    try {
+      await ev.evaluatePerturbed({ theta, sigma: 0.1, seed: 1, draw: 0, member0: 0, count: 7, antithetic: false, center: true }, out);
+    } finally {
+      await ev.close();
+      ws.dispose();
+    }
   });
 });
 

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   loadModule, Workspace, createNlb, createEki, minimize, LeastSquares, type Buf, type Evaluator,
-} from '../bindings/index.js';
+} from '../bindings/internal.js';
 import type { PerturbedRequest } from '../bindings/optimizers/types.js';
 import { memberCalls, splitAcrossThreads, wholePairs } from '../bindings/optimizers/chunking.js';
 import { PROCESSES, PROCESS_KINDS } from '../bindings/optimizers/registry.js';

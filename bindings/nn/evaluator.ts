@@ -62,15 +62,21 @@ export class MlpEvaluator implements Evaluator {
     const widest = Math.max(1, ...this.layers.slice(1, L));
     this.ws = new Workspace(module);
     const ws = this.ws;
-    this.dims = ws.from('i32', this.layers);
-    this.X = ws.f32(this.batchSize * this.layers[0]);
-    this.P = ws.f32(this.pStride);
-    this.logits = ws.f32(this.maxMembers * this.m);
-    this.bufA = ws.f32(this.batchSize * widest);
-    this.bufB = ws.f32(this.batchSize * widest);
-    this.work = ws.f32(Math.max(1, Math.ceil(ws.raw.mlpWorkBytes(this.batchSize, L, this.dims.ptr) / 4)));
-    this.net = ws.i32(ws.raw.mlpNetworkBytes() / 4);
-    this.describe();
+    try {
+      this.dims = ws.from('i32', this.layers);
+      this.X = ws.f32(this.batchSize * this.layers[0]);
+      this.P = ws.f32(this.pStride);
+      this.logits = ws.f32(this.maxMembers * this.m);
+      this.bufA = ws.f32(this.batchSize * widest);
+      this.bufB = ws.f32(this.batchSize * widest);
+      this.work = ws.f32(Math.max(1, Math.ceil(ws.raw.mlpWorkBytes(this.batchSize, L, this.dims.ptr) / 4)));
+      this.net = ws.i32(ws.raw.mlpNetworkBytes() / 4);
+      this.describe();
+    } catch (e) {
+      // a failed allocation gives back the buffers made before it
+      ws.dispose();
+      throw e;
+    }
   }
 
   // Writes the network descriptor (again after P is reallocated).

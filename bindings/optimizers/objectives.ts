@@ -41,7 +41,13 @@ export class LeastSquares implements Objective {
     this.m = m;
     checkFiniteArray('y', y, m, 'the observations');
     this.y = ws.from('f64', y);
-    this.setNoiseCovariance(noiseCovariance);
+    try {
+      this.setNoiseCovariance(noiseCovariance);
+    } catch (e) {
+      // a rejected Γ gives back the buffers already made
+      this.dispose();
+      throw e;
+    }
   }
 
   /** Replaces the observations (same length m), e.g. for a new mini-batch. */
@@ -106,9 +112,12 @@ export class LeastSquares implements Objective {
     }
   }
 
+  /** Frees the objective's buffers (idempotent). */
   dispose(): void {
+    if (this.y.disposed) return;
     this.ws.free(this.y);
     if (this.weights) this.ws.free(this.weights);
+    this.weights = null;
   }
 }
 
@@ -134,7 +143,13 @@ export class CrossEntropy implements Objective {
     this.samples = B;
     this.m = B * classes;
     this.labels = ws.i32(B);
-    this.setLabels(labels);
+    try {
+      this.setLabels(labels);
+    } catch (e) {
+      // rejected labels give back the buffer already made
+      this.dispose();
+      throw e;
+    }
   }
 
   /** Replaces the labels (same number of samples), e.g. for a new mini-batch. */
@@ -173,7 +188,8 @@ export class CrossEntropy implements Objective {
     raw.projectRows(k, this.m, k, 1, F, c, 0, work, D);
   }
 
+  /** Frees the objective's buffers (idempotent). */
   dispose(): void {
-    this.ws.free(this.labels);
+    if (!this.labels.disposed) this.ws.free(this.labels);
   }
 }
