@@ -1,4 +1,4 @@
-// cholesky kernel family: the k×k SPD solve of method.md §2 step 4, (ΔFᵀHΔF + αI) z = −ΔFᵀg,
+// cholesky kernel family: the k×k SPD solve of docs/method.md §2.4, (ΔFᵀHΔF + αI) z = −ΔFᵀg,
 // in f64. Matrices are row-major n×n; right-hand sides B are n×nrhs row-major.
 import { checkArray, checkFactor, checkFinite, checkSize } from "./checks";
 

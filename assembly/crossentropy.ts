@@ -1,5 +1,5 @@
 // cross-entropy kernel family: softmax cross-entropy of an ensemble of logits, its loss,
-// gradient and the linearised ensemble system (method.md §1, §2 step 4).
+// gradient and the linearised ensemble system (docs/method.md §1, §2.4).
 // Every array is f64 and row-major, labels are i32; a k×m matrix holds k member rows of m
 // contiguous values. ΔF_i = F_i − c (c = F_0, the centre's outputs). All sums accumulate in f64;
 // reductions run in the lane order of gram.ts, so both builds give the same bits.
@@ -24,7 +24,7 @@ function softmax(C: i32, x: usize, p: usize): f64 {
 }
 
 // Softmax cross-entropy, m = B·C logits, per sample b the block H_b = (diag(p_b) − p_b p_bᵀ)/B
-// and g_b = (p_b − e_{c_b})/B at c (method.md §1, §2 step 4): A = ΔFᵀHΔF, r = −ΔFᵀg; returns the
+// and g_b = (p_b − e_{c_b})/B at c (docs/method.md §1, §2.4): A = ΔFᵀHΔF, r = −ΔFᵀg; returns the
 // mean loss at c. H is applied, never formed: ΔF_aᵀH_bΔF_b = (1/B)Σ_j p_j (x_aj − s_a)(x_bj − s_b)
 // with x = ΔF on sample b and s = pᵀx, so A is a p-weighted Gram of the p-centred ΔF.
 // F: k×(B·C); c: B·C; labels: i32 B; A: k×k; r: k. (2k + 1)·C ≤ 32768 (scratch of one sample).

@@ -1,5 +1,5 @@
 // dense kernel family: fused dense layers and whole-MLP forward passes for an ensemble, f32,
-// row-major (method.md §4: one call per phase; per layer a fused GEMM + bias + activation).
+// row-major (docs/method.md §4: one call per phase; per layer a fused GEMM + bias + activation).
 // A member's parameters are one flat vector, per layer W (d_l × d_{l+1}, row-major) then
 // b (d_{l+1}); members are pStride floats apart. act: 0 identity, 1 relu, 2 tanh, 3 sigmoid.
 // Bias and activation run in the GEMM epilogue (gemm-tile.ts), while the tile is in registers.
@@ -81,7 +81,7 @@ export function denseEnsemble(members: i32, rows: i32, inDim: i32, outDim: i32, 
   }
 }
 
-// One member through all layers (method.md §4): p holds its parameters, layer l's W (d_l × d_{l+1})
+// One member through all layers (docs/method.md §4): p holds its parameters, layer l's W (d_l × d_{l+1})
 // then b (d_{l+1}); X: rows × d_0; dst: rows × d_L; hidden layers ping-pong between bufA and bufB.
 function forwardMember(rows: i32, layers: i32, act: i32, outAct: i32, dims: usize, X: usize, p: usize,
   dst: usize, bufA: usize, bufB: usize, work: usize): void {
@@ -99,7 +99,7 @@ function forwardMember(rows: i32, layers: i32, act: i32, outAct: i32, dims: usiz
   }
 }
 
-// The whole MLP for all members in one call (method.md §4). Member by member through all layers,
+// The whole MLP for all members in one call (docs/method.md §4). Member by member through all layers,
 // so a member's hidden activations stay in cache between layers; bufA/bufB ping-pong.
 //   net: the descriptor (net.ts); P holds `members` parameter rows, member j's layer l at its
 //   running offset: W (d_l × d_{l+1}), b (d_{l+1}); out: members × rows × d_L
@@ -122,8 +122,8 @@ export function mlpForward(net: usize, members: i32): void {
   }
 }
 
-// mlpForward of the NLB members θ + σ·s_i·ξ_{q_i}, i = member0 + r, r < members (method.md §2
-// steps 2–3), without storing their parameters: each member's f32 parameters are generated into
+// mlpForward of the NLB members θ + σ·s_i·ξ_{q_i}, i = member0 + r, r < members (docs/method.md
+// §2.2–2.3), without storing their parameters: each member's f32 parameters are generated into
 // the descriptor's P (an antithetic pair ±ξ wholly inside the call from one pass of the stream,
 // as perturb32 does, so the bits equal perturb32 + mlpForward) and run through all layers before
 // the next member's are drawn. Memory O(n + rows·width), not O(members·n). With center ≠ 0, θ

@@ -1,4 +1,4 @@
-// EKI kernel family: the ensemble mean and the update of the persistent EKI ensemble (method.md §3).
+// EKI kernel family: the ensemble mean and the update of the persistent EKI ensemble (docs/method.md §3).
 // Every array is f64 and row-major; a k×n matrix holds k member rows of n contiguous values.
 // Column sums run over members in ascending order in both builds (vectorised over columns only),
 // so both builds give the same bits.
@@ -58,7 +58,7 @@ function sumRows(k: i32, n: i32, X: usize, rowBytes: usize, out: usize): void {
   }
 }
 
-// Θ_j += Σ_l Z_lj (Θ_l − θ̄) for the persistent EKI ensemble (method.md §3), all members from the
+// Θ_j += Σ_l Z_lj (Θ_l − θ̄) for the persistent EKI ensemble (docs/method.md §3), all members from the
 // old Θ: per column tile θ̄ and the deviations are formed first (in work). Θ: J×n; Z: J×J;
 // work: n (θ̄) + J·ROW_TILE (deviations of one tile).
 export function ekiUpdate(J: i32, n: i32, Theta: usize, Z: usize, work: usize): void {

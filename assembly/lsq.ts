@@ -1,13 +1,13 @@
 // least-squares kernel family: the ensemble-space algebra of a least-squares NLB / EKI iteration
-// (method.md §2 step 4, §3). W = diag(w) when the pointer w ≠ 0, else wScalar·I (Γ⁻¹ of
-// method.md §1). Outputs must not overlap inputs.
+// (docs/method.md §2.4, §3). W = diag(w) when the pointer w ≠ 0, else wScalar·I (Γ⁻¹ of
+// docs/method.md §1). Outputs must not overlap inputs.
 // Every array is f64 and row-major, labels are i32; a k×m matrix holds k member rows of m
 // contiguous values. ΔF_i = F_i − c (c = F_0, the centre's outputs). All sums accumulate in f64;
 // reductions run in the lane order of gram.ts, so both builds give the same bits.
 import { checkArray, checkAtMost, checkSize, checkWeight } from "./checks";
 import { addAt, MAX_ROWS, SCRATCH, scale, symmetrize, tileProducts, tileWidth } from "./gram";
 
-// A(k×k) = ΔFᵀWΔF, r(k) = ΔFᵀW(y − c); returns ½(y − c)ᵀW(y − c) (method.md §2 step 4, least
+// A(k×k) = ΔFᵀWΔF, r(k) = ΔFᵀW(y − c); returns ½(y − c)ᵀW(y − c) (docs/method.md §2.4, least
 // squares). One pass over F: each column tile is read from memory once for A, r and the loss.
 // F: k×m; c, y, w (or 0): m; A: k×k; r: k. k ≤ 16384 (the scratch holds two k-row tiles).
 export function lsSystem(k: i32, m: i32, wScalar: f64, F: usize, c: usize, w: usize, y: usize,
@@ -153,7 +153,7 @@ export function projectRows(k: i32, m: i32, p: i32, wScalar: f64, F: usize, c: u
   if (w == 0) scale(k * p, wScalar, R);
 }
 
-// out(m) = Σ_i z_i ΔF_i (the predicted output change ΔF z, method.md §2 step 5); returns
+// out(m) = Σ_i z_i ΔF_i (the predicted output change ΔF z, docs/method.md §2.5); returns
 // max_j |out_j| for the trust region. F: k×m; c: m; z: k; out: m.
 export function combineRows(k: i32, m: i32, F: usize, c: usize, z: usize, out: usize): f64 {
   checkSize(k, "combineRows", "k");
@@ -199,7 +199,7 @@ export function combineRows(k: i32, m: i32, F: usize, c: usize, z: usize, out: u
   return mx;
 }
 
-// out_i = ½(F_i − y)ᵀW(F_i − y) (method.md §1). F: k×m; w (or 0), y: m; out: k.
+// out_i = ½(F_i − y)ᵀW(F_i − y) (docs/method.md §1). F: k×m; w (or 0), y: m; out: k.
 export function lsLoss(k: i32, m: i32, wScalar: f64, F: usize, w: usize, y: usize, out: usize): void {
   checkSize(k, "lsLoss", "k");
   checkSize(m, "lsLoss", "m");

@@ -19,7 +19,7 @@ export function signOf(member: u32, antithetic: bool): f64 {
 }
 
 // rowP = θ + σ₊·ξ and, when rowM ≠ 0, rowM = θ − σ₊·ξ (an antithetic pair from one pass of the
-// stream), each element computed in f64 and, for T = f32, rounded once (method.md §2 step 2).
+// stream), each element computed in f64 and, for T = f32, rounded once (docs/method.md §2.2).
 // theta: f64 n; rowP, rowM: T n. Used by perturb64/perturb32 (rng.ts) and mlpForwardPerturbed.
 export function perturbRows<T>(n: i32, sp: f64, key: u64, theta: usize, rowP: usize, rowM: usize): void {
   const sm = -sp;

@@ -1,6 +1,6 @@
 // rng core: the counter-based N(0,1) generator shared by the rng kernel family (rng.ts) and the
 // fused perturbed forward of the dense family (dense.ts). Not exported by index.ts: one copy of
-// the generator, so every consumer draws the same bits (method.md §2 step 2).
+// the generator, so every consumer draws the same bits (docs/method.md §2.2).
 //
 // ξ(seed, draw, member, index) is a pure function of four u32:
 //   key   = mix64(mix64(seed·2³² + draw ⊕ K0) ⊕ (member·γ₂ + K1))     (one stream per member)
@@ -77,7 +77,7 @@ const L4: f32 = 0.1111111111111111;
 const L5: f32 = 0.09090909090909091;
 
 // Splatted constants for the SIMD path, read from memory: V8 would re-materialize each v128
-// constant inside the loop (performance-notes.md), a load is one instruction.
+// constant inside the loop (docs/method.md §7.2), a load is one instruction.
 // f32x4 layout (16 bytes each): 0 ρ1 … 4 ρ5, 5 σ1 … 9 σ5, 10 K, 11 one, 12 1.5, 13 2⁻²⁴, 14 Q_TAIL.
 const VF: usize = memory.data<f32>([
   RA1, RA1, RA1, RA1, RA2, RA2, RA2, RA2, RA3, RA3, RA3, RA3, RA4, RA4, RA4, RA4, RA5, RA5, RA5, RA5,

@@ -1,5 +1,5 @@
 // rng kernel family: kernels that consume the counter-based N(0,1) generator of rng-core.ts, so the
-// perturbation matrix E = σΞ is regenerated instead of stored (method.md §2 step 2). ξ(seed, draw,
+// perturbation matrix E = σΞ is regenerated instead of stored (docs/method.md §2.2). ξ(seed, draw,
 // member, index) is a pure function of four u32 (defined in rng-core.ts); both builds give the same bits.
 //
 // Layouts: row-major, a k×n matrix holds k member rows of n contiguous values. Member i of a call
@@ -122,7 +122,7 @@ function streamCoef(coef: f64, z: usize, u: i32, anti: bool): f64 {
   return coef * (load<f64>(z + (<usize>u << 4)) - load<f64>(z + (<usize>u << 4), 8));
 }
 
-// θ += coef·Σ_i z_i·s_i·ξ_{q_i} (method.md §2 step 5, E z without E). Summation order, which fixes
+// θ += coef·Σ_i z_i·s_i·ξ_{q_i} (docs/method.md §2.5, E z without E). Summation order, which fixes
 // the bits: one term per stream u (a member, or an antithetic pair (2u, 2u+1) sharing ξ_u, whose
 // coefficient is coef·(z_{2u} − z_{2u+1})), and for each j the terms are added one by one in
 // ascending stream order, θ_j ← θ_j + c_u·ξ_uj. Splitting the member range into consecutive calls
@@ -203,7 +203,7 @@ function gramBlockRows(len: i32, a: usize, b: usize, out: usize, ldo: usize): vo
   addAt(out + 3 * ldo, e30 + f64x2.extract_lane(v30, 1)); addAt(out + 3 * ldo + 8, e31 + f64x2.extract_lane(v31, 1));
 }
 
-// The Tikhonov terms of the NLB system in one pass of the generator (method.md §1–2, docs/defaults.md
+// The Tikhonov terms of the NLB system in one pass of the generator (docs/method.md §2.8, docs/defaults.md
 // "Tikhonov λ, exactly"): with e_i = s_i·ξ_{q_i} the signed perturbation direction of member
 // i = member0 + r (E = σ[e_0 … e_{k−1}]),
 //   G(k×k) = [e_a·e_b] = ΞᵀΞ with signs,   p(k) = [e_a·θ] = Ξᵀθ with signs,

@@ -1,9 +1,9 @@
-// Forward-only training (NLB, method.md §2) against back propagation, measured in one run:
+// Forward-only training (NLB, docs/method.md §2) against back propagation, measured in one run:
 //   1. accuracy against wall time and passes on the MNIST split of the main job (784-64-10 tanh,
 //      same θ₀, same batch stream): NLB via fit() with its defaults, and back propagation with
 //      @tensorflow/tfjs-core on its WebAssembly backend (Adam lr 1e-3 at batch 512 and 64, plain
 //      SGD at batch 512);
-//   2. the memory of one training step against depth (method.md §4's claim): bytes tfjs holds at
+//   2. the memory of one training step against depth (docs/method.md §4's claim): bytes tfjs holds at
 //      the peak of a gradient step, measured by tf.profile, against the bytes NLB's working set
 //      holds in WebAssembly memory (MlpEvaluator + optimizer workspace, built as fit() builds them).
 // Both trainers run single-threaded (tfjs-backend-wasm has no threads in Node; neither has our
@@ -96,7 +96,7 @@ function logits(vars: tf.Variable[], x: tf.Tensor2D): tf.Tensor2D {
   return h;
 }
 
-// Mean softmax cross-entropy of a batch (method.md §1), the loss NLB minimizes (without its λ term).
+// Mean softmax cross-entropy of a batch (docs/method.md §1), the loss NLB minimizes (without its λ term).
 const lossOf = (vars: tf.Variable[], x: tf.Tensor2D, y: tf.Tensor2D) => () =>
   tf.losses.softmaxCrossEntropy(y, logits(vars, x)) as tf.Scalar;
 

@@ -184,9 +184,9 @@ mod.exports.mlpNetwork(net.ptr, 2, TANH, IDENTITY, batch, D.ptr, X.ptr, P.ptr, n
 const memberByMember = () => mod.exports.mlpForward(net.ptr, members);
 const w1 = dims[0] * dims[1];
 const layerByLayer = () => {
-  mod.exports.denseEnsemble(members, batch, dims[0], dims[1], TANH, X.ptr, 0, P.ptr, P.at(w1), nP, hidden.ptr, batch * dims[1], mlpWork.ptr);
-  mod.exports.denseEnsemble(members, batch, dims[1], dims[2], IDENTITY, hidden.ptr, batch * dims[1], P.at(w1 + dims[1]),
-    P.at(w1 + dims[1] + dims[1] * dims[2]), nP, out.ptr, batch * dims[2], mlpWork.ptr);
+  mod.exports.denseEnsemble(members, batch, dims[0], dims[1], TANH, X.ptr, 0, P.ptr, P.byteOffset(w1), nP, hidden.ptr, batch * dims[1], mlpWork.ptr);
+  mod.exports.denseEnsemble(members, batch, dims[1], dims[2], IDENTITY, hidden.ptr, batch * dims[1], P.byteOffset(w1 + dims[1]),
+    P.byteOffset(w1 + dims[1] + dims[1] * dims[2]), nP, out.ptr, batch * dims[2], mlpWork.ptr);
 };
 // tfjs: the same network, one member at a time (its batched matMul is far slower; see notes).
 const tX = tf.tensor2d(xs, [batch, dims[0]]);

@@ -5,7 +5,7 @@
 // black-box path (perturb64 in chunks of maxMembers rows).
 // Part 2 — the MNIST MLP (784-64-10 tanh, batch 512, k = 32) through the in-wasm network evaluator
 // (mlpForwardPerturbed: each member's f32 parameters generated into a two-row scratch and run
-// through the network before the next member's; widen), with the method.md §2 starting point
+// through the network before the next member's; widen), with the docs/method.md §2.5 starting point
 // (τ = 1, μ₀ = 1, T = 200, λ = 1e-4, σ = 0.01) and with λ = 0, each also with antithetic pairs
 // (k/2 draws: the generator's share halves). Side by side, alternating iteration by iteration, the
 // unfused path it replaced (perturb32 of all members into a members × n f32 matrix P, then one
@@ -218,7 +218,7 @@ class UnfusedMlpEvaluator implements Evaluator {
   }
 
   evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>): void {
-    for (let r = 0; r < count; r++) this.ws.raw.narrow(this.n, rows.at(r * this.n), this.P.at(r * this.pStride));
+    for (let r = 0; r < count; r++) this.ws.raw.narrow(this.n, rows.byteOffset(r * this.n), this.P.byteOffset(r * this.pStride));
     this.forward(count, out);
   }
 
@@ -226,7 +226,7 @@ class UnfusedMlpEvaluator implements Evaluator {
     const first = center ? 1 : 0;
     if (center) this.ws.raw.narrow(this.n, theta.ptr, this.P.ptr);
     this.ws.raw.perturb32(count, this.n, sigma, seed, draw, member0, antithetic ? 1 : 0, this.pStride, theta.ptr,
-      this.P.at(first * this.pStride));
+      this.P.byteOffset(first * this.pStride));
     this.forward(count + first, out);
   }
 

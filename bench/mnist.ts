@@ -1,5 +1,5 @@
-// MNIST at equal forward-pass budgets: test accuracy against forward passes for NLB (method.md §2)
-// and classical EKI (method.md §3), same network, data, batch size, ensemble size and seed.
+// MNIST at equal forward-pass budgets: test accuracy against forward passes for NLB (docs/method.md §2)
+// and classical EKI (docs/method.md §3), same network, data, batch size, ensemble size and seed.
 // Writes bench/results/mnist.json. Run: node --import tsx bench/mnist.ts [--budget 20000] [--smoke]
 import os from 'node:os';
 import { loadModule } from '../bindings/wasm.js';
@@ -33,12 +33,12 @@ interface Variant {
 }
 const variants: Variant[] = [
   {
-    name: 'nlb', description: 'never look back, fit() defaults (method.md §2 step 5 settings)',
+    name: 'nlb', description: 'never look back, fit() defaults (docs/method.md §2.5 settings)',
     options: { optimizer: 'nlb', nlb: { ensembleSize: k } }, perIteration: k + 2,
   },
   {
     name: 'nlb-lambda-1e-4',
-    description: 'NLB with method.md\'s λ = 1e-4 instead of fit\'s 3e-3 (evidence for the default)',
+    description: 'NLB with docs/method.md §2.5\'s λ = 1e-4 instead of fit\'s 3e-3 (evidence for the default)',
     options: { optimizer: 'nlb', nlb: { ensembleSize: k, lambda: 1e-4 } }, perIteration: k + 2,
   },
   {

@@ -4,7 +4,7 @@
 // ABI conventions (every kernel): BLAS argument order — sizes, then scalars, then pointers.
 // Pointers are byte offsets into `memory`, 16-byte aligned when they come from `alloc`.
 // Matrices are row-major; "k×m" means k rows (members) of m contiguous values.
-// f32 for forward passes, f64 for ensemble-space algebra and θ (method.md §5).
+// f32 for forward passes, f64 for ensemble-space algebra and θ (docs/method.md §5).
 import { instantiate } from '@assemblyscript/loader';
 import { KernelError } from './errors.js';
 
@@ -68,7 +68,7 @@ export interface RawExports {
   perturb32(k: number, n: number, sigma: number, seed: number, draw: number, member0: number,
     antithetic: number, outStride: number, theta: Ptr, out: Ptr): void;
   /** θ += coef·Σ_i z_i·s_i·ξ_{q_i} over members i = member0..member0+k−1, regenerating ξ
-   *  (E is never stored; method.md §2 step 2). z: f64 k; theta: f64 n. One term per stream:
+   *  (E is never stored; docs/method.md §2.2). z: f64 k; theta: f64 n. One term per stream:
    *  a member (c = coef·z_i) or, with antithetic pairs, a pair (2u, 2u+1) sharing ξ_u
    *  (c = coef·(z_2u − z_2u+1)); terms are added to each θ_j one by one in ascending stream
    *  order, so consecutive calls over a split member range give the same bits. With antithetic

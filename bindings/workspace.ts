@@ -96,11 +96,6 @@ export class Buf<D extends DType = DType> {
     return this.ptr + i * BYTES[this.dtype];
   }
 
-  /** @deprecated Renamed `byteOffset(i)`: it returns a byte pointer, not element i. */
-  at(i: number): number {
-    return this.byteOffset(i);
-  }
-
   /** @internal */
   markFreed(): void {
     this.freed = true;

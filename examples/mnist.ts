@@ -105,7 +105,7 @@ if (opts.save) await writableFile('--save', opts.save);
 
 const module = await loadModule({ simd: opts.simd ? 'auto' : false });
 const layers = [MNIST_FEATURES, ...opts.hidden, 10];
-// Weights ~ N(0, 1/fan-in): the initialization of the measured settings (method.md §2 step 5).
+// Weights ~ N(0, 1/fan-in): the initialization of the measured settings (docs/method.md §2.5).
 const model = opts.resume ? await resumedModel(opts.resume) : newModel();
 if (opts.resume && model.layers.join(',') !== layers.join(',')) {
   fail(`--resume: ${opts.resume} holds layers [${model.layers.join(', ')}], but --hidden gives [${layers.join(', ')}]. Pass the same --hidden.`, 2);

@@ -135,7 +135,7 @@ function runDense(mod: EnkfModule, c: DenseCase): Float32Array {
     const dims = ws.from('i32', [c.inDim, c.outDim]);
     const work = ws.alloc('f32', mod.exports.mlpWorkBytes(c.rows, 1, dims.ptr) / 4);
     mod.exports.denseEnsemble(c.members, c.rows, c.inDim, c.outDim, c.act, X.ptr, c.xStride, P.ptr,
-      P.at(c.inDim * c.outDim), c.pStride, Y.ptr, c.yStride, work.ptr);
+      P.byteOffset(c.inDim * c.outDim), c.pStride, Y.ptr, c.yStride, work.ptr);
     return Y.copy();
   } finally {
     ws.dispose();
@@ -256,7 +256,7 @@ test('mlpForward equals chained denseEnsemble calls bit for bit (same engine, sa
       const K = m.dims[l], N = m.dims[l + 1];
       const Y = ws.f32(m.members * m.rows * N);
       const work = ws.alloc('f32', mod.exports.mlpWorkBytes(m.rows, 1, ws.from('i32', [K, N]).ptr) / 4);
-      mod.exports.denseEnsemble(m.members, m.rows, K, N, l === 2 ? 0 : 2, inp.ptr, xStride, P.at(off), P.at(off + K * N),
+      mod.exports.denseEnsemble(m.members, m.rows, K, N, l === 2 ? 0 : 2, inp.ptr, xStride, P.byteOffset(off), P.byteOffset(off + K * N),
         m.pStride, Y.ptr, m.rows * N, work.ptr);
       inp = Y;
       xStride = m.rows * N;
@@ -289,17 +289,17 @@ test('bad arguments raise a KernelError naming the problem', () => {
       mod.exports.mlpNetwork(net.ptr, layers, act, outAct, rows, dimsP, XP, PP, pStride, out, bufA, bufB, work);
       mod.exports.mlpForward(net.ptr, members);
     };
-    expectKernelError(() => d(0, 4, 4, 3, 0, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /members must be ≥ 1; got 0/);
-    expectKernelError(() => d(2, 4, -1, 3, 0, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /inDim must be ≥ 1; got -1/);
-    expectKernelError(() => d(2, 4, 4, 3, 4, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /act must be 0 .*got 4/);
-    expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 5, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /xStride must be 0 .* ≥ rows·inDim = 16; got 5/);
-    expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 11, work.ptr), /yStride must be ≥ rows·outDim = 12/);
-    expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), -1, Y.ptr, 12, work.ptr), /pStride must be ≥ 0/);
-    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr + 1, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /denseEnsemble: X must be 4-byte aligned; got pointer \d+/);
-    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr + 8), /denseEnsemble: work \(mlpWorkBytes bytes, 16-aligned\) must be 16-byte aligned; got pointer/);
-    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, X.ptr, 12, work.ptr), /denseEnsemble: Y and X must not overlap \(pass separate buffers\); got \[\d+, \d+\) and \[\d+, \d+\)/);
-    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.at(12), 15, mod.exports.memoryBytes() - 16, 12, work.ptr), /denseEnsemble: Y must lie inside memory; got pointer \d+ \+ extent 48 bytes > memory size \d+ bytes/);
-    expectKernelError(() => d(1 << 20, 4, 4, 3, 1, X.ptr, 16, P.ptr, P.at(12), 15, Y.ptr, 12, work.ptr), /denseEnsemble: X must lie inside memory; got pointer \d+ \+ extent \d+ bytes > memory size/);
+    expectKernelError(() => d(0, 4, 4, 3, 0, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /members must be ≥ 1; got 0/);
+    expectKernelError(() => d(2, 4, -1, 3, 0, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /inDim must be ≥ 1; got -1/);
+    expectKernelError(() => d(2, 4, 4, 3, 4, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /act must be 0 .*got 4/);
+    expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 5, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /xStride must be 0 .* ≥ rows·inDim = 16; got 5/);
+    expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 11, work.ptr), /yStride must be ≥ rows·outDim = 12/);
+    expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.byteOffset(12), -1, Y.ptr, 12, work.ptr), /pStride must be ≥ 0/);
+    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr + 1, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /denseEnsemble: X must be 4-byte aligned; got pointer \d+/);
+    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr + 8), /denseEnsemble: work \(mlpWorkBytes bytes, 16-aligned\) must be 16-byte aligned; got pointer/);
+    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.byteOffset(12), 15, X.ptr, 12, work.ptr), /denseEnsemble: Y and X must not overlap \(pass separate buffers\); got \[\d+, \d+\) and \[\d+, \d+\)/);
+    expectKernelError(() => d(1, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.byteOffset(12), 15, mod.exports.memoryBytes() - 16, 12, work.ptr), /denseEnsemble: Y must lie inside memory; got pointer \d+ \+ extent 48 bytes > memory size \d+ bytes/);
+    expectKernelError(() => d(1 << 20, 4, 4, 3, 1, X.ptr, 16, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /denseEnsemble: X must lie inside memory; got pointer \d+ \+ extent \d+ bytes > memory size/);
 
     expectKernelError(() => f(2, 4, 2, 2, 0, dims.ptr, X.ptr, P.ptr, 20, Y.ptr, A.ptr, B.ptr, work.ptr), /pStride must be ≥ the parameter count = 23; got 20/);
     expectKernelError(() => f(2, 4, 0, 2, 0, dims.ptr, X.ptr, P.ptr, 23, Y.ptr, A.ptr, B.ptr, work.ptr), /layers must be ≥ 1; got 0/);
@@ -344,7 +344,7 @@ test('memory does not grow over 10⁴ calls of denseEnsemble, mlpForward and mlp
     for (let r = 0; r < 10_000; r++) {
       mod.exports.mlpNetwork(net.ptr, 2, 2, 3, 6, dims.ptr, X.ptr, P.ptr, m.pStride, out.ptr, bufA.ptr, bufB.ptr, work.ptr);
       mod.exports.mlpForward(net.ptr, 3);
-      mod.exports.denseEnsemble(3, 6, 7, 5, 1, X.ptr, 0, P.ptr, P.at(35), m.pStride, bufA.ptr, 30, work.ptr);
+      mod.exports.denseEnsemble(3, 6, 7, 5, 1, X.ptr, 0, P.ptr, P.byteOffset(35), m.pStride, bufA.ptr, 30, work.ptr);
       mod.exports.mlpWorkBytes(6, 2, dims.ptr);
     }
     assert.is(mod.memory.buffer.byteLength, before, `${name}: memory grew`);
@@ -399,7 +399,7 @@ function runUnfused(mod: EnkfModule, f: Fused, k: number, sigma: number, seed: n
     const theta = ws.from('f64', f.theta);
     const P = ws.f32((k + c) * f.m.pStride);
     if (center) mod.exports.narrow(f.n, theta.ptr, P.ptr);
-    mod.exports.perturb32(k, f.n, sigma, seed, draw, member0, anti ? 1 : 0, f.m.pStride, theta.ptr, P.at(c * f.m.pStride));
+    mod.exports.perturb32(k, f.n, sigma, seed, draw, member0, anti ? 1 : 0, f.m.pStride, theta.ptr, P.byteOffset(c * f.m.pStride));
     return runMlp(mod, { ...f.m, members: k + c, P: P.copy() });
   } finally {
     ws.dispose();
@@ -491,8 +491,8 @@ test('mlpForwardPerturbed: bad arguments raise a KernelError naming the problem'
     // With center the output holds k + 1 slices of 8 floats: 2 end where θ starts, 3 reach into it.
     const big = ws.f64(80);
     big.view().set(T.copy(), 40);
-    g(2, 0, 0, 0, { theta: big.at(40), out: big.at(32) });
-    expectKernelError(() => g(2, 0, 0, 1, { theta: big.at(40), out: big.at(32) }), /mlpForwardPerturbed: theta and out must not overlap/);
+    g(2, 0, 0, 0, { theta: big.byteOffset(40), out: big.byteOffset(32) });
+    expectKernelError(() => g(2, 0, 0, 1, { theta: big.byteOffset(40), out: big.byteOffset(32) }), /mlpForwardPerturbed: theta and out must not overlap/);
     ws.dispose();
   }
 });

@@ -1,4 +1,4 @@
-// Classical EKI (method.md §3), the baseline NLB modifies: its known failures made checkable
+// Classical EKI (docs/method.md §3), the baseline NLB modifies: its known failures made checkable
 // (subspace property, collapse), its convergence when J > n, the ensemble mean as prediction,
 // perturbed observations, EKI(R) noise and inflation, failure handling and argument errors.
 import { test } from 'uvu';

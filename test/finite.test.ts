@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Workspace } from '../bindings/index.js';
 import { builds, expectKernelError, label } from './helpers.js';
+import { compactFinite } from '../bindings/optimizers/driver.js';
 import { gaussArray, mulberry32 } from './oracles.js';
 
 const finiteRowsRef = (k: number, m: number, F: Float64Array): number[] =>
@@ -61,6 +62,28 @@ test('finiteRows: bad arguments abort with a KernelError naming the argument', a
       /finiteRows: F must lie inside memory; got pointer \d+ \+ extent 128 bytes > memory size \d+ bytes/);
     expectKernelError(() => x.finiteRows(4, 4, F.ptr, 0), /finiteRows: flags must be a buffer from alloc; got the null pointer 0/);
     ws.dispose();
+  }
+});
+
+test('compactFinite keeps huge finite members in order and drops only NaN/±Inf rows (the old 0·Σ test dropped 1e200 rows)', async () => {
+  for (const mod of await builds()) {
+    const ws = new Workspace(mod);
+    try {
+      const k = 6;
+      const m = 5;
+      const rows = [
+        [1, 2, 3, 4, 5], [1e200, -1e200, 0, 0, 1], [NaN, 0, 0, 0, 0], [0, 0, 0, 0, 7], [0, Infinity, 0, 0, 0], [-1e300, 1, 1, 1, 1],
+      ];
+      const F = ws.from('f64', rows.flat());
+      const flags = ws.i32(k);
+      const index = new Int32Array(k);
+      const { count } = compactFinite(ws, F, k, m, flags, index);
+      assert.is(count, 4, label(mod));
+      assert.equal(Array.from(index.subarray(0, count)), [0, 1, 3, 5]);
+      assert.equal(Array.from(F.view().subarray(0, count * m)), [rows[0], rows[1], rows[3], rows[5]].flat());
+    } finally {
+      ws.dispose();
+    }
   }
 });
 

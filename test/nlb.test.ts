@@ -1,4 +1,4 @@
-// The never-look-back EnKF (method.md §2) on problems with known answers: the paper's claims made
+// The never-look-back EnKF (docs/method.md §2) on problems with known answers: the paper's claims made
 // checkable (linear convergence for small k, an exact Gauss–Newton step for k ≥ n, escaping the
 // local minima of an oscillatory Φ with a decaying σ), plus Tikhonov, trust region, failure
 // handling, determinism and argument errors. Every random draw is seeded.

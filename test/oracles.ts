@@ -1,5 +1,5 @@
 // Plain-TypeScript reference implementations (oracles) for the rng, ensemble and cholesky
-// kernels, written from method.md and the kernels' doc comments, never from the kernels' code
+// kernels, written from docs/method.md and the kernels' doc comments, never from the kernels' code
 // paths: straightforward loops, matrices formed explicitly. Any suite may import them.
 // All matrices are row-major Float64Arrays; a k×m matrix holds k rows of m values.
 

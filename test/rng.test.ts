@@ -164,12 +164,12 @@ test('any chunking of indices or members gives the same values', async () => {
       mod.exports.perturb64(k, n, 0.1, 8, 9, 4, anti, th.ptr, all.ptr);
       // Chunks generated in reverse order, splitting antithetic pairs ([4..7), [7..8), [8..k+4)).
       const chunked = ws.f64(k * n);
-      for (const [r0, cnt] of [[4, k - 4], [3, 1], [0, 3]]) mod.exports.perturb64(cnt, n, 0.1, 8, 9, 4 + r0, anti, th.ptr, chunked.at(r0 * n));
+      for (const [r0, cnt] of [[4, k - 4], [3, 1], [0, 3]]) mod.exports.perturb64(cnt, n, 0.1, 8, 9, 4 + r0, anti, th.ptr, chunked.byteOffset(r0 * n));
       sameBits(all.copy(), chunked.copy(), `${label(mod)} perturb64 chunks anti=${anti}`);
       const f32all = ws.f32(k * n);
       const f32chunk = ws.f32(k * n);
       mod.exports.perturb32(k, n, 0.1, 8, 9, 4, anti, n, th.ptr, f32all.ptr);
-      for (const [r0, cnt] of [[5, k - 5], [0, 5]]) mod.exports.perturb32(cnt, n, 0.1, 8, 9, 4 + r0, anti, n, th.ptr, f32chunk.at(r0 * n));
+      for (const [r0, cnt] of [[5, k - 5], [0, 5]]) mod.exports.perturb32(cnt, n, 0.1, 8, 9, 4 + r0, anti, n, th.ptr, f32chunk.byteOffset(r0 * n));
       sameBits(f32all.copy(), f32chunk.copy(), `${label(mod)} perturb32 chunks anti=${anti}`);
       // nlbUpdate over consecutive member chunks, in order, adds the same terms in the same order
       // (with pairs, chunks start at even members; chunks of 1 to 6 streams cross the groups of 4).
@@ -178,7 +178,7 @@ test('any chunking of indices or members gives the same values', async () => {
       mod.exports.nlbUpdate(k, n, 0.5, 8, 9, 4, anti, zb.ptr, t1.ptr);
       const t2 = ws.from('f64', theta);
       const chunks = anti ? [[0, 2], [2, 8]] : [[0, 1], [1, 4], [5, 6]];
-      for (const [r0, cnt] of chunks) mod.exports.nlbUpdate(cnt, n, 0.5, 8, 9, 4 + r0, anti, zb.at(r0), t2.ptr);
+      for (const [r0, cnt] of chunks) mod.exports.nlbUpdate(cnt, n, 0.5, 8, 9, 4 + r0, anti, zb.byteOffset(r0), t2.ptr);
       sameBits(t1.copy(), t2.copy(), `${label(mod)} nlbUpdate chunks anti=${anti}`);
       ws.dispose();
     }

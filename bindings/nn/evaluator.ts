@@ -1,9 +1,9 @@
 // The in-WebAssembly ensemble forward of an MLP, as an Evaluator for the optimizers
 // (bindings/optimizers/types.ts). One kernel call runs every requested member over the current
-// mini-batch (method.md §4). NLB's fast path (evaluatePerturbed) is mlpForwardPerturbed: each
+// mini-batch (docs/method.md §4). NLB's fast path (evaluatePerturbed) is mlpForwardPerturbed: each
 // member's f32 parameters are generated from θ and the counter RNG into a scratch row (two for an
 // antithetic pair ±ξ) and run through the network before the next member's, so no member matrix
-// is stored (memory O(n + m·k), method.md). Explicit f64 rows (evaluate: EKI members, NLB
+// is stored (memory O(n + m·k), docs/method.md §2.2). Explicit f64 rows (evaluate: EKI members, NLB
 // candidates, θ alone) are narrowed into rows of the same buffer and run by mlpForward. The buffer
 // starts with one row and grows only when a call needs more: two for antithetic pairs, `count` for
 // explicit rows (EKI: up to maxMembers). The f32 logits are widened to the f64 outputs.
@@ -129,7 +129,7 @@ export class MlpEvaluator implements Evaluator {
     }
     const raw = this.ws.raw;
     const P = this.rowsFor(count);
-    for (let r = 0; r < count; r++) raw.narrow(this.n, rows.at(r * this.n), P.at(r * this.pStride));
+    for (let r = 0; r < count; r++) raw.narrow(this.n, rows.byteOffset(r * this.n), P.byteOffset(r * this.pStride));
     raw.mlpForward(this.net.ptr, count);
     raw.widen(count * this.m, this.logits.ptr, out.ptr);
   }
@@ -142,8 +142,8 @@ export class MlpEvaluator implements Evaluator {
     const raw = this.ws.raw;
     // an antithetic pair is generated into two rows at once (one pass of its stream)
     this.rowsFor(antithetic && count > 1 ? 2 : 1);
-    // method.md §2 steps 2–3: members θ + σ·s_i·ξ_{q_i} generated member by member into the scratch
-    // and run at once (θ itself first with center), all k + 1 forward passes in one call (method.md §4).
+    // docs/method.md §2.2–2.3: members θ + σ·s_i·ξ_{q_i} generated member by member into the scratch
+    // and run at once (θ itself first with center), all k + 1 forward passes in one call (docs/method.md §4).
     raw.mlpForwardPerturbed(this.net.ptr, count, theta.ptr, sigma, seed, draw, member0, antithetic ? 1 : 0, first);
     raw.widen((count + first) * this.m, this.logits.ptr, out.ptr);
   }

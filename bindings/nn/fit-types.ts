@@ -118,7 +118,7 @@ export interface EarlyStoppingOptions {
 }
 
 export interface FitOptions {
-  /** 'nlb' (default, method.md §2) or 'eki' (method.md §3). */
+  /** 'nlb' (default, docs/method.md §2) or 'eki' (docs/method.md §3). */
   optimizer?: OptimizerKind;
   /** NLB options over fit's network defaults (FIT_NLB_DEFAULTS), and the stopping rules
    *  tolerance, gradientTolerance and patience of the run (off unless given). */
@@ -168,7 +168,7 @@ export interface FitOptions {
   /**
    * Worker threads that evaluate ensemble members next to the main thread (Node worker_threads;
    * default 0 = everything on the main thread). The members of each NLB draw are split between the
-   * threads; the iterates are bit-identical to workers: 0 (method.md §5). Explicit rows (EKI, NLB
+   * threads; the iterates are bit-identical to workers: 0 (docs/method.md §5). Explicit rows (EKI, NLB
    * candidates) stay on the main thread. Not available in browsers.
    */
   workers?: number;

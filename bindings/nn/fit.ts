@@ -1,4 +1,4 @@
-// fit(): mini-batch training of an MLP classifier with forward passes only (method.md §2 NLB, the
+// fit(): mini-batch training of an MLP classifier with forward passes only (docs/method.md §2 NLB, the
 // default; §3 EKI; any process of bindings/optimizers/registry.ts), in the spirit of tfjs
 // model.fit. This file assembles one training run: the plan (fit-plan.ts: every option and the
 // data checked first), the module's optimizer, evaluator and objective, and the run core with

@@ -175,7 +175,7 @@ export class LastLayerSolver {
     const z = this.Z64.view();
     const b = x.subarray(d * C);
     for (let r = 0; r < m; r += C) for (let c = 0; c < C; c++) z[r + c] += b[c];
-    // mean cross-entropy and G = (softmax − e_y)/N of the logits (method.md §1)
+    // mean cross-entropy and G = (softmax − e_y)/N of the logits (docs/method.md §1)
     raw.ceLoss(1, rows, C, this.Z64.ptr, this.labels.ptr, this.lossOut.ptr, 0);
     raw.ceGrad(1, rows, C, this.Z64.ptr, this.labels.ptr, this.G64.ptr);
     const gr = this.G64.view();

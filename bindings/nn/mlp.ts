@@ -1,11 +1,11 @@
-// Multilayer perceptrons as functions of one flat parameter vector θ (method.md §4).
+// Multilayer perceptrons as functions of one flat parameter vector θ (docs/method.md §4).
 //
 // Parameter layout (the contract shared with the forward kernels, the optimizers and the saved
 // format): for each layer l = 0..L−1 with fan-in d_l and fan-out d_{l+1}, first the weights W_l
 // (d_l × d_{l+1}, row-major: W_l[i·d_{l+1} + j] connects input i to output j), then the bias b_l
 // (d_{l+1}). Hidden layers apply `activation`; the last layer is linear (logits), and class
-// probabilities are softmax(logits) — the loss is softmax cross-entropy (method.md §1).
-// θ is kept in f64 (the optimizers update it in f64); forward passes narrow it to f32 (method.md §5).
+// probabilities are softmax(logits) — the loss is softmax cross-entropy (docs/method.md §1).
+// θ is kept in f64 (the optimizers update it in f64); forward passes narrow it to f32 (docs/method.md §5).
 import type { EnkfModule } from '../wasm.js';
 import { Workspace } from '../workspace.js';
 import { checkInt, describe } from '../errors.js';
@@ -302,7 +302,7 @@ export function argmaxRows(z: ArrayLike<number>, C: number): Int32Array {
   return out;
 }
 
-/** Mean softmax cross-entropy (method.md §1) and accuracy of logits z (rows × C) for labels y. */
+/** Mean softmax cross-entropy (docs/method.md §1) and accuracy of logits z (rows × C) for labels y. */
 export function crossEntropy(z: ArrayLike<number>, y: ArrayLike<number>, C: number): Evaluation {
   const rows = y.length;
   let loss = 0;

@@ -21,7 +21,7 @@ export const DEFAULT_ROW_BYTES = 8 * 1024 * 1024;
 
 /** A view of `length` elements of `buf` starting at element `start` (not owned; never freed). */
 export function subBuf<D extends 'f64' | 'f32' | 'i32'>(ws: Workspace, buf: Buf<D>, start: number, length: number): Buf<D> {
-  return new Buf(ws, buf.at(start), length, buf.dtype);
+  return new Buf(ws, buf.byteOffset(start), length, buf.dtype);
 }
 
 /** Members that survived an evaluation: indices of finite rows, moved to the front of F. */
@@ -33,18 +33,17 @@ export interface Survivors {
 
 /**
  * Moves the rows of F (k × m, f64) that are entirely finite to the front, keeping their order: a
- * member with NaN/Inf outputs is dropped for the iteration. The test is one SIMD kernel pass,
- * lsLoss with weight 0 against a finite reference row `ref` (m): 0·Σ(F_i − ref)² is NaN for a row
- * holding NaN or ±Inf, and 0 for a finite row unless Σ(F_i − ref)² overflows (|F_i − ref| beyond
- * ~1e154): such a member is dropped too, as if it had failed. loss: f64 k scratch.
+ * member with NaN/Inf outputs is dropped for the iteration. The test is the exact finiteRows
+ * kernel (a huge but finite row is kept; if it overflows the k×k system, the optimizer reports
+ * that with its own error). finite: i32 k scratch (1 = row i is finite).
  */
-export function compactFinite(ws: Workspace, F: Buf<'f64'>, k: number, m: number, ref: Buf<'f64'>, loss: Buf<'f64'>,
+export function compactFinite(ws: Workspace, F: Buf<'f64'>, k: number, m: number, finite: Buf<'i32'>,
   index: Int32Array): Survivors {
-  ws.raw.lsLoss(k, m, 0, F.ptr, 0, ref.ptr, loss.ptr);
-  const l = loss.view();
+  ws.raw.finiteRows(k, m, F.ptr, finite.ptr);
+  const flags = finite.view();
   let count = 0;
   for (let i = 0; i < k; i++) {
-    if (l[i] !== 0) continue;
+    if (flags[i] !== 1) continue;
     if (count !== i) F.view().copyWithin(count * m, i * m, (i + 1) * m);
     index[count++] = i;
   }
@@ -245,9 +244,9 @@ export abstract class OptimizerBase implements Optimizer {
         const rows = this.memberRows();
         const t0 = performance.now();
         if (request.center) rows.view().set(req.theta.view().subarray(0, n));
-        // method.md §2 step 2: members θ + σ s_i ξ_{q_i}, regenerated from (seed, draw, member)
+        // docs/method.md §2.2: members θ + σ s_i ξ_{q_i}, regenerated from (seed, draw, member)
         this.ws.raw.perturb64(request.count, n, req.sigma, req.seed, req.draw, request.member0, req.antithetic ? 1 : 0,
-          req.theta.ptr, rows.at(request.center ? n : 0));
+          req.theta.ptr, rows.byteOffset(request.center ? n : 0));
         clock.algebra += performance.now() - t0;
         const rowView = rowsOut === this.maxMembers ? rows : subBuf(this.ws, rows, 0, rowsOut * n);
         yield () => evaluator.evaluate(rowView, rowsOut, out);

@@ -1,4 +1,4 @@
-// Classical ensemble Kalman inversion (method.md §3): the baseline NLB modifies. A persistent
+// Classical ensemble Kalman inversion (docs/method.md §3): the baseline NLB modifies. A persistent
 // ensemble Θ (J × n) is moved by ensemble-space updates Θ_j += Σ_l Z_lj (Θ_l − θ̄); predictions use
 // the ensemble mean. Its known failures (subspace property, collapse) are what NLB removes.
 import type { Buf, Workspace } from '../workspace.js';
@@ -57,8 +57,6 @@ export class Eki extends OptimizerBase {
   private c: Buf<'f64'> | null = null;
   private eta: Buf<'f64'> | null = null;
   private work: Buf<'f64'> | null = null;
-  // zeroRow: m zeros, the finite reference row of the finiteness test
-  private zeroRow: Buf<'f64'> | null = null;
   // A, L, D, B: J × J ensemble-space matrices; Z: J × J update coefficients; r: J; lossOut: 1
   private readonly A: Buf<'f64'>;
   private readonly L: Buf<'f64'>;
@@ -67,8 +65,8 @@ export class Eki extends OptimizerBase {
   private readonly Z: Buf<'f64'>;
   private readonly r: Buf<'f64'>;
   private readonly lossOut: Buf<'f64'>;
-  // memberLoss: J (finiteness test of each member's outputs)
-  private readonly memberLoss: Buf<'f64'>;
+  // memberFinite: i32 J (finiteness flag of each member's outputs)
+  private readonly memberFinite: Buf<'i32'>;
   private readonly index: Int32Array;
 
   constructor(ws: Workspace, theta0: Float64Array, options: EkiOptions = {}) {
@@ -101,9 +99,9 @@ export class Eki extends OptimizerBase {
     this.Z = ws.f64(J * J);
     this.r = ws.f64(J);
     this.lossOut = ws.f64(1);
-    this.memberLoss = ws.f64(J);
+    this.memberFinite = ws.i32(J);
     this.index = new Int32Array(J);
-    // method.md §3: initial ensemble θ₀ + spread·ξ_j (draw 0), recentred so that θ̄₀ = θ₀
+    // docs/method.md §3: initial ensemble θ₀ + spread·ξ_j (draw 0), recentred so that θ̄₀ = θ₀
     // exactly (the first prediction is the caller's θ₀; span(ΔΘ₀) is unchanged)
     const theta0Buf = ws.from('f64', theta0);
     ws.raw.perturb64(J, n, this.o.spread, this.seed, this.draws++, 0, 0, theta0Buf.ptr, this.members.ptr);
@@ -121,7 +119,7 @@ export class Eki extends OptimizerBase {
     return this.t;
   }
 
-  /** The ensemble mean θ̄ (f64 n) — EKI's prediction (method.md §3). */
+  /** The ensemble mean θ̄ (f64 n) — EKI's prediction (docs/method.md §3). */
   thetaBuf(): Buf<'f64'> {
     this.checkAlive();
     return this.meanRow;
@@ -163,13 +161,12 @@ export class Eki extends OptimizerBase {
 
   private ensureOutputs(m: number): void {
     if (this.m === m) return;
-    for (const b of [this.F, this.c, this.eta, this.work, this.zeroRow]) if (b) this.ws.free(b);
+    for (const b of [this.F, this.c, this.eta, this.work]) if (b) this.ws.free(b);
     const J = this.J;
     this.F = this.ws.f64((J + 1) * m);
     this.c = this.ws.f64(m);
     this.eta = this.ws.f64(J * m);
     this.work = this.ws.f64(J * Math.max(m, J + 1));
-    this.zeroRow = this.ws.f64(m);
     this.m = m;
   }
 
@@ -204,7 +201,7 @@ export class Eki extends OptimizerBase {
       raw.meanRows(J, n, this.members.ptr, this.meanRow.ptr);
       yield { kind: 'rows', rows: this.all, count: J + 1, out: F };
       evaluations += J + 1;
-      kk = compactFinite(ws, Fm, J, m, this.zeroRow!, this.memberLoss, this.index).count;
+      kk = compactFinite(ws, Fm, J, m, this.memberFinite, this.index).count;
       dropped += J - kk;
       if (kk >= 2) break;
       if (redraws === o.maxRedraws) {
@@ -220,7 +217,7 @@ export class Eki extends OptimizerBase {
     const spread = this.spread();
     this.prevMean.view().set(this.meanRow.view());
 
-    // method.md §3: c = mean of the surviving members' outputs, D_lj = ⟨F_l − c, ∇L_j(F_j)⟩
+    // docs/method.md §3: c = mean of the surviving members' outputs, D_lj = ⟨F_l − c, ∇L_j(F_j)⟩
     const c = this.c!;
     raw.meanRows(kk, m, Fm.ptr, c.ptr);
     let noisePtr = 0;
@@ -228,7 +225,7 @@ export class Eki extends OptimizerBase {
       // η_j ~ N(0, Γ), fresh per iteration (a draw of its own), one row per survivor
       const draw = this.draws++;
       const ls = objective as LeastSquares;
-      for (let s = 0; s < kk; s++) raw.randn(m, this.seed, draw, this.index[s], 0, this.eta!.at(s * m));
+      for (let s = 0; s < kk; s++) raw.randn(m, this.seed, draw, this.index[s], 0, this.eta!.byteOffset(s * m));
       const ev = this.eta!.view();
       for (let i = 0; i < m; i++) {
         const std = ls.noiseStd(i);
@@ -295,7 +292,7 @@ export class Eki extends OptimizerBase {
 
   protected freeBuffers(): void {
     const bufs = [this.all, this.prevMean, this.noiseRow, this.updateWork, this.A, this.L, this.D, this.B, this.Z,
-      this.r, this.lossOut, this.memberLoss, this.F, this.c, this.eta, this.work, this.zeroRow];
+      this.r, this.lossOut, this.memberFinite, this.F, this.c, this.eta, this.work];
     for (const b of bufs) if (b) this.ws.free(b);
   }
 }
@@ -313,12 +310,12 @@ function distanceToMean(members: Float64Array, mean: Float64Array, J: number, n:
   return Math.sqrt(s / J);
 }
 
-/** A classical EKI optimizer with its ensemble drawn around θ₀ (method.md §3); buffers live in `ws`. */
+/** A classical EKI optimizer with its ensemble drawn around θ₀ (docs/method.md §3); buffers live in `ws`. */
 export function createEki(ws: Workspace, theta0: ArrayLike<number>, options: EkiOptions = {}): Eki {
   return new Eki(ws, Float64Array.from(theta0), options);
 }
 
-/** fit's EKI defaults for networks (method.md §3): the best of a small grid on MNIST (spread
+/** fit's EKI defaults for networks (docs/method.md §3): the best of a small grid on MNIST (spread
  *  0.01–0.2, h₀ 1–1000, adaptive or fixed; 100 iterations, k = 32, batch 512). */
 export const FIT_EKI_DEFAULTS: Readonly<EkiOptions> = Object.freeze({ ensembleSize: 32, spread: 0.05, step: 100, adaptiveStep: true });
 

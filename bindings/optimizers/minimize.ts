@@ -29,7 +29,7 @@ export interface ProblemOptions extends NlbOptions, EkiOptions, StopCriteria {
   theta0: ArrayLike<number>;
   /** Loss of the outputs (default 'least-squares'). */
   loss?: LossKind;
-  /** The process: 'nlb' (default, method.md §2) or 'eki' (method.md §3); see registry.ts. */
+  /** The process: 'nlb' (default, docs/method.md §2) or 'eki' (docs/method.md §3); see registry.ts. */
   optimizer?: ProcessKind;
   /** Least squares: Γ as a scalar variance or its m diagonal entries (default 1). */
   noiseCovariance?: number | ArrayLike<number>;
@@ -235,7 +235,7 @@ export async function minimize(options: MinimizeOptions): Promise<MinimizeResult
 }
 
 // Φ at the final estimate, evaluated once more: a process whose reported loss is not at its
-// estimate (EKI's mean moved after its last evaluation, method.md §3), or NLB without acceptance.
+// estimate (EKI's mean moved after its last evaluation, docs/method.md §3), or NLB without acceptance.
 async function lossAt(p: Problem, evaluator: Evaluator): Promise<number> {
   const { optimizer, objective, ws } = p;
   const out = ws.f64(p.m);

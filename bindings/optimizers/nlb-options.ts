@@ -41,7 +41,7 @@ export const NLB_DEFAULTS = {
   maxRedraws: 5,
 };
 
-/** fit's NLB defaults for networks: the measured MNIST settings of method.md §2 step 5, except
+/** fit's NLB defaults for networks: the measured MNIST settings of docs/method.md §2.5, except
  *  λ = 3e-3 instead of 1e-4. The random-subspace steps let the weights of rarely active inputs
  *  drift; the Tikhonov term holds them back. Measured on the 8 000 / 2 000 split (784-64-10 tanh,
  *  seed 1, 1 300 iterations), test cross-entropy / accuracy: λ = 0: 0.363 / 89.9 %; 1e-3: 0.341 /

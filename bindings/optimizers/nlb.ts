@@ -1,4 +1,4 @@
-// Never look back (method.md §2): the modified EnKF of Haber, Lucka & Ruthotto. Every iteration
+// Never look back (docs/method.md §2): the modified EnKF of Haber, Lucka & Ruthotto. Every iteration
 // draws a fresh ensemble E = σΞ around θ_t from the counter RNG, evaluates k + 1 forward passes,
 // solves the k×k damped Gauss–Newton system in f64 and moves θ along E·z; the ensemble is then
 // thrown away. E is regenerated from (seed, draw, member), never stored as n × k.
@@ -43,9 +43,9 @@ export class Nlb extends OptimizerBase {
   private readonly r: Buf<'f64'>;
   private readonly z: Buf<'f64'>;
   private readonly zFull: Buf<'f64'>;
-  // loss of one member: 1; memberLoss: k (finiteness test of each member's outputs)
+  // loss of one member: 1; memberFinite: i32 k (finiteness flag of each member's outputs)
   private readonly lossOut: Buf<'f64'>;
-  private readonly memberLoss: Buf<'f64'>;
+  private readonly memberFinite: Buf<'i32'>;
   // Tikhonov: gramG k×k = ΞᵀΞ and gramP k = Ξᵀθ over all k members (signed columns)
   private gramG: Buf<'f64'> | null = null;
   private gramP: Buf<'f64'> | null = null;
@@ -56,7 +56,7 @@ export class Nlb extends OptimizerBase {
 
   constructor(ws: Workspace, theta0: Float64Array, options: NlbOptions = {}) {
     const { k, seed, o } = resolveNlbOptions(options, theta0.length);
-    // k members and θ itself go to the model together (method.md §4: one call for all k + 1)
+    // k members and θ itself go to the model together (docs/method.md §4: one call for all k + 1)
     super(ws, theta0.length, options.maxMembers, k + 1);
     this.k = k;
     this.seed = seed;
@@ -73,7 +73,7 @@ export class Nlb extends OptimizerBase {
     this.z = ws.f64(k);
     this.zFull = ws.f64(k);
     this.lossOut = ws.f64(1);
-    this.memberLoss = ws.f64(k);
+    this.memberFinite = ws.i32(k);
     this.index = new Int32Array(k);
     this.thetaSq = squaredNorm(this.thetaB);
   }
@@ -172,13 +172,13 @@ export class Nlb extends OptimizerBase {
     const t = this.t;
     let evaluations = 0;
 
-    // method.md §2 step 3: F0 = F(θ_t), evaluated in the same call as the members, or reused from
+    // docs/method.md §2.3: F0 = F(θ_t), evaluated in the same call as the members, or reused from
     // the last acceptance test on an unchanged batch; invalid until the evaluation completes (a
     // forward that throws leaves F0 half-written)
     let center = newBatch || !this.centerValid || this.centerObjective !== objective;
     if (center) this.centerValid = false;
 
-    // method.md §2 steps 2–3: a fresh ensemble; fewer than min(2, k) finite members → redraw with σ/2
+    // docs/method.md §2.2–2.3: a fresh ensemble; fewer than min(2, k) finite members → redraw with σ/2
     let sigma = this.sigmaSchedule.at(t);
     let draw = 0;
     let redraws = 0;
@@ -202,7 +202,7 @@ export class Nlb extends OptimizerBase {
         this.centerObjective = objective;
         center = false;
       }
-      kk = compactFinite(this.ws, this.Fk!, k, m, this.F0!, this.memberLoss, this.index).count;
+      kk = compactFinite(this.ws, this.Fk!, k, m, this.memberFinite, this.index).count;
       dropped += k - kk;
       if (kk >= Math.min(2, k)) break;
       if (redraws === o.maxRedraws) {
@@ -214,7 +214,7 @@ export class Nlb extends OptimizerBase {
       sigma /= 2;
     }
 
-    // method.md §2 step 4: A = ΔFᵀHΔF, r = −ΔFᵀg on the survivors (kk × kk)
+    // docs/method.md §2.4: A = ΔFᵀHΔF, r = −ΔFᵀg on the survivors (kk × kk)
     const loss0 = objective.system(kk, this.Fk!.ptr, this.F0!.ptr, this.A.ptr, this.r.ptr);
     const lambda = o.lambda;
     if (lambda > 0) this.addTikhonov(kk, draw, sigma);
@@ -233,7 +233,7 @@ export class Nlb extends OptimizerBase {
         'θ is unchanged; use a smaller sigma or rescale the forward model.');
     }
 
-    // method.md §2 step 5: θ⁺ = θ + μ_t E z, accepted if Φ(θ⁺) < Φ(θ_t) on the same batch
+    // docs/method.md §2.5: θ⁺ = θ + μ_t E z, accepted if Φ(θ⁺) < Φ(θ_t) on the same batch
     const mu = o.stepSize / Math.sqrt(1 + t / o.stepDecay);
     let accepted = false;
     let tries = 0;
@@ -291,7 +291,7 @@ export class Nlb extends OptimizerBase {
     };
   }
 
-  // Decrease of the k-dim quadratic model of Φ at w = μz (method.md §2 step 4): μ zᵀr − ½μ² zᵀAz.
+  // Decrease of the k-dim quadratic model of Φ at w = μz (docs/method.md §2.4): μ zᵀr − ½μ² zᵀAz.
   private predictedDecrease(kk: number, mu: number): number {
     const z = this.z.view();
     const r = this.r.view();
@@ -324,7 +324,7 @@ export class Nlb extends OptimizerBase {
     return true;
   }
 
-  // Trust region on the output change (method.md §2 step 5): scale z so that max|ΔF z| ≤ τ. Returns ‖z‖.
+  // Trust region on the output change (docs/method.md §2.5): scale z so that max|ΔF z| ≤ τ. Returns ‖z‖.
   private scaleToTrustRegion(kk: number, m: number): number {
     const zv = this.z.view();
     if (this.o.trustRegion !== Infinity) {
@@ -349,7 +349,7 @@ export class Nlb extends OptimizerBase {
   }
 
   /**
-   * Adds the exact Tikhonov terms of Φ = L + (λ/2)‖θ‖² to the survivors' system (method.md §1–2):
+   * Adds the exact Tikhonov terms of Φ = L + (λ/2)‖θ‖² to the survivors' system (docs/method.md §2.8):
    * A += λ EᵀE = λσ² ΞᵀΞ and r −= λ Eᵀθ = λσ Ξᵀθ (signed columns s_i ξ_{q_i}).
    * drawGram regenerates Ξ from the counter RNG (the same ξ_q(j) that perturb64/perturb32 use)
    * and reduces it to ΞᵀΞ (k×k) and Ξᵀθ (k) in one pass: no n × k storage.
@@ -375,12 +375,12 @@ export class Nlb extends OptimizerBase {
 
   protected freeBuffers(): void {
     const bufs = [this.thetaB, this.candB, this.Fall, this.Fc, this.dFz, this.A, this.L, this.r, this.z,
-      this.zFull, this.lossOut, this.memberLoss, this.gramG, this.gramP];
+      this.zFull, this.lossOut, this.memberFinite, this.gramG, this.gramP];
     for (const b of bufs) if (b) this.ws.free(b);
   }
 }
 
-/** A never-look-back EnKF optimizer starting at θ₀ (method.md §2); buffers live in `ws`. */
+/** A never-look-back EnKF optimizer starting at θ₀ (docs/method.md §2); buffers live in `ws`. */
 export function createNlb(ws: Workspace, theta0: ArrayLike<number>, options: NlbOptions = {}): Nlb {
   return new Nlb(ws, Float64Array.from(theta0), options);
 }

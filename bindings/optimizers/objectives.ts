@@ -1,4 +1,4 @@
-// Losses of the outputs only (method.md §1), with their data in wasm buffers: least squares with
+// Losses of the outputs only (docs/method.md §1), with their data in wasm buffers: least squares with
 // scalar or diagonal Γ, and softmax cross-entropy with labels as class indices. Each method is one
 // kernel call over all members; the optimizers never branch on the loss.
 import type { Workspace, Buf } from '../workspace.js';
@@ -21,7 +21,7 @@ function checkFiniteArray(name: string, values: ArrayLike<number>, length: numbe
 
 /**
  * L(F) = ½(F − y)ᵀΓ⁻¹(F − y) with Γ = γ·I (a number) or diag(Γ) (an array of m variances)
- * (method.md §1). Weights W = Γ⁻¹ are stored, never a dense m × m matrix.
+ * (docs/method.md §1). Weights W = Γ⁻¹ are stored, never a dense m × m matrix.
  */
 export class LeastSquares implements Objective {
   readonly kind = 'least-squares' as const;
@@ -87,7 +87,7 @@ export class LeastSquares implements Objective {
   }
 
   system(k: number, F: number, c: number, A: number, r: number): number {
-    // method.md §2 step 4: A = ΔFᵀΓ⁻¹ΔF, r = ΔFᵀΓ⁻¹(y − c)
+    // docs/method.md §2.4: A = ΔFᵀΓ⁻¹ΔF, r = ΔFᵀΓ⁻¹(y − c)
     return this.ws.raw.lsSystem(k, this.m, this.wScalar, F, c, this.wPtr, this.y.ptr, A, r);
   }
 
@@ -96,7 +96,7 @@ export class LeastSquares implements Objective {
   }
 
   innerGradients(k: number, F: number, c: number, noise: number, D: number, work: number): void {
-    // D_lj = ΔF_lᵀW(F_j − y − η_j) = A_lj − r_l − ΔF_lᵀWη_j (method.md §3), with A, r from lsSystem
+    // D_lj = ΔF_lᵀW(F_j − y − η_j) = A_lj − r_l − ΔF_lᵀWη_j (docs/method.md §3), with A, r from lsSystem
     // work: r (k) then P (k × k)
     const raw = this.ws.raw;
     raw.lsSystem(k, this.m, this.wScalar, F, c, this.wPtr, this.y.ptr, D, work);
@@ -123,7 +123,7 @@ export class LeastSquares implements Objective {
 
 /**
  * Mean softmax cross-entropy L(F) = −(1/B) Σ_b log softmax(F_b)[c_b] over B samples of C logits
- * (method.md §1); F is sample-major, m = B·C. H and g are applied per sample without forming them.
+ * (docs/method.md §1); F is sample-major, m = B·C. H and g are applied per sample without forming them.
  */
 export class CrossEntropy implements Objective {
   readonly kind = 'cross-entropy' as const;
@@ -167,7 +167,7 @@ export class CrossEntropy implements Objective {
   }
 
   system(k: number, F: number, c: number, A: number, r: number): number {
-    // method.md §2 step 4: A = ΔFᵀHΔF, r = −ΔFᵀg with H, g of the mean cross-entropy at c
+    // docs/method.md §2.4: A = ΔFᵀHΔF, r = −ΔFᵀg with H, g of the mean cross-entropy at c
     return this.ws.raw.ceSystem(k, this.samples, this.classes, F, c, this.labels.ptr, A, r);
   }
 
@@ -181,7 +181,7 @@ export class CrossEntropy implements Objective {
   }
 
   innerGradients(k: number, F: number, c: number, noise: number, D: number, work: number): void {
-    // D_lj = ⟨F_l − c, ∇L(F_j)⟩ (Kovachki–Stuart form, method.md §3); work: G (k × m)
+    // D_lj = ⟨F_l − c, ∇L(F_j)⟩ (Kovachki–Stuart form, docs/method.md §3); work: G (k × m)
     if (noise !== 0) throw new TypeError('Perturbed observations apply to least squares only.');
     const raw = this.ws.raw;
     raw.ceGrad(k, this.samples, this.classes, F, this.labels.ptr, work);

@@ -1,12 +1,12 @@
 // The run core: the one loop that repeats an optimizer's iteration until a stopping rule fires,
 // shared by minimize() (with a callback evaluator), ask/tell (request by request) and fit() (with a
-// batch feeder and its hooks). It owns the stopping rules (method.md §2 step 7: budget, tolerance,
+// batch feeder and its hooks). It owns the stopping rules (docs/method.md §2.7: budget, tolerance,
 // gradient tolerance, patience, the schedules' own stops, callbacks, abort), the history and the
 // count of iterations; the optimizer's driver (driver.ts) times each iteration.
 import { intOption, numberOption } from './options.js';
 import type { EvaluationRequest, Evaluator, IterationDiagnostics, Objective, Optimizer, StepOptions, StopReason } from './types.js';
 
-/** Stopping rules (method.md §2 step 7), checked after every iteration. */
+/** Stopping rules (docs/method.md §2.7), checked after every iteration. */
 export interface StopCriteria {
   /** Iteration budget (default 100). */
   maxIterations?: number;

@@ -1,5 +1,5 @@
 // The schedules of a process: how σ and the Levenberg–Marquardt damping α evolve from one iteration
-// to the next (method.md §2 steps 5–6). A schedule may also end a run, as implicit filtering does
+// to the next (docs/method.md §2.5–2.6). A schedule may also end a run, as implicit filtering does
 // when σ falls below its floor: the run core (run.ts) asks every schedule of the process for a
 // stop reason after each iteration.
 import type { SigmaSchedule, StopReason } from './types.js';
@@ -10,7 +10,7 @@ export interface Schedule {
   stopReason(): StopReason | undefined;
 }
 
-/** The σ schedule of NLB (method.md §2 step 6). */
+/** The σ schedule of NLB (docs/method.md §2.6). */
 export class SigmaController implements Schedule {
   private sigma: number;
   constructor(
@@ -53,7 +53,7 @@ export class SigmaController implements Schedule {
 }
 
 /**
- * Levenberg–Marquardt damping control (method.md §2 step 5). 'factors': α ← α·up after a rejected
+ * Levenberg–Marquardt damping control (docs/method.md §2.5). 'factors': α ← α·up after a rejected
  * candidate, α ← α·down after an accepted one. 'gain-ratio' (Nielsen's rule): with
  * ρ = actual / predicted decrease of Φ, α ← α·max(1/3, 1 − (2ρ − 1)³) on acceptance and
  * α ← α·ν, ν ← 2ν on rejection (ν = 2 after every acceptance). It never ends a run: a solve that

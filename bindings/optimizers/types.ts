@@ -2,7 +2,7 @@
 // must provide, what an optimizer step reports, and the options of both optimizers.
 //
 // Shapes: every matrix is row-major, one row per member. θ and every ensemble-space quantity is
-// f64 (method.md §5); a network may run its forward passes in f32 and widen the outputs.
+// f64 (docs/method.md §5); a network may run its forward passes in f32 and widen the outputs.
 //
 // One iteration is driven as a generator of EvaluationRequests (optimizer.iterate), so the same
 // core serves a synchronous evaluator (step), an asynchronous one (stepAsync, minimize) and a
@@ -12,7 +12,7 @@ import type { Buf, Workspace } from '../workspace.js';
 import type { Schedule } from './schedules.js';
 
 /**
- * Members member0 … member0 + count − 1 of the draw `draw` around θ (method.md §2 steps 2–3):
+ * Members member0 … member0 + count − 1 of the draw `draw` around θ (docs/method.md §2.2–2.3):
  * member i is θ + σ·s_i·ξ_{q_i}, exactly the rows `perturb64/perturb32(count, n, sigma, seed, draw,
  * member0, antithetic ? 1 : 0, …)` write. With `center`, θ itself is row 0 before the members.
  * `draw` is the optimizer's RNG draw counter (one per draw, redraws included), not the iteration
@@ -33,7 +33,7 @@ export interface PerturbedRequest<T = Buf<'f64'>> {
 }
 
 /**
- * A forward map F: R^n → R^m evaluated for many parameter vectors at once (method.md §1).
+ * A forward map F: R^n → R^m evaluated for many parameter vectors at once (docs/method.md §1).
  *
  * Both methods write `count × m` f64 outputs, row r for member r, into `out`. The buffers passed
  * in are views of the module's memory that belong to the optimizer: read `rows`/`theta`, write
@@ -59,7 +59,7 @@ export interface Evaluator {
    */
   evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>): void | Promise<void>;
   /**
-   * Optional NLB fast path (method.md §2 steps 2–3): out = F of the members of `request` (count × m,
+   * Optional NLB fast path (docs/method.md §2.2–2.3): out = F of the members of `request` (count × m,
    * or count + 1 rows with row 0 = F(θ) when request.center), so the members can be generated
    * straight into f32 network parameters and never materialized in f64. The driver never sends a
    * request of count 0 here (θ alone goes to `evaluate`).
@@ -67,13 +67,13 @@ export interface Evaluator {
   evaluatePerturbed?(request: PerturbedRequest, out: Buf<'f64'>): void | Promise<void>;
 }
 
-/** Which loss L(F, y) an Objective implements (method.md §1). */
+/** Which loss L(F, y) an Objective implements (docs/method.md §1). */
 export type LossKind = 'least-squares' | 'cross-entropy';
 
 /**
  * A loss of the outputs only, with its data in wasm buffers (bindings/optimizers/objectives.ts:
  * LeastSquares, CrossEntropy). The loss, its gradient and Hessian products are exact; only F is
- * linearized (method.md §2 step 4). Pointers are byte offsets of f64 buffers in module memory.
+ * linearized (docs/method.md §2.4). Pointers are byte offsets of f64 buffers in module memory.
  * A caller may swap the data (setTarget / setLabels) between iterations: a mini-batch.
  */
 export interface Objective {
@@ -81,14 +81,14 @@ export interface Objective {
   /** Outputs per member this objective expects (least squares: length of y; cross-entropy B·C). */
   readonly m: number;
   /**
-   * The k-dimensional Gauss–Newton system at the center c (method.md §2 step 4):
+   * The k-dimensional Gauss–Newton system at the center c (docs/method.md §2.4):
    * A(k×k) = ΔFᵀHΔF, r(k) = −ΔFᵀg with ΔF_i = F_i − c (F: k × m). Returns L(c).
    */
   system(k: number, F: number, c: number, A: number, r: number): number;
   /** out(k) = L(F_i) for the k rows of F (k × m). */
   losses(k: number, F: number, out: number): void;
   /**
-   * The EKI right-hand sides (method.md §3): D(k×k) with D_lj = ⟨F_l − c, ∇L_j(F_j)⟩, where
+   * The EKI right-hand sides (docs/method.md §3): D(k×k) with D_lj = ⟨F_l − c, ∇L_j(F_j)⟩, where
    * L_j uses the observations y_j = y + η_j (η: k × m, pointer `noise`; 0 = y_j = y; least
    * squares only — perturbed observations). work: f64 scratch of k·max(m, k + 1).
    */
@@ -105,7 +105,7 @@ export type StopReason =
   | 'callback'        // onIteration returned false
   | 'aborted';        // the AbortSignal fired
 
-/** What one iteration did (method.md §2 steps 1–7; §3 for EKI). Times are wall-clock ms. */
+/** What one iteration did (docs/method.md §2.1–2.7; §3 for EKI). Times are wall-clock ms. */
 export interface IterationDiagnostics {
   /** 0-based iteration number. */
   iteration: number;
@@ -171,7 +171,7 @@ export interface StepOptions {
   newBatch?: boolean;
 }
 
-/** An optimizer: a small object with one update step (method.md §2 NLB, §3 EKI). */
+/** An optimizer: a small object with one update step (docs/method.md §2 NLB, §3 EKI). */
 export interface Optimizer {
   /** The process it runs (its name in bindings/optimizers/registry.ts). */
   readonly kind: string;
@@ -179,7 +179,7 @@ export interface Optimizer {
   readonly n: number;
   /** Iterations done. */
   readonly iteration: number;
-  /** A copy of the current estimate: NLB θ_t, EKI the ensemble mean (method.md §3). */
+  /** A copy of the current estimate: NLB θ_t, EKI the ensemble mean (docs/method.md §3). */
   theta(out?: Float64Array): Float64Array;
   /**
    * The estimate in module memory (f64 n), e.g. for a network to predict from. Valid until the
@@ -229,10 +229,10 @@ export interface EkiState {
 
 export type OptimizerState = NlbState | EkiState;
 
-/** How σ evolves (method.md §2 step 6). */
+/** How σ evolves (docs/method.md §2.6). */
 export type SigmaSchedule = 'constant' | 'decay' | 'implicit-filtering';
 
-/** Options of the never-look-back EnKF (method.md §2). Defaults and their evidence: docs/defaults.md. */
+/** Options of the never-look-back EnKF (docs/method.md §2). Defaults and their evidence: docs/defaults.md. */
 export interface NlbOptions {
   /** k, members drawn afresh per iteration (default min(2n, 32)). */
   ensembleSize?: number;
@@ -262,11 +262,11 @@ export interface NlbOptions {
   /** Bounds of α. */
   alphaMin?: number;
   alphaMax?: number;
-  /** Accept only candidates that decrease Φ on the same batch (method.md §2 step 5). */
+  /** Accept only candidates that decrease Φ on the same batch (docs/method.md §2.5). */
   acceptance?: boolean;
   /** Candidate tries per iteration (each raises α) before the step counts as failed. */
   maxRetries?: number;
-  /** μ₀; the step is μ_t = μ₀/√(1 + t/stepDecay) (method.md §2 step 5). */
+  /** μ₀; the step is μ_t = μ₀/√(1 + t/stepDecay) (docs/method.md §2.5). */
   stepSize?: number;
   /** T of the μ schedule; Infinity keeps μ constant. */
   stepDecay?: number;
@@ -284,7 +284,7 @@ export interface NlbOptions {
   maxRedraws?: number;
 }
 
-/** Options of classical EKI (method.md §3). */
+/** Options of classical EKI (docs/method.md §3). */
 export interface EkiOptions {
   /** J, members of the persistent ensemble (default max(2, min(2n, 32))). */
   ensembleSize?: number;
