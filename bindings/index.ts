@@ -20,10 +20,10 @@ export type { MatrixInput, LabelInput } from './nn/matrix.js';
 export { fit, FitError, FIT_NLB_DEFAULTS, FIT_EKI_DEFAULTS } from './nn/fit.js';
 export type {
   FitOptions, FitCallbacks, FitIteration, EpochLog, ValidationLog, History, FitStopReason, EarlyStoppingOptions, OptimizerKind,
-  CallbackResult,
+  CallbackResult, FitStopCriteria,
 } from './nn/fit.js';
 export { MAX_WORKERS, WorkerError } from './nn/parallel.js';
-export { saveModel, loadModel, modelToBlob } from './nn/serialize.js';
+export { saveModel, loadModel, modelToBlob, ModelFileError } from './nn/serialize.js';
 
 // The bundled MNIST digits.
 export { loadMnist, mnistSplit, MNIST_FEATURES, MNIST_SIDE, MNIST_CLASSES } from './data/mnist.js';

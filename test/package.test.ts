@@ -37,7 +37,7 @@ test('enkf-wasm and enkf-wasm/inline load and fit a small least-squares problem 
 // The public entry is what the README documents; everything else is in enkf-wasm/internal.
 const PUBLIC = [
   'Buf', 'FIT_EKI_DEFAULTS', 'FIT_NLB_DEFAULTS', 'FitError', 'FormatError', 'KernelError', 'MAX_WORKERS', 'MNIST_CLASSES',
-  'MNIST_FEATURES', 'MNIST_SIDE', 'MinimizeError', 'NotPositiveDefiniteError', 'OptimizationError', 'WorkerError', 'Workspace',
+  'MNIST_FEATURES', 'MNIST_SIDE', 'MinimizeError', 'ModelFileError', 'NotPositiveDefiniteError', 'OptimizationError', 'WorkerError', 'Workspace',
   'argmaxRows', 'createAskTell', 'fit', 'loadMnist', 'loadModel', 'loadModule', 'minimize', 'mlp', 'mnistSplit', 'modelToBlob',
   'saveModel',
 ];
