@@ -6,9 +6,10 @@
 // bound is propagated layer by layer: an input error e_i adds Σ_i |w_ij|·e_i to z_j.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadModule, Workspace, KernelError } from '../bindings/index.js';
+import { loadModule, Workspace } from '../bindings/index.js';
 import type { EnkfModule } from '../bindings/index.js';
 import { mulberry32 } from './oracles.js';
+import { expectKernelError } from './helpers.js';
 
 const U = 2 ** -24;
 const ACT_REL = 2.5e-7;
@@ -29,16 +30,6 @@ const LIP = [1, 1, 1, 0.25];
 
 const fill = (rand: () => number, n: number, scale = 1) =>
   Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
-
-function expectKernelError(fn: () => void, msg: RegExp): void {
-  try {
-    fn();
-    assert.unreachable(`expected a KernelError matching ${msg}`);
-  } catch (e) {
-    assert.instance(e, KernelError);
-    assert.match((e as KernelError).kernelMessage, msg);
-  }
-}
 
 // Runs act(x·1 + 0) over xs through denseEnsemble with `width` output columns (8: full SIMD tiles,
 // 3: the scalar epilogue of edge tiles, 2: the column epilogue of the dot tile) and returns column 0.

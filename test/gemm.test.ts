@@ -3,9 +3,10 @@
 // covers the α and β products and the final add). A wrong element is off by O(Σ|a||b|), far above.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadModule, Workspace, KernelError } from '../bindings/index.js';
+import { loadModule, Workspace } from '../bindings/index.js';
 import type { EnkfModule } from '../bindings/index.js';
 import { mulberry32 } from './oracles.js';
+import { expectKernelError } from './helpers.js';
 
 const U = 2 ** -24;
 const SENTINEL = 12345.5;
@@ -180,33 +181,24 @@ test('bad arguments raise a KernelError naming the problem, not a trap or garbag
     const A = ws.f32(64), B = ws.f32(64), C = ws.f32(64);
     const work = ws.alloc('f32', mod.exports.sgemmWorkBytes(8, 8, 8) / 4);
     const g = mod.exports.sgemm;
-    const expectError = (fn: () => void, msg: RegExp) => {
-      try {
-        fn();
-        assert.unreachable(`expected a KernelError matching ${msg}`);
-      } catch (e) {
-        assert.instance(e, KernelError);
-        assert.match((e as KernelError).kernelMessage, msg);
-      }
-    };
-    expectError(() => g(0, 0, 0, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: M must be ≥ 1; got 0/);
-    expectError(() => g(0, 0, 8, -2, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /N must be ≥ 1; got -2/);
-    expectError(() => g(0, 0, 8, 8, 0, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /K must be ≥ 1/);
-    expectError(() => g(2, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /transA must be 0 .* or 1/);
-    expectError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 7, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: lda must be ≥ the row length of A = 8; got 7/);
-    expectError(() => g(0, 1, 4, 8, 6, 1, A.ptr, 6, B.ptr, 5, 0, C.ptr, 8, work.ptr), /sgemm: ldb must be ≥ the row length of B = 6; got 5/);
-    expectError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 4, work.ptr), /sgemm: ldc must be ≥ N = 8; got 4/);
-    expectError(() => g(0, 0, 8, 8, 8, 1, A.ptr + 2, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: A must be 4-byte aligned; got pointer \d+/);
-    expectError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr + 4), /sgemm: work \(sgemmWorkBytes\(M, N, K\) bytes, 16-aligned\) must be 16-byte aligned; got pointer \d+/);
-    expectError(() => g(0, 0, 8, 8, 8, 1, 0, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: A must be a buffer from alloc; got the null pointer 0/);
+    expectKernelError(() => g(0, 0, 0, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: M must be ≥ 1; got 0/);
+    expectKernelError(() => g(0, 0, 8, -2, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /N must be ≥ 1; got -2/);
+    expectKernelError(() => g(0, 0, 8, 8, 0, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /K must be ≥ 1/);
+    expectKernelError(() => g(2, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /transA must be 0 .* or 1/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 7, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: lda must be ≥ the row length of A = 8; got 7/);
+    expectKernelError(() => g(0, 1, 4, 8, 6, 1, A.ptr, 6, B.ptr, 5, 0, C.ptr, 8, work.ptr), /sgemm: ldb must be ≥ the row length of B = 6; got 5/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 4, work.ptr), /sgemm: ldc must be ≥ N = 8; got 4/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, A.ptr + 2, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: A must be 4-byte aligned; got pointer \d+/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr + 4), /sgemm: work \(sgemmWorkBytes\(M, N, K\) bytes, 16-aligned\) must be 16-byte aligned; got pointer \d+/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, 0, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: A must be a buffer from alloc; got the null pointer 0/);
     const end = mod.exports.memoryBytes();
-    expectError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, end - 128, 8, 0, C.ptr, 8, work.ptr), /sgemm: B must lie inside memory; got pointer \d+ \+ extent 256 bytes > memory size \d+ bytes/);
-    expectError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 1 << 30, work.ptr), /sgemm: C must lie inside memory; got pointer \d+ \+ extent 30064771104 bytes > memory size \d+ bytes/);
-    expectError(() => g(0, 0, 8, 8, 8, NaN, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: alpha must be finite; got NaN/);
-    expectError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, Infinity, C.ptr, 8, work.ptr), /sgemm: beta must be finite; got Infinity/);
-    expectError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, A.ptr, 8, work.ptr), /sgemm: C and A must not overlap \(pass separate buffers\); got \[\d+, \d+\) and \[\d+, \d+\)/);
-    expectError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, B.ptr), /sgemm: work and B must not overlap/);
-    expectError(() => mod.exports.sgemmWorkBytes(1, 0, 1), /sgemmWorkBytes: N must be ≥ 1; got 0/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, end - 128, 8, 0, C.ptr, 8, work.ptr), /sgemm: B must lie inside memory; got pointer \d+ \+ extent 256 bytes > memory size \d+ bytes/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 1 << 30, work.ptr), /sgemm: C must lie inside memory; got pointer \d+ \+ extent 30064771104 bytes > memory size \d+ bytes/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, NaN, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, work.ptr), /sgemm: alpha must be finite; got NaN/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, Infinity, C.ptr, 8, work.ptr), /sgemm: beta must be finite; got Infinity/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, A.ptr, 8, work.ptr), /sgemm: C and A must not overlap \(pass separate buffers\); got \[\d+, \d+\) and \[\d+, \d+\)/);
+    expectKernelError(() => g(0, 0, 8, 8, 8, 1, A.ptr, 8, B.ptr, 8, 0, C.ptr, 8, B.ptr), /sgemm: work and B must not overlap/);
+    expectKernelError(() => mod.exports.sgemmWorkBytes(1, 0, 1), /sgemmWorkBytes: N must be ≥ 1; got 0/);
     // The module is still usable after the aborts.
     const c = makeCase(mulberry32(1), 0, 0, 8, 8, 8, 1, 0, [0, 0, 0]);
     check(runSgemm(mod, c), c, oracle(c), 'after errors');
