@@ -5,3 +5,4 @@ export * from "./dense";
 export * from "./rng";
 export * from "./ensemble";
 export * from "./cholesky";
+export * from "./lowrank";

@@ -1,0 +1,246 @@
+// lowrank kernel family: the NLB ensemble forward with rank-r members (directions defined in
+// lowrank-core.ts), f32, without ever forming a member's parameters. Per call:
+//   P1 = [W_1 | U_1 of every stream]       (d_0 × (d_1 + S·r), f32; S = streams of the call)
+//   C1 = X·P1 = [X·W_1 | X·U_1 …]          (rows × (d_1 + S·r)): ONE shared GEMM
+// then per member i (stream u, scale g = σ·s_i):
+//   layer 1:  H = act(X·W_1 + (X·U_u)·(g·V_uᵀ/√r) + (b_1 + g·β_1))      (a K = r GEMM onto C1's copy)
+//   layer l:  H' = act(H·W_l + (H·U_l)·(g·V_lᵀ/√r) + (b_l + g·β_l))    (H·W_l, H·U_l, K = r)
+// The rank-r term and bias + activation run in the GEMM epilogue (gemm-tile.ts). Memory
+// O(d_0·(d_1 + S·r) + rows·(d_1 + S·r + width)), never members × parameters.
+// The centre (θ itself, output slice 0) is the same path with g = 0: g·V = 0 exactly and
+// x + 0 = x, so its bits are those of act(H·W + b).
+import {
+  ACT_IDENTITY, dotTail, engineWorkBytes, gemmBlock, kBlock, packB, packedWidth,
+} from "./gemm-tile";
+import { signOf, streamKey, streamOf, TILE, XI } from "./rng-core";
+import {
+  atLeast, checkActCode, checkApart, checkBuffer, checkDims, checkMembers, coordCount, dimAt, fillRange,
+  paramCount, streamBound, up16, widest,
+} from "./lowrank-core";
+
+export { lowRankUpdate, lowRankGram, lowRankGramWorkBytes, lowRankUpdateWorkBytes } from "./lowrank-update";
+
+// C(rows × N, ldc) = act(A(rows × K, lda)·op(B) [+ C] [+ bias]); op(B) = B (K × N, ldb) or, with
+// transB, Bᵀ for B stored N × K. eng: engineWorkBytes(N, K) bytes, 16-aligned.
+function product(rows: i32, N: i32, K: i32, A: usize, lda: i32, transB: bool, B: usize, ldb: i32,
+  C: usize, ldc: i32, accumulate: bool, bias: usize, act: i32, eng: usize): void {
+  const kc = kBlock(K);
+  const tile = eng + <usize>kc * <usize>packedWidth(N) * 4;
+  for (let k0 = 0; k0 < K; k0 += kc) {
+    const kb = min(kc, K - k0);
+    packB(transB, k0, kb, N, B, ldb, eng, dotTail(N, 4));
+    const last = k0 + kb == K;
+    gemmBlock(rows, N, kb, A + (<usize>k0 << 2), <usize>lda << 2, 4, eng, C, ldc, 1.0, 1.0,
+      accumulate || k0 > 0, last ? bias : 0, last ? act : ACT_IDENTITY, tile);
+  }
+}
+
+// Work layout of lowRankForward (byte offsets into work, each region 16-aligned), set by plan().
+let oP1: u64 = 0;   // f32 d_0 × N1: [W_1 | U_1 of each stream]
+let oC1: u64 = 0;   // f32 rows × N1: X·P1
+let oHA: u64 = 0;   // f32 rows × widest hidden (ping)
+let oHB: u64 = 0;   // f32 rows × widest hidden (pong)
+let oT: u64 = 0;    // f32 rows × r: H·U_l
+let oWF: u64 = 0;   // f32 Σ_{l≥2} d_{l−1}·d_l: W_l narrowed, l ≥ 2
+let oDIR: u64 = 0;  // f64 m − d_0·r: one stream's coordinates past U_1
+let oUS: u64 = 0;   // f32 max_{l≥2} d_{l−1} × r: U_l narrowed
+let oVS: u64 = 0;   // f32 max d_l × r: g·V_l/√r
+let oBS: u64 = 0;   // f32 max d_l: b_l + g·β_l
+
+// Sets the offsets above for S streams and returns the total bytes (offset 0 is the GEMM engine).
+function plan(rows: i32, layers: i32, dims: usize, rank: i32, S: i32): u64 {
+  const d0 = dimAt(dims, 0);
+  const d1 = dimAt(dims, 1);
+  const N1 = d1 + S * rank;
+  let eng = engineWorkBytes(N1, d0);
+  let wf: u64 = 0;
+  let din2 = 1;
+  for (let l = 1; l <= layers; l++) {
+    const din = dimAt(dims, l - 1);
+    const dout = dimAt(dims, l);
+    eng = max(eng, engineWorkBytes(dout, rank));
+    if (l >= 2) {
+      eng = max(eng, max(engineWorkBytes(dout, din), engineWorkBytes(rank, din)));
+      wf += <u64>din * <u64>dout;
+      din2 = max(din2, din);
+    }
+  }
+  const hid = <u64>rows * <u64>max(1, widest(layers - 1, dims, 1)) << 2;
+  const dmax = <u64>widest(layers, dims, 1);
+  let at = up16(eng);
+  oP1 = at; at = up16(at + (<u64>d0 * <u64>N1 << 2));
+  oC1 = at; at = up16(at + (<u64>rows * <u64>N1 << 2));
+  oHA = at; at = up16(at + hid);
+  oHB = at; at = up16(at + hid);
+  oT = at; at = up16(at + (<u64>rows * <u64>rank << 2));
+  oWF = at; at = up16(at + (max(wf, 1) << 2));
+  oDIR = at; at = up16(at + ((coordCount(layers, dims, rank) - <u64>d0 * <u64>rank) << 3));
+  oUS = at; at = up16(at + (<u64>din2 * <u64>rank << 2));
+  oVS = at; at = up16(at + (dmax * <u64>rank << 2));
+  oBS = at; at = up16(at + (dmax << 2));
+  return at;
+}
+
+// Bytes of `work` lowRankForward needs for these sizes (antithetic ≠ 0: pairs share a stream).
+export function lowRankForwardWorkBytes(members: i32, rows: i32, layers: i32, dims: usize, rank: i32, antithetic: i32): i32 {
+  atLeast(members, 1, "lowRankForwardWorkBytes: members");
+  atLeast(rows, 1, "lowRankForwardWorkBytes: rows");
+  atLeast(rank, 1, "lowRankForwardWorkBytes: rank");
+  checkDims(layers, dims, rank, "lowRankForwardWorkBytes: layers", "lowRankForwardWorkBytes: dims");
+  const bytes = plan(rows, layers, dims, rank, streamBound(members, antithetic != 0));
+  if (bytes > <u64>0x7FFFFFFF) abort("lowRankForwardWorkBytes: scratch must be < 2 GiB; got " + bytes.toString() + " bytes: split the members or the batch");
+  return <i32>bytes;
+}
+
+// scaled[b·r + c] = f32(g·src[b·r + c]), b < d, c < r (src f64); bias[b] = f32(θb[b] + h·β[b]).
+function scaleFactor(len: i32, g: f64, src: usize, dst: usize): void {
+  for (let j = 0; j < len; j++) store<f32>(dst + (<usize>j << 2), <f32>(g * load<f64>(src + (<usize>j << 3))));
+}
+function memberBias(d: i32, h: f64, thetaB: usize, beta: usize, dst: usize): void {
+  for (let j = 0; j < d; j++) {
+    store<f32>(dst + (<usize>j << 2), <f32>(load<f64>(thetaB + (<usize>j << 3)) + h * load<f64>(beta + (<usize>j << 3))));
+  }
+}
+
+// One member (or the centre, g = 0) through all layers into dst (rows × d_L). DIR holds its
+// stream's coordinates past U_1; col = its first column of X·U_1 in C1.
+function runMember(rows: i32, layers: i32, act: i32, outAct: i32, dims: usize, rank: i32, N1: i32,
+  col: i32, g: f64, theta: usize, dst: usize, work: usize): void {
+  const eng = work;
+  const invSqrtR = 1.0 / Math.sqrt(<f64>rank);
+  const gv = g * invSqrtR;
+  const d0 = dimAt(dims, 0);
+  const d1 = dimAt(dims, 1);
+  const C1 = work + <usize>oC1;
+  const dir = work + <usize>oDIR;
+  const VS = work + <usize>oVS;
+  const BS = work + <usize>oBS;
+  // layer 1: H = copy of X·W_1, then += (X·U)(g·Vᵀ/√r) + bias, activation
+  let H = layers == 1 ? dst : work + <usize>oHA;
+  const rowB = <usize>d1 << 2;
+  for (let i = 0; i < rows; i++) memory.copy(H + <usize>i * rowB, C1 + <usize>i * (<usize>N1 << 2), rowB);
+  let c = 0; // coordinate offset in dir (U_1 is not stored there)
+  scaleFactor(d1 * rank, gv, dir, VS);
+  c += d1 * rank;
+  let tb = theta + (<usize>d0 * <usize>d1 << 3);
+  memberBias(d1, g, tb, dir + (<usize>c << 3), BS);
+  c += d1;
+  product(rows, d1, rank, C1 + (<usize>(d1 + col) << 2), N1, true, VS, rank, H, d1, true, BS,
+    layers == 1 ? outAct : act, eng);
+  let wf = work + <usize>oWF;
+  let tw = tb + (<usize>d1 << 3); // θ's W_2
+  for (let l = 2; l <= layers; l++) {
+    const din = dimAt(dims, l - 1);
+    const dout = dimAt(dims, l);
+    const last = l == layers;
+    const Y = last ? dst : (l & 1) == 0 ? work + <usize>oHB : work + <usize>oHA;
+    const US = work + <usize>oUS;
+    const T = work + <usize>oT;
+    // Y = H·W_l; T = H·U_l; Y = act(Y + T·(g·V_lᵀ/√r) + b_l + g·β_l)
+    product(rows, dout, din, H, din, false, wf, dout, Y, dout, false, 0, ACT_IDENTITY, eng);
+    scaleFactor(din * rank, 1.0, dir + (<usize>c << 3), US);
+    c += din * rank;
+    product(rows, rank, din, H, din, false, US, rank, T, rank, false, 0, ACT_IDENTITY, eng);
+    scaleFactor(dout * rank, gv, dir + (<usize>c << 3), VS);
+    c += dout * rank;
+    tb = tw + (<usize>din * <usize>dout << 3);
+    memberBias(dout, g, tb, dir + (<usize>c << 3), BS);
+    c += dout;
+    product(rows, dout, rank, T, rank, true, VS, rank, Y, dout, true, BS, last ? outAct : act, eng);
+    wf += <usize>din * <usize>dout << 2;
+    tw = tb + (<usize>dout << 3);
+    H = Y;
+  }
+}
+
+// The NLB ensemble forward with rank-r members θ + σ·e_i, i = member0 + j, j < members
+// (e_i per lowrank-core.ts), all members in one call; with center ≠ 0, θ first as slice 0.
+//   dims: i32[layers + 1]; X: f32 rows × d_0; theta: f64 n (n = Σ d_{l−1}·d_l + d_l)
+//   out: f32 (center + members) × rows × d_L (the layout of mlpForwardPerturbed)
+//   work: lowRankForwardWorkBytes(members, rows, layers, dims, rank, antithetic) bytes, 16-aligned
+// Hidden layers apply act, the last outAct (0 identity, 1 relu, 2 tanh, 3 sigmoid).
+export function lowRankForward(members: i32, rows: i32, layers: i32, act: i32, outAct: i32, dims: usize,
+  rank: i32, X: usize, theta: usize, sigma: f64, seed: u32, iter: u32, member0: u32, antithetic: i32,
+  center: i32, out: usize, work: usize): void {
+  atLeast(members, 1, "lowRankForward: members");
+  atLeast(rows, 1, "lowRankForward: rows");
+  atLeast(rank, 1, "lowRankForward: rank");
+  checkActCode(act, "lowRankForward: act");
+  checkActCode(outAct, "lowRankForward: outAct");
+  checkMembers(members, member0, "lowRankForward: member0");
+  if (!isFinite(sigma)) abort("lowRankForward: sigma must be finite; got " + sigma.toString());
+  checkDims(layers, dims, rank, "lowRankForward: layers", "lowRankForward: dims");
+  const anti = antithetic != 0;
+  const first = streamOf(member0, anti);
+  const S = <i32>(streamOf(member0 + <u32>(members - 1), anti) - first) + 1;
+  const wBytes = plan(rows, layers, dims, rank, streamBound(members, anti));
+  const lead = center != 0 ? 1 : 0;
+  const d0 = dimAt(dims, 0);
+  const d1 = dimAt(dims, 1);
+  const dL = dimAt(dims, layers);
+  const xBytes = <u64>rows * <u64>d0 << 2;
+  const tBytes = paramCount(layers, dims) << 3;
+  const oBytes = <u64>(members + lead) * <u64>rows * <u64>dL << 2;
+  checkBuffer(X, xBytes, 4, "lowRankForward: X (f32 rows × d_0)");
+  checkBuffer(theta, tBytes, 8, "lowRankForward: theta (f64 parameter count)");
+  checkBuffer(out, oBytes, 4, "lowRankForward: out (f32 (center + members) × rows × d_L)");
+  checkBuffer(work, wBytes, 16, "lowRankForward: work (lowRankForwardWorkBytes bytes)");
+  checkApart(out, oBytes, X, xBytes, "lowRankForward: out and X");
+  checkApart(out, oBytes, theta, tBytes, "lowRankForward: out and theta");
+  checkApart(out, oBytes, work, wBytes, "lowRankForward: out and work");
+  checkApart(work, wBytes, X, xBytes, "lowRankForward: work and X");
+  checkApart(work, wBytes, theta, tBytes, "lowRankForward: work and theta");
+
+  // P1 = [W_1 | U_1 of streams first … first + S − 1], narrowed to f32 (U exact: ξ are f32 values)
+  const N1 = d1 + S * rank;
+  const P1 = work + <usize>oP1;
+  const p1Row = <usize>N1 << 2;
+  for (let a = 0; a < d0; a++) {
+    const src = theta + (<usize>a * <usize>d1 << 3);
+    const row = P1 + <usize>a * p1Row;
+    for (let b = 0; b < d1; b++) store<f32>(row + (<usize>b << 2), <f32>load<f64>(src + (<usize>b << 3)));
+  }
+  const u1Len = d0 * rank;
+  for (let u = 0; u < S; u++) {
+    const key = streamKey(seed, iter, first + <u32>u);
+    const colB = <usize>(d1 + u * rank) << 2;
+    // U_1 (d_0 × r) in TILE pieces, scattered into its r columns of P1
+    for (let j0 = 0; j0 < u1Len; j0 += TILE) {
+      const len = min(TILE, u1Len - j0);
+      fillRange(key, <u64>j0, len, XI);
+      let a = j0 / rank, c = j0 - a * rank;
+      for (let j = 0; j < len; j++) {
+        store<f32>(P1 + <usize>a * p1Row + colB + (<usize>c << 2), <f32>load<f64>(XI + (<usize>j << 3)));
+        if (++c == rank) { c = 0; a++; }
+      }
+    }
+  }
+  // W_l (l ≥ 2) narrowed once for all members
+  let wf = work + <usize>oWF;
+  let tw = theta + (<usize>(d0 * d1 + d1) << 3);
+  for (let l = 2; l <= layers; l++) {
+    const len = dimAt(dims, l - 1) * dimAt(dims, l);
+    for (let j = 0; j < len; j++) store<f32>(wf + (<usize>j << 2), <f32>load<f64>(tw + (<usize>j << 3)));
+    wf += <usize>len << 2;
+    tw += <usize>(len + dimAt(dims, l)) << 3;
+  }
+  // the shared GEMM: C1 = X·P1 = [X·W_1 | X·U_1 …]
+  product(rows, N1, d0, X, d0, false, P1, N1, work + <usize>oC1, N1, false, 0, ACT_IDENTITY, work);
+
+  const dirLen = <i32>(coordCount(layers, dims, rank) - <u64>u1Len);
+  const dir = work + <usize>oDIR;
+  const slice = <usize>rows * <usize>dL << 2;
+  let dst = out;
+  let loaded = -1;
+  for (let j = -lead; j < members; j++) {
+    const i = member0 + <u32>max(j, 0);
+    const u = <i32>(streamOf(i, anti) - first);
+    if (u != loaded) {
+      fillRange(streamKey(seed, iter, first + <u32>u), <u64>u1Len, dirLen, dir);
+      loaded = u;
+    }
+    const g = j < 0 ? 0.0 : sigma * signOf(i, anti);
+    runMember(rows, layers, act, outAct, dims, rank, N1, u * rank, g, theta, dst, work);
+    dst += slice;
+  }
+}
