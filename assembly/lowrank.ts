@@ -35,6 +35,14 @@ function product(rows: i32, N: i32, K: i32, A: usize, lda: i32, transB: bool, B:
   }
 }
 
+// Columns of P1 and C1: d_1 + S·r rounded up to a multiple of 4. Every column of the shared GEMM
+// is then summed by a tile that adds over k in order (never the k-vectorized dot tile of a 1–2
+// column remainder), so a member's bits do not depend on how many streams share the call:
+// splitting the members across calls or workers gives the same logits.
+function sharedWidth(d1: i32, S: i32, rank: i32): i32 {
+  return (d1 + S * rank + 3) & ~3;
+}
+
 // Work layout of lowRankForward (byte offsets into work, each region 16-aligned), set by plan().
 let oP1: u64 = 0;   // f32 d_0 × N1: [W_1 | U_1 of each stream]
 let oC1: u64 = 0;   // f32 rows × N1: X·P1
@@ -51,7 +59,7 @@ let oBS: u64 = 0;   // f32 max d_l: b_l + g·β_l
 function plan(rows: i32, layers: i32, dims: usize, rank: i32, S: i32): u64 {
   const d0 = dimAt(dims, 0);
   const d1 = dimAt(dims, 1);
-  const N1 = d1 + S * rank;
+  const N1 = sharedWidth(d1, S, rank);
   let eng = engineWorkBytes(N1, d0);
   let wf: u64 = 0;
   let din2 = 1;
@@ -191,14 +199,17 @@ export function lowRankForward(members: i32, rows: i32, layers: i32, act: i32, o
   checkApart(work, wBytes, X, xBytes, "lowRankForward: work and X");
   checkApart(work, wBytes, theta, tBytes, "lowRankForward: work and theta");
 
-  // P1 = [W_1 | U_1 of streams first … first + S − 1], narrowed to f32 (U exact: ξ are f32 values)
-  const N1 = d1 + S * rank;
+  // P1 = [W_1 | U_1 of streams first … first + S − 1 | 0 padding], narrowed to f32 (U exact: ξ
+  // are f32 values)
+  const N1 = sharedWidth(d1, S, rank);
+  const used = d1 + S * rank;
   const P1 = work + <usize>oP1;
   const p1Row = <usize>N1 << 2;
   for (let a = 0; a < d0; a++) {
     const src = theta + (<usize>a * <usize>d1 << 3);
     const row = P1 + <usize>a * p1Row;
     for (let b = 0; b < d1; b++) store<f32>(row + (<usize>b << 2), <f32>load<f64>(src + (<usize>b << 3)));
+    for (let b = used; b < N1; b++) store<f32>(row + (<usize>b << 2), 0.0);
   }
   const u1Len = d0 * rank;
   for (let u = 0; u < S; u++) {
