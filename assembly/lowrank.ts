@@ -1,12 +1,16 @@
 // lowrank kernel family: the NLB ensemble forward with rank-r members (directions defined in
-// lowrank-core.ts), f32, without ever forming a member's parameters. Per call:
+// lowrank-core.ts), f32, without ever storing the members' parameters. Per call:
 //   P1 = [W_1 | U_1 of every stream]       (d_0 × (d_1 + S·r), f32; S = streams of the call)
 //   C1 = X·P1 = [X·W_1 | X·U_1 …]          (rows × (d_1 + S·r)): ONE shared GEMM
 // then per member i (stream u, scale g = σ·s_i):
 //   layer 1:  H = act(X·W_1 + (X·U_u)·(g·V_uᵀ/√r) + (b_1 + g·β_1))      (a K = r GEMM onto C1's copy)
-//   layer l:  H' = act(H·W_l + (H·U_l)·(g·V_lᵀ/√r) + (b_l + g·β_l))    (H·W_l, H·U_l, K = r)
-// The rank-r term and bias + activation run in the GEMM epilogue (gemm-tile.ts). Memory
-// O(d_0·(d_1 + S·r) + rows·(d_1 + S·r + width)), never members × parameters.
+//   layer l:  H' = act(H·W'_l + (b_l + g·β_l)),  W'_l = W_l + g·U_l V_lᵀ/√r  (one layer, f32 scratch)
+// Layer 1 never forms its perturbed matrix: X·W_1 is shared and the rank-r term is rows·(d_1 + 1)·r
+// work. For l ≥ 2 the GEMM packs W_l per member anyway (d_{l−1}·d_l), so forming W'_l in that pass
+// costs the same order and replaces the two extra passes H·U_l and (H·U_l)·Vᵀ (measured: layer 2 of
+// 784-64-10 at batch 512 went from 0.11 to 0.04 ms per member). Bias, activation and the rank-r
+// term run in the GEMM epilogue (gemm-tile.ts). Memory O(d_0·(d_1 + S·r) + rows·(d_1 + S·r +
+// width) + max d_{l−1}·d_l), never members × parameters.
 // The centre (θ itself, output slice 0) is the same path with g = 0: g·V = 0 exactly and
 // x + 0 = x, so its bits are those of act(H·W + b).
 import {
@@ -48,11 +52,9 @@ let oP1: u64 = 0;   // f32 d_0 × N1: [W_1 | U_1 of each stream]
 let oC1: u64 = 0;   // f32 rows × N1: X·P1
 let oHA: u64 = 0;   // f32 rows × widest hidden (ping)
 let oHB: u64 = 0;   // f32 rows × widest hidden (pong)
-let oT: u64 = 0;    // f32 rows × r: H·U_l
-let oWF: u64 = 0;   // f32 Σ_{l≥2} d_{l−1}·d_l: W_l narrowed, l ≥ 2
+let oWS: u64 = 0;   // f32 max_{l≥2} d_{l−1}·d_l: one member's W'_l
 let oDIR: u64 = 0;  // f64 m − d_0·r: one stream's coordinates past U_1
-let oUS: u64 = 0;   // f32 max_{l≥2} d_{l−1} × r: U_l narrowed
-let oVS: u64 = 0;   // f32 max d_l × r: g·V_l/√r
+let oVS: u64 = 0;   // f32 d_1 × r: g·V_1/√r
 let oBS: u64 = 0;   // f32 max d_l: b_l + g·β_l
 
 // Sets the offsets above for S streams and returns the total bytes (offset 0 is the GEMM engine).
@@ -60,18 +62,13 @@ function plan(rows: i32, layers: i32, dims: usize, rank: i32, S: i32): u64 {
   const d0 = dimAt(dims, 0);
   const d1 = dimAt(dims, 1);
   const N1 = sharedWidth(d1, S, rank);
-  let eng = engineWorkBytes(N1, d0);
-  let wf: u64 = 0;
-  let din2 = 1;
-  for (let l = 1; l <= layers; l++) {
+  let eng = max(engineWorkBytes(N1, d0), engineWorkBytes(d1, rank));
+  let ws: u64 = 1;
+  for (let l = 2; l <= layers; l++) {
     const din = dimAt(dims, l - 1);
     const dout = dimAt(dims, l);
-    eng = max(eng, engineWorkBytes(dout, rank));
-    if (l >= 2) {
-      eng = max(eng, max(engineWorkBytes(dout, din), engineWorkBytes(rank, din)));
-      wf += <u64>din * <u64>dout;
-      din2 = max(din2, din);
-    }
+    eng = max(eng, engineWorkBytes(dout, din));
+    ws = max(ws, <u64>din * <u64>dout);
   }
   const hid = <u64>rows * <u64>max(1, widest(layers - 1, dims, 1)) << 2;
   const dmax = <u64>widest(layers, dims, 1);
@@ -80,11 +77,9 @@ function plan(rows: i32, layers: i32, dims: usize, rank: i32, S: i32): u64 {
   oC1 = at; at = up16(at + (<u64>rows * <u64>N1 << 2));
   oHA = at; at = up16(at + hid);
   oHB = at; at = up16(at + hid);
-  oT = at; at = up16(at + (<u64>rows * <u64>rank << 2));
-  oWF = at; at = up16(at + (max(wf, 1) << 2));
+  oWS = at; at = up16(at + (ws << 2));
   oDIR = at; at = up16(at + ((coordCount(layers, dims, rank) - <u64>d0 * <u64>rank) << 3));
-  oUS = at; at = up16(at + (<u64>din2 * <u64>rank << 2));
-  oVS = at; at = up16(at + (dmax * <u64>rank << 2));
+  oVS = at; at = up16(at + (<u64>d1 * <u64>rank << 2));
   oBS = at; at = up16(at + (dmax << 2));
   return at;
 }
@@ -135,29 +130,39 @@ function runMember(rows: i32, layers: i32, act: i32, outAct: i32, dims: usize, r
   c += d1;
   product(rows, d1, rank, C1 + (<usize>(d1 + col) << 2), N1, true, VS, rank, H, d1, true, BS,
     layers == 1 ? outAct : act, eng);
-  let wf = work + <usize>oWF;
   let tw = tb + (<usize>d1 << 3); // θ's W_2
+  const WS = work + <usize>oWS;
   for (let l = 2; l <= layers; l++) {
     const din = dimAt(dims, l - 1);
     const dout = dimAt(dims, l);
     const last = l == layers;
     const Y = last ? dst : (l & 1) == 0 ? work + <usize>oHB : work + <usize>oHA;
-    const US = work + <usize>oUS;
-    const T = work + <usize>oT;
-    // Y = H·W_l; T = H·U_l; Y = act(Y + T·(g·V_lᵀ/√r) + b_l + g·β_l)
-    product(rows, dout, din, H, din, false, wf, dout, Y, dout, false, 0, ACT_IDENTITY, eng);
-    scaleFactor(din * rank, 1.0, dir + (<usize>c << 3), US);
-    c += din * rank;
-    product(rows, rank, din, H, din, false, US, rank, T, rank, false, 0, ACT_IDENTITY, eng);
-    scaleFactor(dout * rank, gv, dir + (<usize>c << 3), VS);
-    c += dout * rank;
+    const U = dir + (<usize>c << 3);
+    const V = U + (<usize>(din * rank) << 3);
+    perturbedWeights(din, dout, rank, gv, tw, U, V, WS);
+    c += (din + dout) * rank;
     tb = tw + (<usize>din * <usize>dout << 3);
     memberBias(dout, g, tb, dir + (<usize>c << 3), BS);
     c += dout;
-    product(rows, dout, rank, T, rank, true, VS, rank, Y, dout, true, BS, last ? outAct : act, eng);
-    wf += <usize>din * <usize>dout << 2;
+    product(rows, dout, din, H, din, false, WS, dout, Y, dout, false, BS, last ? outAct : act, eng);
     tw = tb + (<usize>dout << 3);
     H = Y;
+  }
+}
+
+// W'(din × dout, f32) = W + gv·U Vᵀ, each entry f32(W_ab + gv·Σ_c U_ac·V_bc) (f64, rounded once).
+// W: θ's f64 block; U (din × r), V (dout × r): f64 coordinates.
+function perturbedWeights(din: i32, dout: i32, rank: i32, gv: f64, W: usize, U: usize, V: usize, dst: usize): void {
+  for (let a = 0; a < din; a++) {
+    const ua = U + (<usize>(a * rank) << 3);
+    const wa = W + (<usize>(a * dout) << 3);
+    const da = dst + (<usize>(a * dout) << 2);
+    for (let b = 0; b < dout; b++) {
+      const vb = V + (<usize>(b * rank) << 3);
+      let s: f64 = 0;
+      for (let c = 0; c < rank; c++) s += load<f64>(ua + (<usize>c << 3)) * load<f64>(vb + (<usize>c << 3));
+      store<f32>(da + (<usize>b << 2), <f32>(load<f64>(wa + (<usize>b << 3)) + gv * s));
+    }
   }
 }
 
@@ -225,15 +230,6 @@ export function lowRankForward(members: i32, rows: i32, layers: i32, act: i32, o
         if (++c == rank) { c = 0; a++; }
       }
     }
-  }
-  // W_l (l ≥ 2) narrowed once for all members
-  let wf = work + <usize>oWF;
-  let tw = theta + (<usize>(d0 * d1 + d1) << 3);
-  for (let l = 2; l <= layers; l++) {
-    const len = dimAt(dims, l - 1) * dimAt(dims, l);
-    for (let j = 0; j < len; j++) store<f32>(wf + (<usize>j << 2), <f32>load<f64>(tw + (<usize>j << 3)));
-    wf += <usize>len << 2;
-    tw += <usize>(len + dimAt(dims, l)) << 3;
   }
   // the shared GEMM: C1 = X·P1 = [X·W_1 | X·U_1 …]
   product(rows, N1, d0, X, d0, false, P1, N1, work + <usize>oC1, N1, false, 0, ACT_IDENTITY, work);
