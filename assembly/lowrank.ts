@@ -22,6 +22,8 @@ import {
   paramCount, streamBound, up16, widest,
 } from "./lowrank-core";
 
+import { countNonzeros, sparseProduct, SPARSE_MAX } from "./lowrank-sparse";
+
 export { lowRankUpdate, lowRankGram, lowRankGramWorkBytes, lowRankUpdateWorkBytes } from "./lowrank-update";
 
 // C(rows × N, ldc) = act(A(rows × K, lda)·op(B) [+ C] [+ bias]); op(B) = B (K × N, ldb) or, with
@@ -56,6 +58,8 @@ let oWS: u64 = 0;   // f32 max_{l≥2} d_{l−1}·d_l: one member's W'_l
 let oDIR: u64 = 0;  // f64 m − d_0·r: one stream's coordinates past U_1
 let oVS: u64 = 0;   // f32 d_1 × r: g·V_1/√r
 let oBS: u64 = 0;   // f32 max d_l: b_l + g·β_l
+let oLIST: u64 = 0; // (i32, f32) d_0: one row's nonzeros (sparse first layer)
+let oACC: u64 = 0;  // f32 N1: a later K block's partial row (sparse first layer)
 
 // Sets the offsets above for S streams and returns the total bytes (offset 0 is the GEMM engine).
 function plan(rows: i32, layers: i32, dims: usize, rank: i32, S: i32): u64 {
@@ -81,6 +85,8 @@ function plan(rows: i32, layers: i32, dims: usize, rank: i32, S: i32): u64 {
   oDIR = at; at = up16(at + ((coordCount(layers, dims, rank) - <u64>d0 * <u64>rank) << 3));
   oVS = at; at = up16(at + (<u64>d1 * <u64>rank << 2));
   oBS = at; at = up16(at + (dmax << 2));
+  oLIST = at; at = up16(at + (<u64>d0 << 3));
+  oACC = at; at = up16(at + (<u64>N1 << 2));
   return at;
 }
 
@@ -172,15 +178,18 @@ function perturbedWeights(din: i32, dout: i32, rank: i32, gv: f64, W: usize, U: 
 //   out: f32 (center + members) × rows × d_L (the layout of mlpForwardPerturbed)
 //   work: lowRankForwardWorkBytes(members, rows, layers, dims, rank, antithetic) bytes, 16-aligned
 // Hidden layers apply act, the last outAct (0 identity, 1 relu, 2 tanh, 3 sigmoid).
+// sparse: 1 computes X·P1 over X's nonzeros only (lowrank-sparse.ts), 0 with the dense GEMM, −1
+// chooses by X's nonzero fraction (≤ SPARSE_MAX: sparse). Both give the same bits.
 export function lowRankForward(members: i32, rows: i32, layers: i32, act: i32, outAct: i32, dims: usize,
   rank: i32, X: usize, theta: usize, sigma: f64, seed: u32, iter: u32, member0: u32, antithetic: i32,
-  center: i32, out: usize, work: usize): void {
+  center: i32, sparse: i32, out: usize, work: usize): void {
   atLeast(members, 1, "lowRankForward: members");
   atLeast(rows, 1, "lowRankForward: rows");
   atLeast(rank, 1, "lowRankForward: rank");
   checkActCode(act, "lowRankForward: act");
   checkActCode(outAct, "lowRankForward: outAct");
   checkMembers(members, member0, "lowRankForward: member0");
+  if (sparse < -1 || sparse > 1) abort("lowRankForward: sparse must be −1 (automatic), 0 (dense) or 1 (sparse); got " + sparse.toString());
   if (!isFinite(sigma)) abort("lowRankForward: sigma must be finite; got " + sigma.toString());
   checkDims(layers, dims, rank, "lowRankForward: layers", "lowRankForward: dims");
   const anti = antithetic != 0;
@@ -232,7 +241,10 @@ export function lowRankForward(members: i32, rows: i32, layers: i32, act: i32, o
     }
   }
   // the shared GEMM: C1 = X·P1 = [X·W_1 | X·U_1 …]
-  product(rows, N1, d0, X, d0, false, P1, N1, work + <usize>oC1, N1, false, 0, ACT_IDENTITY, work);
+  const cells = rows * d0;
+  const useSparse = sparse == 1 || (sparse == -1 && <f64>countNonzeros(cells, X) <= SPARSE_MAX * <f64>cells);
+  if (useSparse) sparseProduct(rows, N1, d0, X, P1, work + <usize>oC1, work + <usize>oLIST, work + <usize>oACC);
+  else product(rows, N1, d0, X, d0, false, P1, N1, work + <usize>oC1, N1, false, 0, ACT_IDENTITY, work);
 
   const dirLen = <i32>(coordCount(layers, dims, rank) - <u64>u1Len);
   const dir = work + <usize>oDIR;

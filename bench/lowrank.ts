@@ -82,7 +82,7 @@ const cases: Case[] = ENSEMBLES.map((total) => {
   const work = ws.alloc('f32', raw.lowRankForwardWorkBytes(k, ROWS, L, dims.ptr, 1, 1) / 4);
   const gaussian = () => raw.mlpForwardPerturbed(k, ROWS, L, TANH, 0, dims.ptr, X.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1,
     scratch.ptr, n, out.ptr, hidden.ptr, 0, gWork.ptr);
-  const lowRank = () => raw.lowRankForward(k, ROWS, L, TANH, 0, dims.ptr, 1, X.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1, out2.ptr, work.ptr);
+  const lowRank = () => raw.lowRankForward(k, ROWS, L, TANH, 0, dims.ptr, 1, X.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1, -1, out2.ptr, work.ptr);
   // Sanity: both centres are θ's forward (f32 rounding apart).
   gaussian();
   lowRank();

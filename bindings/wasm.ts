@@ -112,10 +112,11 @@ export interface RawExports {
   // factors read from stream q_i at [U_l (d_{l−1}×r), V_l (d_l×r), β_l (d_l)] blocks, layer by layer
   // (assembly/lowrank-core.ts). dims: i32[layers+1]; theta: f64 n in the layout of bindings/nn/mlp.ts.
   /** The rank-r ensemble forward: out((center + members)×rows×d_L, f32) = the members θ + σ·e_i,
-   *  i = member0 + j (θ first when center ≠ 0), one shared GEMM X·[W_1 | U_1 …] per call. */
+   *  i = member0 + j (θ first when center ≠ 0), one shared GEMM X·[W_1 | U_1 …] per call.
+   *  sparse: 1 visits only X's nonzeros in that GEMM, 0 dense, −1 by X's nonzero fraction (same bits). */
   lowRankForward(members: number, rows: number, layers: number, act: number, outAct: number, dims: Ptr,
     rank: number, X: Ptr, theta: Ptr, sigma: number, seed: number, iter: number, member0: number,
-    antithetic: number, center: number, out: Ptr, work: Ptr): void;
+    antithetic: number, center: number, sparse: number, out: Ptr, work: Ptr): void;
   /** Bytes of scratch `work` lowRankForward needs. */
   lowRankForwardWorkBytes(members: number, rows: number, layers: number, dims: Ptr, rank: number, antithetic: number): number;
   /** θ += coef·Σ_i z_i e_i (the contract of nlbUpdate; split calls give the same bits; whole pairs).

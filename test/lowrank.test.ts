@@ -48,7 +48,8 @@ const CASES: Case[] = [
   { dims: [600, 9, 1], rank: 1, rows: 5, anti: false, center: true, act: 'tanh', member0: 0, members: 2 },
 ];
 
-function runForward(mod: EnkfModule, c: Case, X: Float32Array, theta: Float64Array, sigma: number, seed: number, iter: number): Float32Array {
+function runForward(mod: EnkfModule, c: Case, X: Float32Array, theta: Float64Array, sigma: number, seed: number, iter: number,
+  sparse = -1): Float32Array {
   const ws = new Workspace(mod);
   try {
     const L = c.dims.length - 1;
@@ -58,7 +59,7 @@ function runForward(mod: EnkfModule, c: Case, X: Float32Array, theta: Float64Arr
     const lead = c.center ? 1 : 0;
     const out = ws.f32((c.members + lead) * c.rows * c.dims[L]);
     mod.exports.lowRankForward(c.members, c.rows, L, ACT[c.act], 0, dims.ptr, c.rank, ws.from('f32', X).ptr,
-      ws.from('f64', theta).ptr, sigma, seed, iter, c.member0, c.anti ? 1 : 0, c.center ? 1 : 0, out.ptr, work.ptr);
+      ws.from('f64', theta).ptr, sigma, seed, iter, c.member0, c.anti ? 1 : 0, c.center ? 1 : 0, sparse, out.ptr, work.ptr);
     return out.copy();
   } finally {
     ws.dispose();
@@ -70,7 +71,8 @@ test('lowRankForward: every member equals the dense forward of θ + σ·s_i·D_{
     const rand = mulberry32(100 + ci);
     const n = paramCount(c.dims);
     const theta = uniform(rand, n, 0.5);
-    const X = Float32Array.from(uniform(rand, c.rows * c.dims[0]));
+    // odd cases: MNIST-like rows (70 % zeros), which the automatic choice runs on the sparse path
+    const X = Float32Array.from(uniform(rand, c.rows * c.dims[0]), (v) => (ci % 2 === 1 && rand() < 0.7 ? 0 : v));
     const sigma = 0.3, seed = 17 + ci, iter = 4;
     const dL = c.dims[c.dims.length - 1];
     for (const mod of mods) {
@@ -145,6 +147,22 @@ const UPDATE_CASES = [
   { dims: [13, 11], rank: 3, anti: false, member0: 5, k: 19 },
   { dims: [9, 6, 5, 2], rank: 2, anti: true, member0: 4, k: 36 },
 ];
+
+test('lowRankForward: the sparse first layer gives the same bits as the dense GEMM (both builds)', () => {
+  for (const [ci, c] of CASES.entries()) {
+    const rand = mulberry32(900 + ci);
+    const theta = uniform(rand, paramCount(c.dims), 0.5);
+    for (const zeros of [0, 0.5, 0.9, 1]) {
+      const X = Float32Array.from({ length: c.rows * c.dims[0] }, () => (rand() < zeros ? (rand() < 0.5 ? 0 : -0) : rand() * 2 - 1));
+      for (const mod of mods) {
+        const dense = runForward(mod, c, X, theta, 0.3, 2, 8, 0);
+        const sparse = runForward(mod, c, X, theta, 0.3, 2, 8, 1);
+        assert.equal(Array.from(sparse), Array.from(dense), `${label(mod)} case ${ci}, ${zeros * 100} % zeros`);
+        assert.equal(Array.from(runForward(mod, c, X, theta, 0.3, 2, 8, -1)), Array.from(dense));
+      }
+    }
+  }
+});
 
 test('lowRankUpdate: equals θ + coef·Σ z_i e_i with E materialized; split calls and both builds bit-identical', () => {
   for (const [ci, c] of UPDATE_CASES.entries()) {
@@ -247,12 +265,14 @@ test('lowrank kernels reject bad arguments with "<kernel>: <argument> must be �
     const work = ws.alloc('f32', mod.exports.lowRankForwardWorkBytes(2, 3, 2, d.ptr, 1, 0) / 4);
     const X = ws.f32(12), th = ws.f64(23), out = ws.f32(2 * 3 * 2), z = ws.f64(2), G = ws.f64(4), p = ws.f64(2);
     const fwd = (rank: number, act: number, dims = d.ptr, sigma = 0.1) =>
-      mod.exports.lowRankForward(2, 3, 2, act, 0, dims, rank, X.ptr, th.ptr, sigma, 1, 0, 0, 0, 0, out.ptr, work.ptr);
+      mod.exports.lowRankForward(2, 3, 2, act, 0, dims, rank, X.ptr, th.ptr, sigma, 1, 0, 0, 0, 0, -1, out.ptr, work.ptr);
     expectKernelError(() => fwd(0, 2), /^lowRankForward: rank must be ≥ 1; got 0$/);
     expectKernelError(() => fwd(1, 7), /^lowRankForward: act must be 0 \(identity\).*; got 7$/);
     expectKernelError(() => fwd(1, 2, bad.ptr), /^lowRankForward: dims\[1\] must be ≥ 1; got 0$/);
     expectKernelError(() => fwd(1, 2, d.ptr, NaN), /^lowRankForward: sigma must be finite; got NaN$/);
-    expectKernelError(() => mod.exports.lowRankForward(2, 3, 2, 2, 0, d.ptr, 1, X.ptr, th.ptr, 0.1, 1, 0, 0, 0, 0, out.ptr, X.ptr),
+    expectKernelError(() => mod.exports.lowRankForward(2, 3, 2, 2, 0, d.ptr, 1, X.ptr, th.ptr, 0.1, 1, 0, 0, 0, 0, 2, out.ptr, work.ptr),
+      /^lowRankForward: sparse must be −1 \(automatic\), 0 \(dense\) or 1 \(sparse\); got 2$/);
+    expectKernelError(() => mod.exports.lowRankForward(2, 3, 2, 2, 0, d.ptr, 1, X.ptr, th.ptr, 0.1, 1, 0, 0, 0, 0, -1, out.ptr, X.ptr),
       /^lowRankForward: (out and work|work and X) must not overlap; got \[/);
     expectKernelError(() => mod.exports.lowRankUpdate(2, 2, d.ptr, 1, 1, 1, 0, 1, 1, z.ptr, th.ptr, work.ptr),
       /^lowRankUpdate: with antithetic pairs member0 and k must be even.*got member0 = 1, k = 2/);
