@@ -49,15 +49,19 @@ function sharedWidth(d1: i32, S: i32, rank: i32): i32 {
   return (d1 + S * rank + 3) & ~3;
 }
 
+// A member runs through all layers ROW_BLOCK rows at a time, so its hidden rows stay in L1 between
+// the copy of X·W_1, the rank-r term and the next layer (rows are independent: same bits).
+const ROW_BLOCK: i32 = 64;
+
 // Work layout of lowRankForward (byte offsets into work, each region 16-aligned), set by plan().
 let oP1: u64 = 0;   // f32 d_0 × N1: [W_1 | U_1 of each stream]
 let oC1: u64 = 0;   // f32 rows × N1: X·P1
-let oHA: u64 = 0;   // f32 rows × widest hidden (ping)
-let oHB: u64 = 0;   // f32 rows × widest hidden (pong)
-let oWS: u64 = 0;   // f32 max_{l≥2} d_{l−1}·d_l: one member's W'_l
+let oHA: u64 = 0;   // f32 ROW_BLOCK × widest hidden (ping)
+let oHB: u64 = 0;   // f32 ROW_BLOCK × widest hidden (pong)
+let oWS: u64 = 0;   // f32 Σ_{l≥2} d_{l−1}·d_l: one member's W'_l
 let oDIR: u64 = 0;  // f64 m − d_0·r: one stream's coordinates past U_1
 let oVS: u64 = 0;   // f32 d_1 × r: g·V_1/√r
-let oBS: u64 = 0;   // f32 max d_l: b_l + g·β_l
+let oBS: u64 = 0;   // f32 Σ_l d_l: one member's b_l + g·β_l
 let oLIST: u64 = 0; // (i32, f32) d_0: one row's nonzeros (sparse first layer)
 let oACC: u64 = 0;  // f32 N1: a later K block's partial row (sparse first layer)
 
@@ -72,10 +76,11 @@ function plan(rows: i32, layers: i32, dims: usize, rank: i32, S: i32): u64 {
     const din = dimAt(dims, l - 1);
     const dout = dimAt(dims, l);
     eng = max(eng, engineWorkBytes(dout, din));
-    ws = max(ws, <u64>din * <u64>dout);
+    ws += <u64>din * <u64>dout;
   }
-  const hid = <u64>rows * <u64>max(1, widest(layers - 1, dims, 1)) << 2;
-  const dmax = <u64>widest(layers, dims, 1);
+  const hid = <u64>min(rows, ROW_BLOCK) * <u64>max(1, widest(layers - 1, dims, 1)) << 2;
+  let bs: u64 = 0;
+  for (let l = 1; l <= layers; l++) bs += <u64>dimAt(dims, l);
   let at = up16(eng);
   oP1 = at; at = up16(at + (<u64>d0 * <u64>N1 << 2));
   oC1 = at; at = up16(at + (<u64>rows * <u64>N1 << 2));
@@ -84,7 +89,7 @@ function plan(rows: i32, layers: i32, dims: usize, rank: i32, S: i32): u64 {
   oWS = at; at = up16(at + (ws << 2));
   oDIR = at; at = up16(at + ((coordCount(layers, dims, rank) - <u64>d0 * <u64>rank) << 3));
   oVS = at; at = up16(at + (<u64>d1 * <u64>rank << 2));
-  oBS = at; at = up16(at + (dmax << 2));
+  oBS = at; at = up16(at + (bs << 2));
   oLIST = at; at = up16(at + (<u64>d0 << 3));
   oACC = at; at = up16(at + (<u64>N1 << 2));
   return at;
@@ -112,47 +117,62 @@ function memberBias(d: i32, h: f64, thetaB: usize, beta: usize, dst: usize): voi
 }
 
 // One member (or the centre, g = 0) through all layers into dst (rows × d_L). DIR holds its
-// stream's coordinates past U_1; col = its first column of X·U_1 in C1.
+// stream's coordinates past U_1; col = its first column of X·U_1 in C1. First its small operands
+// (g·V_1/√r, every W'_l and bias), then the rows block by block.
 function runMember(rows: i32, layers: i32, act: i32, outAct: i32, dims: usize, rank: i32, N1: i32,
   col: i32, g: f64, theta: usize, dst: usize, work: usize): void {
-  const eng = work;
-  const invSqrtR = 1.0 / Math.sqrt(<f64>rank);
-  const gv = g * invSqrtR;
+  const gv = g / Math.sqrt(<f64>rank);
   const d0 = dimAt(dims, 0);
   const d1 = dimAt(dims, 1);
-  const C1 = work + <usize>oC1;
   const dir = work + <usize>oDIR;
   const VS = work + <usize>oVS;
-  const BS = work + <usize>oBS;
-  // layer 1: H = copy of X·W_1, then += (X·U)(g·Vᵀ/√r) + bias, activation
-  let H = layers == 1 ? dst : work + <usize>oHA;
-  const rowB = <usize>d1 << 2;
-  for (let i = 0; i < rows; i++) memory.copy(H + <usize>i * rowB, C1 + <usize>i * (<usize>N1 << 2), rowB);
-  let c = 0; // coordinate offset in dir (U_1 is not stored there)
   scaleFactor(d1 * rank, gv, dir, VS);
-  c += d1 * rank;
+  let c = d1 * rank; // coordinate offset in dir (U_1 is not stored there)
   let tb = theta + (<usize>d0 * <usize>d1 << 3);
-  memberBias(d1, g, tb, dir + (<usize>c << 3), BS);
+  let bs = work + <usize>oBS;
+  memberBias(d1, g, tb, dir + (<usize>c << 3), bs);
   c += d1;
-  product(rows, d1, rank, C1 + (<usize>(d1 + col) << 2), N1, true, VS, rank, H, d1, true, BS,
-    layers == 1 ? outAct : act, eng);
   let tw = tb + (<usize>d1 << 3); // θ's W_2
-  const WS = work + <usize>oWS;
+  let ws = work + <usize>oWS;
   for (let l = 2; l <= layers; l++) {
     const din = dimAt(dims, l - 1);
     const dout = dimAt(dims, l);
-    const last = l == layers;
-    const Y = last ? dst : (l & 1) == 0 ? work + <usize>oHB : work + <usize>oHA;
     const U = dir + (<usize>c << 3);
-    const V = U + (<usize>(din * rank) << 3);
-    perturbedWeights(din, dout, rank, gv, tw, U, V, WS);
+    perturbedWeights(din, dout, rank, gv, tw, U, U + (<usize>(din * rank) << 3), ws);
     c += (din + dout) * rank;
     tb = tw + (<usize>din * <usize>dout << 3);
-    memberBias(dout, g, tb, dir + (<usize>c << 3), BS);
+    bs += <usize>dimAt(dims, l - 1) << 2;
+    memberBias(dout, g, tb, dir + (<usize>c << 3), bs);
     c += dout;
-    product(rows, dout, din, H, din, false, WS, dout, Y, dout, false, BS, last ? outAct : act, eng);
+    ws += <usize>din * <usize>dout << 2;
     tw = tb + (<usize>dout << 3);
-    H = Y;
+  }
+  const dL = dimAt(dims, layers);
+  const C1 = work + <usize>oC1;
+  const c1Row = <usize>N1 << 2;
+  for (let i0 = 0; i0 < rows; i0 += ROW_BLOCK) {
+    const rb = min(ROW_BLOCK, rows - i0);
+    const out = dst + (<usize>i0 * <usize>dL << 2);
+    // layer 1: H = copy of X·W_1, then act(H + (X·U)(g·Vᵀ/√r) + bias)
+    let H = layers == 1 ? out : work + <usize>oHA;
+    const rowB = <usize>d1 << 2;
+    const c1 = C1 + <usize>i0 * c1Row;
+    for (let i = 0; i < rb; i++) memory.copy(H + <usize>i * rowB, c1 + <usize>i * c1Row, rowB);
+    product(rb, d1, rank, c1 + (<usize>(d1 + col) << 2), N1, true, VS, rank, H, d1, true, work + <usize>oBS,
+      layers == 1 ? outAct : act, work);
+    // layers ≥ 2: act(H·W'_l + bias)
+    ws = work + <usize>oWS;
+    bs = work + <usize>oBS + (<usize>d1 << 2);
+    for (let l = 2; l <= layers; l++) {
+      const din = dimAt(dims, l - 1);
+      const dout = dimAt(dims, l);
+      const last = l == layers;
+      const Y = last ? out : (l & 1) == 0 ? work + <usize>oHB : work + <usize>oHA;
+      product(rb, dout, din, H, din, false, ws, dout, Y, dout, false, bs, last ? outAct : act, work);
+      ws += <usize>din * <usize>dout << 2;
+      bs += <usize>dout << 2;
+      H = Y;
+    }
   }
 }
 

@@ -73,7 +73,7 @@ const L = DIMS.length - 1;
 const hidden = ws.f32(ROWS * 64);
 const gWork = ws.alloc('f32', raw.mlpWorkBytes(ROWS, L, dims.ptr) / 4);
 
-interface Case { total: number; gaussian: () => void; lowRank: () => void; gemm: () => void; gemmFlops: number; N1: number }
+interface Case { total: number; gaussian: () => void; lowRank: () => void; lowRankDense: () => void; gemm: () => void; gemmFlops: number; N1: number }
 const cases: Case[] = ENSEMBLES.map((total) => {
   const k = total - 1;
   const out = ws.f32(total * ROWS * DIMS[L]);
@@ -83,6 +83,7 @@ const cases: Case[] = ENSEMBLES.map((total) => {
   const gaussian = () => raw.mlpForwardPerturbed(k, ROWS, L, TANH, 0, dims.ptr, X.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1,
     scratch.ptr, n, out.ptr, hidden.ptr, 0, gWork.ptr);
   const lowRank = () => raw.lowRankForward(k, ROWS, L, TANH, 0, dims.ptr, 1, X.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1, -1, out2.ptr, work.ptr);
+  const lowRankDense = () => raw.lowRankForward(k, ROWS, L, TANH, 0, dims.ptr, 1, X.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1, 0, out2.ptr, work.ptr);
   // Sanity: both centres are θ's forward (f32 rounding apart).
   gaussian();
   lowRank();
@@ -95,15 +96,16 @@ const cases: Case[] = ENSEMBLES.map((total) => {
   const A = X, B = ws.from('f32', Float32Array.from({ length: DIMS[0] * N1 }, () => rand() - 0.5));
   const C = ws.f32(ROWS * N1), sw = ws.alloc('f32', raw.sgemmWorkBytes(ROWS, N1, DIMS[0]) / 4);
   const gemm = () => raw.sgemm(0, 0, ROWS, N1, DIMS[0], 1, A.ptr, DIMS[0], B.ptr, N1, 0, C.ptr, N1, sw.ptr);
-  return { total, gaussian, lowRank, gemm, gemmFlops: 2 * ROWS * N1 * DIMS[0], N1 };
+  return { total, gaussian, lowRank, lowRankDense, gemm, gemmFlops: 2 * ROWS * N1 * DIMS[0], N1 };
 });
 
 // Warm-up: out of V8's baseline tier before any timing.
 for (let i = 0; i < 10; i++) peak(PEAK_ITERS, 0.999, 0.001);
-for (const c of cases) for (let i = 0; i < 3; i++) { c.lowRank(); c.gemm(); }
+for (const c of cases) for (let i = 0; i < 3; i++) { c.lowRank(); c.lowRankDense(); c.gemm(); }
 cases[0].gaussian();
 
-const rows = cases.map(() => ({ gaussian: [] as number[], lowRank: [] as number[], gemm: [] as number[], speedup: [] as number[], gemmOverPeak: [] as number[] }));
+const rows = cases.map(() => ({ gaussian: [] as number[], lowRank: [] as number[], lowRankDense: [] as number[], gemm: [] as number[],
+  speedup: [] as number[], speedupDense: [] as number[], gemmOverPeak: [] as number[] }));
 const peaks: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   const pk = PEAK_FLOPS / seconds('peak', () => peak(PEAK_ITERS, 0.999, 0.001)) / 1e9;
@@ -111,16 +113,33 @@ for (let round = 0; round < ROUNDS; round++) {
   cases.forEach((c, i) => {
     const g = seconds(`gaussian ${c.total}`, c.gaussian);
     const l = seconds(`lowrank ${c.total}`, c.lowRank);
+    const ld = seconds(`lowrank dense ${c.total}`, c.lowRankDense);
     const s = seconds(`gemm ${c.total}`, c.gemm);
     const r = rows[i];
     r.gaussian.push(g * 1e3);
     r.lowRank.push(l * 1e3);
+    r.lowRankDense.push(ld * 1e3);
+    r.speedupDense.push(g / ld);
     r.gemm.push(s * 1e3);
     r.speedup.push(g / l);
     r.gemmOverPeak.push(c.gemmFlops / s / 1e9 / pk);
   });
-  console.log(`round ${round + 1}/${ROUNDS}: ` + cases.map((c, i) => `k+1=${c.total} ${rows[i].speedup.at(-1)!.toFixed(1)}×`).join(', '));
+  console.log(`round ${round + 1}/${ROUNDS}: ` + cases.map((c, i) => `k+1=${c.total} ${rows[i].speedup.at(-1)!.toFixed(1)}× (dense ${rows[i].speedupDense.at(-1)!.toFixed(1)}×)`).join(', '));
 }
+
+// Crossover of the sparse first layer: k + 1 = 33, the whole call with sparse = 1 vs 0, by the
+// fraction of nonzeros of X (within-round ratios dense ÷ sparse; > 1: sparse is faster).
+const DENSITIES = [0.05, 0.1, 0.19, 0.3, 0.4, 0.5, 0.6, 0.8];
+const crossover = DENSITIES.map((density) => {
+  const Xd = ws.from('f32', Float32Array.from({ length: ROWS * DIMS[0] }, () => (rand() < density ? rand() : 0)));
+  const work = ws.alloc('f32', raw.lowRankForwardWorkBytes(32, ROWS, L, dims.ptr, 1, 1) / 4);
+  const out = ws.f32(33 * ROWS * DIMS[L]);
+  const call = (sparse: number) => () => raw.lowRankForward(32, ROWS, L, TANH, 0, dims.ptr, 1, Xd.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1, sparse, out.ptr, work.ptr);
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) ratios.push(seconds('dense', call(0)) / seconds('sparse', call(1)));
+  return { nonzeroFraction: density, denseOverSparse: r2(median(ratios)) };
+});
+console.log('sparse first layer, dense ÷ sparse time by nonzero fraction: ' + crossover.map((c) => `${c.nonzeroFraction}: ${c.denseOverSparse}`).join(', '));
 const loadAfter = os.loadavg();
 
 // Multiply-adds per call: Gaussian (k + 1) full passes; rank 1: the shared GEMM + per member the
@@ -132,15 +151,16 @@ const results = cases.map((c, i) => {
   const gMs = median(r.gaussian), lMs = median(r.lowRank), sMs = median(r.gemm);
   return {
     ensemble: c.total,
-    ms: { gaussian: r2(gMs), rank1: r2(lMs), sharedGemm: r2(sMs) },
+    ms: { gaussian: r2(gMs), rank1: r2(lMs), rank1DenseFirstLayer: r2(median(r.lowRankDense)), sharedGemm: r2(sMs) },
     speedupRank1OverGaussian: r2(median(r.speedup)),
+    speedupRank1DenseFirstLayerOverGaussian: r2(median(r.speedupDense)),
     speedupPerRound: r.speedup.map(r2),
     goalMet: c.total === 33 ? median(r.speedup) >= 8 : undefined,
     sharedGemm: {
       shape: `(${ROWS}×${DIMS[0]})·(${DIMS[0]}×${c.N1})`,
       gflops: r2(c.gemmFlops / sMs / 1e6),
       fractionOfPeak: r2(median(r.gemmOverPeak)),
-      fractionOfRank1Forward: r2(sMs / lMs),
+      fractionOfRank1DenseForward: r2(sMs / median(r.lowRankDense)),
     },
     multiplyAdds: { gaussian: macsGaussian(c.total), rank1: macsLowRank(c.total, c.N1) },
   };
@@ -154,20 +174,22 @@ const result = {
   rounds: ROUNDS,
   loadAverage: { before: loadBefore.map(r2), after: loadAfter.map(r2) },
   machineLoaded: Math.max(loadBefore[0], loadAfter[0]) >= cpus.length / 2,
-  problem: { dims: DIMS, rows: ROWS, hidden: 'tanh', output: 'identity', antithetic: true, center: true, rank: 1, sigma: 0.05 },
+  problem: { dims: DIMS, rows: ROWS, hidden: 'tanh', output: 'identity', antithetic: true, center: true, rank: 1, sigma: 0.05,
+    input: 'MNIST-like: 81 % zeros (rank1 = automatic first layer, i.e. sparse; rank1DenseFirstLayer forces the dense GEMM)' },
   method: 'Median seconds per call from Benchmark.js samples; speed-ups taken within each round (gaussian, rank-1 and ' +
     'the GEMM timed back to back), then the median over rounds. peak = 12 independent f32x4 mul+add chains, timed each round. ' +
     'sharedGemm = sgemm of the rank-1 path\'s shared product shape (same engine as lowRankForward).',
   peakGflops: r2(median(peaks)),
   results,
+  sparseFirstLayerCrossover: crossover,
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/lowrank.json'), JSON.stringify(result, null, 2) + '\n');
 console.log(`node ${process.version}, ${result.cpu}, load ${loadBefore[0].toFixed(2)} → ${loadAfter[0].toFixed(2)}, ${ROUNDS} rounds, peak ${result.peakGflops} GFLOP/s`);
 for (const r of results) {
   console.log(`k+1 = ${String(r.ensemble).padStart(3)}: gaussian ${r.ms.gaussian} ms, rank-1 ${r.ms.rank1} ms → ${r.speedupRank1OverGaussian}× ` +
-    `(shared GEMM ${r.sharedGemm.shape} ${r.sharedGemm.gflops} GFLOP/s = ${r.sharedGemm.fractionOfPeak} of peak, ` +
-    `${Math.round(100 * r.sharedGemm.fractionOfRank1Forward)} % of the rank-1 call)`);
+    `(dense first layer ${r.ms.rank1DenseFirstLayer} ms → ${r.speedupRank1DenseFirstLayerOverGaussian}×; shared GEMM ${r.sharedGemm.shape} ` +
+    `${r.sharedGemm.gflops} GFLOP/s = ${r.sharedGemm.fractionOfPeak} of peak, ${Math.round(100 * r.sharedGemm.fractionOfRank1DenseForward)} % of the dense-first-layer call)`);
 }
 console.log('wrote bench/results/lowrank.json');
 ws.dispose();
