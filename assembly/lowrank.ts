@@ -4,13 +4,13 @@
 //   C1 = X·P1 = [X·W_1 | X·U_1 …]          (rows × (d_1 + S·r)): ONE shared GEMM
 // then per member i (stream u, scale g = σ·s_i):
 //   layer 1:  H = act(X·W_1 + (X·U_u)·(g·V_uᵀ/√r) + (b_1 + g·β_1))      (a K = r GEMM onto C1's copy)
-//   layer l:  H' = act(H·W'_l + (b_l + g·β_l)),  W'_l = W_l + g·U_l V_lᵀ/√r  (one layer, f32 scratch)
+//   layer l:  H' = act(H·W'_l + (b_l + g·β_l)),  W'_l = W_l + g·U_l V_lᵀ/√r  (per member, f32 scratch)
 // Layer 1 never forms its perturbed matrix: X·W_1 is shared and the rank-r term is rows·(d_1 + 1)·r
 // work. For l ≥ 2 the GEMM packs W_l per member anyway (d_{l−1}·d_l), so forming W'_l in that pass
 // costs the same order and replaces the two extra passes H·U_l and (H·U_l)·Vᵀ (measured: layer 2 of
 // 784-64-10 at batch 512 went from 0.11 to 0.04 ms per member). Bias, activation and the rank-r
-// term run in the GEMM epilogue (gemm-tile.ts). Memory O(d_0·(d_1 + S·r) + rows·(d_1 + S·r +
-// width) + max d_{l−1}·d_l), never members × parameters.
+// term run in the GEMM epilogue (gemm-tile.ts). Memory O(d_0·(d_1 + S·r) + rows·(d_1 + S·r) +
+// Σ_{l≥2} d_{l−1}·d_l + 64·width), never members × parameters.
 // The centre (θ itself, output slice 0) is the same path with g = 0: g·V = 0 exactly and
 // x + 0 = x, so its bits are those of act(H·W + b).
 import {
