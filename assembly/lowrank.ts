@@ -156,8 +156,8 @@ function runMember(rows: i32, layers: i32, act: i32, outAct: i32, dims: usize, r
     const out = dst + (<usize>i0 * <usize>dL << 2);
     // layer 1: H = copy of X·W_1, then act(H + (X·U)(g·Vᵀ/√r) + bias)
     let H = layers == 1 ? out : work + <usize>oHA;
-    const rowB = <usize>d1 << 2;
     const c1 = C1 + <usize>i0 * c1Row;
+    const rowB = <usize>d1 << 2;
     for (let i = 0; i < rb; i++) memory.copy(H + <usize>i * rowB, c1 + <usize>i * c1Row, rowB);
     product(rb, d1, rank, c1 + (<usize>(d1 + col) << 2), N1, true, VS, rank, H, d1, true, work + <usize>oBS,
       layers == 1 ? outAct : act, work);
