@@ -7,8 +7,8 @@
 //   layer l:  H' = act(H·W'_l + (b_l + g·β_l)),  W'_l = W_l + g·U_l V_lᵀ/√r  (per member, f32 scratch)
 // Layer 1 never forms its perturbed matrix: X·W_1 is shared and the rank-r term is rows·(d_1 + 1)·r
 // work. For l ≥ 2 the GEMM packs W_l per member anyway (d_{l−1}·d_l), so forming W'_l in that pass
-// costs the same order and replaces the two extra passes H·U_l and (H·U_l)·Vᵀ (measured: layer 2 of
-// 784-64-10 at batch 512 went from 0.11 to 0.04 ms per member). Bias, activation and the rank-r
+// costs the same order and saves two GEMM-engine passes per member and layer (H·U_l with N = r and
+// (H·U_l)·Vᵀ with K = r, each a full sweep over the rows). Bias, activation and the rank-r
 // term run in the GEMM epilogue (gemm-tile.ts). Memory O(d_0·(d_1 + S·r) + rows·(d_1 + S·r) +
 // Σ_{l≥2} d_{l−1}·d_l + min(rows, 512)·width), never members × parameters.
 // The centre (θ itself, output slice 0) is the same path with g = 0: g·V = 0 exactly and
@@ -21,7 +21,6 @@ import {
   atLeast, checkActCode, checkApart, checkBuffer, checkDims, checkMembers, coordCount, dimAt, fillRange,
   paramCount, streamBound, up16, widest,
 } from "./lowrank-core";
-
 import { countNonzeros, sparseProduct, SPARSE_MAX } from "./lowrank-sparse";
 
 export { lowRankUpdate, lowRankGram, lowRankGramWorkBytes, lowRankUpdateWorkBytes } from "./lowrank-update";
