@@ -120,6 +120,30 @@ export interface RawExports {
   cholesky(n: number, shift: number, A: Ptr, L: Ptr): number;
   /** B(n×nrhs) ← (L·Lᵀ)⁻¹·B in place. */
   cholSolve(n: number, nrhs: number, L: Ptr, B: Ptr): void;
+
+  // lowrank.ts — NLB with rank-r members: e_i = s_i·D_{q_i}, D per layer U_l V_lᵀ/√r and β_l, the
+  // factors read from stream q_i at [U_l (d_{l−1}×r), V_l (d_l×r), β_l (d_l)] blocks, layer by layer
+  // (assembly/lowrank-core.ts). dims: i32[layers+1]; theta: f64 n in the layout of bindings/nn/mlp.ts.
+  /** The rank-r ensemble forward: out((center + members)×rows×d_L, f32) = the members θ + σ·e_i,
+   *  i = member0 + j (θ first when center ≠ 0), one shared GEMM X·[W_1 | U_1 …] per call.
+   *  sparse: 1 visits only X's nonzeros in that GEMM, 0 dense, −1 by X's nonzero fraction (same bits). */
+  lowRankForward(members: number, rows: number, layers: number, act: number, outAct: number, dims: Ptr,
+    rank: number, X: Ptr, theta: Ptr, sigma: number, seed: number, iter: number, member0: number,
+    antithetic: number, center: number, sparse: number, out: Ptr, work: Ptr): void;
+  /** Bytes of scratch `work` lowRankForward needs. */
+  lowRankForwardWorkBytes(members: number, rows: number, layers: number, dims: Ptr, rank: number, antithetic: number): number;
+  /** θ += coef·Σ_i z_i e_i (the contract of nlbUpdate; split calls give the same bits; whole pairs).
+   *  z: f64 k; work: lowRankUpdateWorkBytes bytes. */
+  lowRankUpdate(k: number, layers: number, dims: Ptr, rank: number, coef: number, seed: number, iter: number,
+    member0: number, antithetic: number, z: Ptr, theta: Ptr, work: Ptr): void;
+  /** Bytes of scratch `work` lowRankUpdate needs. */
+  lowRankUpdateWorkBytes(layers: number, dims: Ptr, rank: number): number;
+  /** G(k×k) = [e_a·e_b], p(k) = [e_a·θ] in closed form from the factors (the contract of drawGram).
+   *  work: lowRankGramWorkBytes bytes. */
+  lowRankGram(k: number, layers: number, dims: Ptr, rank: number, seed: number, iter: number, member0: number,
+    antithetic: number, theta: Ptr, G: Ptr, p: Ptr, work: Ptr): void;
+  /** Bytes of scratch `work` lowRankGram needs (every stream's coordinates, f64). */
+  lowRankGramWorkBytes(k: number, layers: number, dims: Ptr, rank: number, antithetic: number): number;
 }
 
 /** Where the module's bytes come from. */

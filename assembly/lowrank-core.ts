@@ -1,0 +1,118 @@
+// low-rank core: the definition of the rank-r NLB directions, shared by the forward (lowrank.ts)
+// and by the update and Gram kernels (lowrank-update.ts). Not exported by index.ts.
+//
+// The direction contract (the TS side and the test oracle follow it):
+//   dims d_0 … d_L, rank r ≥ 1, parameters in the layout of bindings/nn/mlp.ts (per layer W_l
+//   (d_{l−1} × d_l, row-major) then b_l (d_l)). Stream q of draw (seed, iter) is the counter
+//   generator of rng-core.ts, ξ_j = ξ(seed, iter, q, j). Its coordinate vector of length
+//   m = Σ_l [(d_{l−1} + d_l)·r + d_l] is laid out layer by layer, block l at offset o_l:
+//     U_l (d_{l−1} × r, row-major)  U_l[a][c] = ξ_{o_l + a·r + c}
+//     V_l (d_l × r, row-major)      V_l[b][c] = ξ_{o_l + d_{l−1}·r + b·r + c}
+//     β_l (d_l)                     β_l[b]    = ξ_{o_l + (d_{l−1} + d_l)·r + b}
+//   and o_{l+1} = o_l + (d_{l−1} + d_l)·r + d_l. The direction D_q of stream q (a parameter
+//   vector) is, per layer, W-block U_l V_lᵀ/√r (entry Σ_c U_l[a][c]·V_l[b][c]/√r) and b-block β_l.
+//   Member i uses stream q_i with sign s_i (q_i = i, s_i = 1; or with antithetic pairs q_i = ⌊i/2⌋,
+//   s_i = (−1)^i): e_i = s_i·D_{q_i}, and the NLB member is θ + σ·e_i.
+//   E[vec(D) vec(D)ᵀ] = I: entries of U_l V_lᵀ/√r are sums of r products of independent N(0,1)
+//   over √r (variance 1), distinct entries uncorrelated (they differ in a U row or a V row).
+import { fillNormals, TILE } from "./rng-core";
+
+// ---- checks: "<kernel>: <argument> must be …; got …", strings built only on the abort path ---------
+
+// Aborts unless n ≥ lo.
+export function atLeast(n: i64, lo: i64, what: string): void {
+  if (n < lo) abort(what + " must be ≥ " + lo.toString() + "; got " + n.toString());
+}
+
+// Aborts unless act is an activation code 0–3.
+export function checkActCode(act: i32, what: string): void {
+  if (act < 0 || act > 3) abort(what + " must be 0 (identity), 1 (relu), 2 (tanh) or 3 (sigmoid); got " + act.toString());
+}
+
+// Aborts unless [ptr, ptr + bytes) lies in memory and ptr is align-aligned.
+export function checkBuffer(ptr: usize, bytes: u64, align: usize, what: string): void {
+  const end = <u64>ptr + bytes;
+  if (ptr == 0 || bytes > <u64>0xFFFFFFFF || end > (<u64>memory.size() << 16)) {
+    abort(what + " must be " + bytes.toString() + " bytes inside memory (" + (<u64>memory.size() << 16).toString() +
+      " bytes); got offset " + ptr.toString());
+  }
+  if ((ptr & (align - 1)) != 0) abort(what + " must be " + align.toString() + "-byte aligned; got offset " + ptr.toString());
+}
+
+// Aborts when [p, p + pb) and [q, q + qb) overlap.
+export function checkApart(p: usize, pb: u64, q: usize, qb: u64, what: string): void {
+  if (<u64>p < <u64>q + qb && <u64>q < <u64>p + pb) {
+    abort(what + " must not overlap; got [" + p.toString() + ", " + (<u64>p + pb).toString() + ") and [" +
+      q.toString() + ", " + (<u64>q + qb).toString() + ")");
+  }
+}
+
+// Aborts unless members member0 … member0 + count − 1 are u32.
+export function checkMembers(count: i32, member0: u32, what: string): void {
+  if (<u64>member0 + <u64>count > <u64>0x100000000) {
+    abort(what + " must be ≤ 2^32 − count (members are u32); got member0 = " + member0.toString() + ", count = " + count.toString());
+  }
+}
+
+// ---- dims and layout -------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline
+export function dimAt(dims: usize, l: i32): i32 {
+  return load<i32>(dims + (<usize>l << 2));
+}
+
+// Aborts unless layers ≥ 1, dims (i32[layers + 1]) is in memory and every d_l ≥ 1, and the
+// coordinate count fits the u32 index space of a stream. whatLayers / whatDims are literals.
+export function checkDims(layers: i32, dims: usize, rank: i32, whatLayers: string, whatDims: string): void {
+  atLeast(layers, 1, whatLayers);
+  checkBuffer(dims, <u64>(layers + 1) << 2, 4, whatDims);
+  for (let l = 0; l <= layers; l++) {
+    const d = dimAt(dims, l);
+    if (d < 1) abort(whatDims + "[" + l.toString() + "] must be ≥ 1; got " + d.toString());
+  }
+  const m = coordCount(layers, dims, rank);
+  if (m > <u64>0xFFFFFFFF) abort(whatDims + " must give ≤ 2^32 − 1 direction coordinates per member; got " + m.toString());
+}
+
+// m = Σ_l (d_{l−1} + d_l)·r + d_l: the coordinates of one stream.
+export function coordCount(layers: i32, dims: usize, rank: i32): u64 {
+  let m: u64 = 0;
+  for (let l = 1; l <= layers; l++) {
+    m += <u64>(dimAt(dims, l - 1) + dimAt(dims, l)) * <u64>rank + <u64>dimAt(dims, l);
+  }
+  return m;
+}
+
+// n = Σ_l d_{l−1}·d_l + d_l: the parameter count.
+export function paramCount(layers: i32, dims: usize): u64 {
+  let n: u64 = 0;
+  for (let l = 1; l <= layers; l++) n += <u64>dimAt(dims, l - 1) * <u64>dimAt(dims, l) + <u64>dimAt(dims, l);
+  return n;
+}
+
+// Largest d_l over l ∈ [from, layers].
+export function widest(layers: i32, dims: usize, from: i32): i32 {
+  let w = 0;
+  for (let l = from; l <= layers; l++) w = max(w, dimAt(dims, l));
+  return w;
+}
+
+// Streams touched by `members` consecutive members: at most members, or ⌊members/2⌋ + 1 with pairs.
+export function streamBound(members: i32, anti: bool): i32 {
+  return anti ? min(members, (members >> 1) + 1) : members;
+}
+
+// x rounded up to a multiple of 16 (work regions stay 16-aligned).
+// @ts-ignore: decorator
+@inline
+export function up16(x: u64): u64 {
+  return (x + 15) & ~(<u64>15);
+}
+
+// dst[j] = ξ at stream positions index0 + j, j < len (any len; TILE-sized calls to fillNormals).
+export function fillRange(key: u64, index0: u64, len: i32, dst: usize): void {
+  for (let j0 = 0; j0 < len; j0 += TILE) {
+    fillNormals(key, index0 + <u64>j0, min(TILE, len - j0), dst + (<usize>j0 << 3));
+  }
+}
