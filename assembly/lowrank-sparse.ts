@@ -6,7 +6,7 @@
 // (later block) + (partial C), exactly like gemmBlock's epilogue with α = β = 1. A skipped term is
 // 0·p = ±0, and adding ±0 to a sum that started at +0 never changes it, so skipping zeros changes no
 // bit (for finite P). Hence choosing the sparse or the dense path is a speed decision only.
-import { kBlock } from "./gemm-tile";
+import { kBlock } from "./gemm-pack";
 
 // Fraction of nonzeros of X (rows × K, f32) at or below which lowRankForward's automatic choice
 // takes the sparse path: bench/lowrank.ts measured the whole 784-64-10 call (k + 1 = 33, batch 512)

@@ -5,7 +5,9 @@
 //   ⟨U V ᵀ, W⟩_F          = Σ_c U[:,c]ᵀ W V[:,c]
 // Both kernels take whole antithetic pairs (member0, k even), like nlbUpdate and drawGram, and give
 // the same bits in the SIMD and scalar builds (lane-wise f64 or (even + odd) sums, see dot()).
-import { checkWholePairs, fillNormals, streamKey, streamOf, TILE, XI } from "./rng-core";
+import { fillNormals, streamKey, TILE, XI } from "./rng-core";
+import { checkWholePairs } from "./checks";
+import { streamOf } from "./perturb";
 import {
   atLeast, checkApart, checkBuffer, checkDims, checkMembers, coordCount, dimAt, fillRange, paramCount,
   up16, widest,
@@ -38,7 +40,7 @@ function updateBytes(layers: i32, dims: usize, rank: i32): u64 {
 }
 
 // θ += coef·Σ_i z_i·e_i over members i = member0 … member0 + k − 1 (e_i = s_i·D_{q_i}, E never
-// formed; method.md §2 step 5). One term per stream u (c_u = coef·z_u, or coef·(z_{2u} − z_{2u+1})
+// formed; docs/method.md §2.5). One term per stream u (c_u = coef·z_u, or coef·(z_{2u} − z_{2u+1})
 // for a pair), w_u = c_u/√r:
 //   W_l[a][b] ← W_l[a][b] + U_l[a][c]·(w_u·V_l[b][c])   for u ascending, then c ascending
 //   b_l[b]    ← b_l[b] + c_u·β_l[b]                      for u ascending

@@ -13,10 +13,11 @@
 // Σ_{l≥2} d_{l−1}·d_l + min(rows, 512)·width), never members × parameters.
 // The centre (θ itself, output slice 0) is the same path with g = 0: g·V = 0 exactly and
 // x + 0 = x, so its bits are those of act(H·W + b).
-import {
-  ACT_IDENTITY, dotTail, engineWorkBytes, gemmBlock, kBlock, packB, packedWidth,
-} from "./gemm-tile";
-import { signOf, streamKey, streamOf, TILE, XI } from "./rng-core";
+import { gemmBlock } from "./gemm-tile";
+import { dotTail, engineWorkBytes, kBlock, packB, packedWidth } from "./gemm-pack";
+import { ACT_IDENTITY } from "./checks";
+import { streamKey, TILE, XI } from "./rng-core";
+import { signOf, streamOf } from "./perturb";
 import {
   atLeast, checkActCode, checkApart, checkBuffer, checkDims, checkMembers, coordCount, dimAt, fillRange,
   paramCount, streamBound, up16, widest,

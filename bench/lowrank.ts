@@ -8,16 +8,17 @@
 //
 // Run: node --import tsx bench/lowrank.ts [--quick]   → bench/results/lowrank.json
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Benchmark from 'benchmark';
 import { loadModule, Workspace } from '../bindings/index.js';
+import { SMOKE, writeResult } from './lib/smoke.js';
 
 const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 2 : 5;
-const ENSEMBLES = [33, 129, 257];
+const ROUNDS = SMOKE ? 1 : quick ? 2 : 5;
+const ENSEMBLES = SMOKE ? [33] : [33, 129, 257];
 const DIMS = [784, 64, 10];
 const ROWS = 512;
 const TANH = 2;
@@ -71,6 +72,9 @@ const theta = ws.from('f64', Float64Array.from({ length: n }, () => (rand() * 2 
 const dims = ws.from('i32', DIMS);
 const L = DIMS.length - 1;
 const hidden = ws.f32(ROWS * 64);
+const hiddenB = ws.f32(ROWS * 64);
+// members' f32 rows start 16-byte aligned
+const pStride = (n + 3) & ~3;
 const gWork = ws.alloc('f32', raw.mlpWorkBytes(ROWS, L, dims.ptr) / 4);
 
 interface Case { total: number; gaussian: () => void; lowRank: () => void; lowRankDense: () => void; gemm: () => void; gemmFlops: number; N1: number }
@@ -78,10 +82,12 @@ const cases: Case[] = ENSEMBLES.map((total) => {
   const k = total - 1;
   const out = ws.f32(total * ROWS * DIMS[L]);
   const out2 = ws.f32(total * ROWS * DIMS[L]);
-  const scratch = ws.f32(2 * n);
+  const scratch = ws.f32(2 * pStride);
   const work = ws.alloc('f32', raw.lowRankForwardWorkBytes(k, ROWS, L, dims.ptr, 1, 1) / 4);
-  const gaussian = () => raw.mlpForwardPerturbed(k, ROWS, L, TANH, 0, dims.ptr, X.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1,
-    scratch.ptr, n, out.ptr, hidden.ptr, 0, gWork.ptr);
+  // today's Gaussian members through the network descriptor (one per case: out differs)
+  const net = ws.i32(raw.mlpNetworkBytes() / 4);
+  raw.mlpNetwork(net.ptr, L, TANH, 0, ROWS, dims.ptr, X.ptr, scratch.ptr, pStride, out.ptr, hidden.ptr, hiddenB.ptr, gWork.ptr);
+  const gaussian = () => raw.mlpForwardPerturbed(net.ptr, k, theta.ptr, 0.05, 7, 3, 0, 1, 1);
   const lowRank = () => raw.lowRankForward(k, ROWS, L, TANH, 0, dims.ptr, 1, X.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1, -1, out2.ptr, work.ptr);
   const lowRankDense = () => raw.lowRankForward(k, ROWS, L, TANH, 0, dims.ptr, 1, X.ptr, theta.ptr, 0.05, 7, 3, 0, 1, 1, 0, out2.ptr, work.ptr);
   // Sanity: both centres are θ's forward (f32 rounding apart).
@@ -129,7 +135,7 @@ for (let round = 0; round < ROUNDS; round++) {
 
 // Crossover of the sparse first layer: k + 1 = 33, the whole call with sparse = 1 vs 0, by the
 // fraction of nonzeros of X (within-round ratios dense ÷ sparse; > 1: sparse is faster).
-const DENSITIES = [0.05, 0.1, 0.19, 0.3, 0.4, 0.5, 0.6, 0.8];
+const DENSITIES = SMOKE ? [0.19] : [0.05, 0.1, 0.19, 0.3, 0.4, 0.5, 0.6, 0.8];
 const crossover = DENSITIES.map((density) => {
   const Xd = ws.from('f32', Float32Array.from({ length: ROWS * DIMS[0] }, () => (rand() < density ? rand() : 0)));
   const work = ws.alloc('f32', raw.lowRankForwardWorkBytes(32, ROWS, L, dims.ptr, 1, 1) / 4);
@@ -167,6 +173,7 @@ const results = cases.map((c, i) => {
 });
 const cpus = os.cpus();
 const result = {
+  smoke: SMOKE,
   date: new Date().toISOString(),
   node: process.version,
   cpu: cpus[0]?.model ?? 'unknown',
@@ -183,13 +190,12 @@ const result = {
   results,
   sparseFirstLayerCrossover: crossover,
 };
-mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, 'bench/results/lowrank.json'), JSON.stringify(result, null, 2) + '\n');
+const written = writeResult('lowrank', result);
 console.log(`node ${process.version}, ${result.cpu}, load ${loadBefore[0].toFixed(2)} → ${loadAfter[0].toFixed(2)}, ${ROUNDS} rounds, peak ${result.peakGflops} GFLOP/s`);
 for (const r of results) {
   console.log(`k+1 = ${String(r.ensemble).padStart(3)}: gaussian ${r.ms.gaussian} ms, rank-1 ${r.ms.rank1} ms → ${r.speedupRank1OverGaussian}× ` +
     `(dense first layer ${r.ms.rank1DenseFirstLayer} ms → ${r.speedupRank1DenseFirstLayerOverGaussian}×; shared GEMM ${r.sharedGemm.shape} ` +
     `${r.sharedGemm.gflops} GFLOP/s = ${r.sharedGemm.fractionOfPeak} of peak, ${Math.round(100 * r.sharedGemm.fractionOfRank1DenseForward)} % of the dense-first-layer call)`);
 }
-console.log('wrote bench/results/lowrank.json');
+console.log(`wrote ${written}`);
 ws.dispose();

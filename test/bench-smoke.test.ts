@@ -16,6 +16,7 @@ const SUITES: Record<string, string[]> = {
   // gemm also compiles bench/peak.ts (the SIMD peak loop) with asc.
   gemm: ['shapes', 'mlpForward', 'rounds', 'smoke'],
   iteration: ['environment', 'mnist', 'linear', 'smoke'],
+  lowrank: ['results', 'peakGflops', 'sparseFirstLayerCrossover', 'smoke'],
   defaults: ['defaults', 'results', 'eki', 'smoke'],
   mnist: ['settings', 'results', 'smoke'],
   backprop: ['settings', 'accuracy', 'memory', 'smoke'],
