@@ -10,3 +10,4 @@ export * from "./eki";
 export * from "./convert";
 export * from "./finite";
 export * from "./cholesky";
+export { selfCheck } from "./selfcheck";
