@@ -1,8 +1,8 @@
 /* A C host for the enkf-wasm module, translated to C by wasm2c (wabt 1.0.32 names: Z_enkfZ_<export>;
- * translate with `wasm2c enkf-scalar.wasm -n enkf -o enkf.c`). It provides the one import,
+ * translate with `wasm2c enkf-scalar.wasm -n enkf -o module.c`). It provides the one import,
  * env.abort, and runs the commands given as arguments, one output line each:
  *
- *   selfcheck                          -> "selfCheck <code>"
+ *   selfcheck                          -> "selfCheck ok 0" or "selfCheck failed <code>"
  *   simd                               -> "simdEnabled <0|1>"
  *   randn N SEED DRAW MEMBER OFFSET    -> "randn <f64 bits as 16 hex digits> ..."
  *   solve N NRHS A(N*N values) B(N*NRHS values)
@@ -19,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enkf.h"
+#include "enkf.h"   /* the ABI header (include/) */
+#include "module.h" /* wasm2c's translation */
 #include "wasm-rt-impl.h"
 
 /* The env instance: the memory to read abort's strings from, and the last abort seen. */
@@ -103,7 +104,8 @@ static void print_bits(u32 ptr, int count) {
 static int run(char **argv, int argc) {
   const char *cmd = argv[0];
   if (strcmp(cmd, "selfcheck") == 0) {
-    printf("selfCheck %u", Z_enkfZ_selfCheck(&enkf));
+    u32 code = Z_enkfZ_selfCheck(&enkf);
+    printf("selfCheck %s %u", code == ENKF_SELF_CHECK_OK ? "ok" : "failed", code);
     return 1;
   }
   if (strcmp(cmd, "simd") == 0) {
@@ -157,6 +159,10 @@ int main(int argc, char **argv) {
   Z_enkf_init_module();
   Z_enkf_instantiate(&enkf, &env);
   env.memory = Z_enkfZ_memory(&enkf);
+  if (env.memory->pages != ENKF_MEMORY_INITIAL_PAGES) {
+    fprintf(stderr, "harness: memory starts at %u pages, enkf.h says %d\n", env.memory->pages, ENKF_MEMORY_INITIAL_PAGES);
+    return 3;
+  }
   for (int i = 1; i < argc;) {
     env.aborted = 0;
     int used = 0;
