@@ -11,3 +11,4 @@ export * from "./convert";
 export * from "./finite";
 export * from "./cholesky";
 export * from "./lowrank";
+export { selfCheck } from "./selfcheck";
