@@ -1,6 +1,7 @@
 // The package as consumers get it: `npm pack` once, the tarball installed into a fresh project, and
 // small apps built and run the way applications use it — esbuild browser bundles of 'enkf-wasm' and
-// 'enkf-wasm/inline' in headless Chromium, an esbuild Node bundle, plain Node ESM and require(), and
+// 'enkf-wasm/inline' and a Vite app (production build and dev server) in headless Chromium, an
+// esbuild Node bundle, plain Node ESM and require(), and
 // a TypeScript consumer under every moduleResolution with and without the DOM lib. Plus the
 // tarball's file list and install size (item 5 of the lean-package checklist).
 import { test } from 'uvu';
@@ -13,6 +14,7 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { build as viteBuild, createServer as viteServer } from 'vite';
 import { chromium, type Browser } from 'playwright-core';
 
 const run = promisify(execFile);
@@ -59,7 +61,11 @@ test.before(async () => {
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', join(tmp, packed.filename)], { cwd: app });
 });
 
-test.after(() => {
+let sharedBrowser: Promise<Browser> | undefined;
+const browser = () => (sharedBrowser ??= chromium.launch({ executablePath: CHROMIUM, args: FLAGS }));
+
+test.after(async () => {
+  if (sharedBrowser) await (await sharedBrowser).close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -160,10 +166,8 @@ test('esbuild --platform=browser bundles of enkf-wasm and enkf-wasm/inline run i
   writeFileSync(join(www, 'index.html'), '<!doctype html><title>consumer</title>');
   const reference = await node('esm.mjs');
   const { server, origin } = await serveDir(www);
-  let browser: Browser | undefined;
+  const tab = await (await browser()).newPage();
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-    const tab = await browser.newPage();
     const fetched: string[] = [];
     tab.on('request', (r) => { if (r.url().endsWith('.wasm')) fetched.push(new URL(r.url()).pathname); });
     await tab.goto(`${origin}/index.html`);
@@ -175,8 +179,52 @@ test('esbuild --platform=browser bundles of enkf-wasm and enkf-wasm/inline run i
       assert.equal(fetched, bundle === '/js/page.js' ? ['/build/enkf.wasm'] : [], `${bundle} fetched ${fetched}`);
     }
   } finally {
-    await browser?.close();
+    await tab.close();
     server.close();
+  }
+});
+
+test('a Vite app: the production build emits both modules and runs; the dev server serves the module', async () => {
+  const root = join(app, 'vite');
+  mkdirSync(root);
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>vite consumer</title><script type="module" src="./main.js"></script>');
+  writeFileSync(join(root, 'main.js'), `import { minimize } from 'enkf-wasm';
+window.result = (async () => {
+${FIT}
+return theta;
+})().catch((e) => String(e?.stack ?? e));
+`);
+  const reference = await node('esm.mjs');
+  const resultOf = async (url: string) => {
+    const tab = await (await browser()).newPage();
+    const fetched: string[] = [];
+    tab.on('request', (r) => { if (r.url().includes('.wasm')) fetched.push(new URL(r.url()).pathname); });
+    try {
+      await tab.goto(url);
+      return { theta: await tab.evaluate(() => (window as unknown as { result: Promise<unknown> }).result), fetched };
+    } finally {
+      await tab.close();
+    }
+  };
+  await viteBuild({ root, logLevel: 'silent', configFile: false });
+  const assets = readdirSync(join(root, 'dist/assets'));
+  assert.ok(assets.some((f) => /^enkf-[\w-]+\.wasm$/.test(f)) && assets.some((f) => /^enkf-scalar-[\w-]+\.wasm$/.test(f)), `emitted ${assets}`);
+  const { server, origin } = await serveDir(join(root, 'dist'));
+  try {
+    const built = await resultOf(`${origin}/index.html`);
+    assert.equal(built.theta, reference, 'vite build: the bits of Node');
+    assert.ok(built.fetched.length === 1 && /^\/assets\/enkf-[\w-]+\.wasm$/.test(built.fetched[0]), `vite build fetched ${built.fetched}`);
+  } finally {
+    server.close();
+  }
+  const dev = await viteServer({ root, logLevel: 'silent', configFile: false, server: { host: '127.0.0.1', port: 0 } });
+  try {
+    await dev.listen();
+    const served = await resultOf(dev.resolvedUrls!.local[0]);
+    assert.equal(served.theta, reference, 'vite dev server: the bits of Node');
+    assert.ok(served.fetched.length === 1 && served.fetched[0].endsWith('/enkf.wasm'), `vite dev fetched ${served.fetched}`);
+  } finally {
+    await dev.close();
   }
 });
 
