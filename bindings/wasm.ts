@@ -181,8 +181,8 @@ export function setInlinedModules(simd: Uint8Array, scalar: Uint8Array): void {
 }
 
 /** The default location of the built module next to this package. Two literal
- *  `new URL('…', import.meta.url)` expressions, so that bundlers (Vite, webpack, Parcel, esbuild with
- *  a file loader) see the files and emit them with the application. */
+ *  `new URL('…', import.meta.url)` expressions, so that bundlers that follow them (Vite, webpack 5,
+ *  Parcel) emit both files with the application. */
 export function defaultModuleUrl(simd: boolean): URL {
   return simd ? new URL('../build/enkf.wasm', import.meta.url) : new URL('../build/enkf-scalar.wasm', import.meta.url);
 }
