@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const run = (bin, args) => execFileSync(process.execPath, [bin, ...args], { stdio: 'inherit' });
+// Progress goes to stderr, so that `npm pack --json` (which runs this as prepack) prints clean JSON.
+const run = (bin, args) => execFileSync(process.execPath, [bin, ...args], { stdio: ['ignore', 2, 2] });
 const asc = 'node_modules/assemblyscript/bin/asc.js';
 const tsc = 'node_modules/typescript/bin/tsc';
 
@@ -43,4 +44,4 @@ await build({
 });
 // The worker thread of fit({ workers }): loaded next to dist/index.js and dist/inline.js.
 await build({ ...common, entryPoints: ['bindings/nn/worker.ts'], outfile: 'dist/worker.js' });
-console.log('built build/enkf.wasm, build/enkf-scalar.wasm, build/enkf-debug.wasm, dist/index.js, dist/inline.js, dist/internal.js, dist/mnist.js, dist/worker.js');
+console.error('built build/enkf.wasm, build/enkf-scalar.wasm, build/enkf-debug.wasm, dist/index.js, dist/inline.js, dist/internal.js, dist/mnist.js, dist/worker.js');
