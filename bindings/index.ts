@@ -1,9 +1,9 @@
 // Public API of enkf-wasm: exactly what the README documents. Everything else (optimizer classes,
 // evaluators, the model codec, helpers for tests and benchmarks) is in enkf-wasm/internal, which
-// has no stability promise.
+// has no stability promise. The MNIST digits are in enkf-wasm/mnist (bindings/data/mnist.ts).
 
 // Kernels: the module and the memory it owns.
-export { loadModule } from './wasm.js';
+export { loadModule, setDefaultModule } from './wasm.js';
 export type { RawExports, EnkfModule, LoadOptions, WasmSource } from './wasm.js';
 export { Workspace, Buf } from './workspace.js';
 export type { DType } from './workspace.js';
@@ -24,10 +24,6 @@ export type {
 } from './nn/fit.js';
 export { MAX_WORKERS, WorkerError } from './nn/parallel.js';
 export { saveModel, loadModel, modelToBlob, ModelFileError } from './nn/serialize.js';
-
-// The bundled MNIST digits.
-export { loadMnist, mnistSplit, MNIST_FEATURES, MNIST_SIDE, MNIST_CLASSES } from './data/mnist.js';
-export type { DigitSet, MnistSplit } from './data/mnist.js';
 
 // Errors.
 export { KernelError, NotPositiveDefiniteError, OptimizationError, FormatError } from './errors.js';

@@ -19,4 +19,3 @@ export * from './nn/lastlayer.js';
 export * from './nn/parallel.js';
 export * from './nn/fit.js';
 export * from './nn/serialize.js';
-export * from './data/mnist.js';

@@ -7,8 +7,26 @@
 // f32 for forward passes, f64 for ensemble-space algebra and θ (docs/method.md §5).
 import { instantiate } from '@assemblyscript/loader';
 import { KernelError } from './errors.js';
+import { hasNodeBuiltins, nodeBuiltin } from './platform.js';
 
 type Ptr = number;
+
+// The host types these declarations name, declared here so that a project without the DOM lib
+// (Node, lib: ["es2022"]) type-checks them. They merge with the DOM lib's and @types/node's full
+// declarations: empty ones add nothing, and Memory's members are exactly the DOM lib's.
+declare global {
+  namespace WebAssembly {
+    interface Module {}
+    interface Memory {
+      readonly buffer: ArrayBuffer;
+      grow(delta: number): number;
+    }
+  }
+  interface URL {}
+  interface Response {}
+  interface Blob {}
+  interface AbortSignal {}
+}
 
 /** The raw exports of enkf.wasm (and of the scalar fallback, which has the same exports). */
 export interface RawExports {
@@ -186,11 +204,11 @@ export function setInlinedModules(simd: Uint8Array, scalar: Uint8Array): void {
   inlined = { simd, scalar };
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
-/** The default location of the built module next to this package. */
+/** The default location of the built module next to this package. Two literal
+ *  `new URL('…', import.meta.url)` expressions, so that bundlers that follow them (Vite, webpack 5,
+ *  Parcel) emit both files with the application. */
 export function defaultModuleUrl(simd: boolean): URL {
-  return new URL(simd ? '../build/enkf.wasm' : '../build/enkf-scalar.wasm', import.meta.url);
+  return simd ? new URL('../build/enkf.wasm', import.meta.url) : new URL('../build/enkf-scalar.wasm', import.meta.url);
 }
 
 const HOW_TO_FIX = 'host build/*.wasm next to the package, pass `source` (URL, bytes or a compiled module), or import enkf-wasm/inline';
@@ -252,13 +270,29 @@ async function compileResponse(source: Response | Promise<Response>, url: string
   return compileBytes(await response.arrayBuffer(), from);
 }
 
-async function compileUrl(url: URL): Promise<WebAssembly.Module> {
-  if (isNode && url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
+// In Node, the default module of an application bundle (esbuild --platform=node, …) is not next to
+// the bundle; the installed package still has it when node_modules is deployed with the bundle.
+function installedModuleUrl(url: URL): URL | undefined {
+  const file = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
+  if (file !== 'enkf.wasm' && file !== 'enkf-scalar.wasm') return undefined;
+  const { createRequire } = nodeBuiltin('module', 'Reading the module from a file');
+  const { pathToFileURL } = nodeBuiltin('url', 'Reading the module from a file');
+  try {
+    return pathToFileURL(createRequire(url).resolve(`enkf-wasm/wasm/${file}`));
+  } catch {
+    return undefined;
+  }
+}
+
+async function compileUrl(url: URL, isDefault: boolean): Promise<WebAssembly.Module> {
+  if (hasNodeBuiltins && url.protocol === 'file:') {
+    const { readFile } = nodeBuiltin('fs/promises', 'Reading the module from a file');
     let bytes: Uint8Array;
     try {
       bytes = await readFile(url);
     } catch (e) {
+      const installed = isDefault && (e as { code?: string }).code === 'ENOENT' ? installedModuleUrl(url) : undefined;
+      if (installed && installed.href !== url.href) return compileUrl(installed, false);
       throw new Error(`Could not read the enkf-wasm module ${url.href}: ${(e as Error).message}. To load it, ${HOW_TO_FIX}.`);
     }
     return compileBytes(bytes as Uint8Array<ArrayBuffer>, url.href);
@@ -275,22 +309,19 @@ async function compileUrl(url: URL): Promise<WebAssembly.Module> {
 // A string is a URL when it has a scheme; otherwise a path (Node) or a URL relative to the page.
 async function resolveUrl(source: string): Promise<URL> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return new URL(source);
-  if (isNode) {
-    const { pathToFileURL } = await import('node:url');
-    return pathToFileURL(source);
-  }
+  if (hasNodeBuiltins) return nodeBuiltin('url', 'A file path source').pathToFileURL(source);
   return new URL(source, globalThis.location?.href);
 }
 
 // The compiled module for `source`, compiled once per source.
-async function compile(source: WasmSource): Promise<WebAssembly.Module> {
+async function compile(source: WasmSource, isDefault = false): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     return cached(compiledByBytes, source, () => compileBytes(source as BufferSource, 'the given bytes'));
   }
   if (typeof source === 'string' || source instanceof URL) {
     const url = source instanceof URL ? source : await resolveUrl(source);
-    return cached(compiledByUrl, url.href, () => compileUrl(url));
+    return cached(compiledByUrl, url.href, () => compileUrl(url, isDefault));
   }
   if (isResponse(source) || typeof (source as Promise<Response>)?.then === 'function') {
     return compileResponse(source as Response | Promise<Response>, 'the given Response');
@@ -352,7 +383,7 @@ export async function loadModule(options: LoadOptions = {}): Promise<EnkfModule>
     throw new TypeError('loadModule: options.source is null; pass a URL, path, bytes, WebAssembly.Module or Response, or leave it out.');
   }
   const source = options.source ?? (inlined ? (simd ? inlined.simd : inlined.scalar) : defaultModuleUrl(simd));
-  const module = await compile(source);
+  const module = await compile(source, options.source === undefined);
   checkModule(module, describeSource(source));
   let memory: WebAssembly.Memory | undefined;
   const imports = {
@@ -367,4 +398,23 @@ export async function loadModule(options: LoadOptions = {}): Promise<EnkfModule>
   const exports = result.exports as unknown as RawExports;
   memory = exports.memory;
   return { exports, memory, simd: exports.simdEnabled() === 1, compiled: module };
+}
+
+let chosenDefault: EnkfModule | undefined;
+
+/** Sets the module that every call without a `module` option runs on (`minimize`, `createAskTell`,
+ *  `fit`, `loadModel`); `undefined` restores the default, where each such call loads its own
+ *  instance (the compiled module is still shared). */
+export function setDefaultModule(module: EnkfModule | undefined): void {
+  const m = module as Partial<EnkfModule> | null | undefined;
+  if (m !== undefined && (m === null || typeof m !== 'object' || typeof m.exports?.alloc !== 'function' || !(m.memory instanceof WebAssembly.Memory))) {
+    throw new TypeError(`setDefaultModule expects a module from \`await loadModule()\`, or undefined to clear it; got ${m === null ? 'null' : typeof m}.`);
+  }
+  chosenDefault = module;
+}
+
+/** The module a call without a `module` option runs on: the one given to setDefaultModule, else a
+ *  new instance from loadModule(). */
+export function defaultModule(): Promise<EnkfModule> {
+  return chosenDefault ? Promise.resolve(chosenDefault) : loadModule();
 }

@@ -7,9 +7,10 @@ import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import {
-  loadModule, mnistSplit, MNIST_FEATURES, MNIST_SIDE, mlp, argmaxRows, type Activation, fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS,
+  loadModule, mlp, argmaxRows, type Activation, fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS,
   type FitIteration, type History, loadModel, saveModel, MAX_WORKERS,
 } from '../bindings/index.js';
+import { mnistSplit, MNIST_FEATURES, MNIST_SIDE } from '../bindings/data/mnist.js';
 import { digitGrid, reportHtml, type DigitCell } from './report.js';
 import { lineChart } from './svg-plot.js';
 

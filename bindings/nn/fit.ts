@@ -4,7 +4,7 @@
 // data checked first), the module's optimizer, evaluator and objective, and the run core with
 // fit's batch feeder and hooks (fit-train.ts); everything is freed (and worker threads ended)
 // however the run ends. The public types are in fit-types.ts.
-import { loadModule } from '../wasm.js';
+import { defaultModule } from '../wasm.js';
 import { Workspace } from '../workspace.js';
 import type { Optimizer } from '../optimizers/types.js';
 import { CrossEntropy } from '../optimizers/objectives.js';
@@ -34,7 +34,7 @@ export { FIT_EKI_DEFAULTS } from '../optimizers/eki.js';
  */
 export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions = {}): Promise<History> {
   const p = plan(model, x, labels, options);
-  const module = options.module ?? model.module ?? await loadModule();
+  const module = options.module ?? model.module ?? await defaultModule();
   model.module ??= module;
   const ws = new Workspace(module);
   let opt: Optimizer | undefined;

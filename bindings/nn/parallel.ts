@@ -13,6 +13,7 @@ import type { Evaluator, PerturbedRequest } from '../optimizers/types.js';
 import type { EnkfModule } from '../wasm.js';
 import type { Buf } from '../workspace.js';
 import { checkInt } from '../errors.js';
+import { loadWorkerThreads } from '../platform.js';
 import { splitAcrossThreads } from '../optimizers/chunking.js';
 import { MlpEvaluator, type MlpEvaluatorOptions } from './evaluator.js';
 import type { Activation } from './mlp.js';
@@ -179,7 +180,7 @@ export class ParallelMlpEvaluator implements Evaluator {
       throw new Error(`workers: ${workers} needs Node's worker_threads, which this host does not have. ` +
         'Pass workers: 0 (the single-thread evaluator) in browsers.');
     }
-    const { Worker } = await import('node:worker_threads');
+    const { Worker } = await loadWorkerThreads(workers);
     const shared = new SharedArrayBuffer(data.byteLength);
     new Float32Array(shared).set(data);
     const init: WorkerInit = {

@@ -17,7 +17,8 @@
 import { FormatError, describe } from '../errors.js';
 import { MLP, type Activation, type InitScheme } from './mlp.js';
 import { checkDepth, checkHeader, checkTrainingState, headerError, MAX_HEADER_DEPTH } from './header-schema.js';
-import type { EnkfModule } from '../wasm.js';
+import { defaultModule, type EnkfModule } from '../wasm.js';
+import { nodeBuiltin } from '../platform.js';
 
 // The directory part of a path (no node:path: this module also runs in browsers).
 function dirname(path: string): string {
@@ -303,7 +304,7 @@ export async function saveModel(model: MLP, path: string): Promise<void> {
     throw new TypeError(`saveModel needs a file path; got ${describe(path)}. In browsers use modelToBlob(model) or encodeModel(model).`);
   }
   const bytes = encodeModel(model);
-  const { open, rename, rm } = await import('node:fs/promises');
+  const { open, rename, rm } = nodeBuiltin('fs/promises', 'saveModel(model, path)');
   // Unique per process (pid), per call (counter) and against stale files of a crashed run (random).
   const tmp = `${path}.${process.pid}.${(saveCounter++).toString(36)}.${Math.random().toString(36).slice(2, 10)}.tmp`;
   let handle: Awaited<ReturnType<typeof open>> | undefined;
@@ -324,18 +325,25 @@ export async function saveModel(model: MLP, path: string): Promise<void> {
   }
 }
 
-/** Reads a model from a file path (Node), a Blob, an ArrayBuffer or bytes. */
+/** Reads a model from a file path (Node), a Blob, an ArrayBuffer or bytes, ready to predict and
+ *  evaluate: it runs on `options.module`, else on the default module (setDefaultModule, else a new
+ *  instance of loadModule()). */
 export async function loadModel(source: string | Blob | ArrayBuffer | ArrayBufferView, options: { module?: EnkfModule } = {}): Promise<MLP> {
+  let bytes: ArrayBuffer | ArrayBufferView;
   if (typeof source === 'string') {
-    const { readFile } = await import('node:fs/promises');
-    let bytes: Uint8Array;
+    const { readFile } = nodeBuiltin('fs/promises', 'loadModel(path)');
     try {
       bytes = await readFile(source);
     } catch (e) {
       throw fileError('load', source, e);
     }
-    return decodeModel(bytes, options);
+  } else if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    bytes = await source.arrayBuffer();
+  } else {
+    bytes = source as ArrayBuffer | ArrayBufferView;
   }
-  if (typeof Blob !== 'undefined' && source instanceof Blob) return decodeModel(await source.arrayBuffer(), options);
-  return decodeModel(source as ArrayBuffer | ArrayBufferView, options);
+  // Decoded (and checked) before a module is loaded for it.
+  const model = decodeModel(bytes, options);
+  model.module ??= await defaultModule();
+  return model;
 }

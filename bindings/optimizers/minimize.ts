@@ -2,7 +2,7 @@
 // function, synchronous or asynchronous) and ask/tell (the same run exposed request by request: the
 // caller evaluates members anywhere — workers, another process, a cluster). Both validate every
 // argument before any work; the process (NLB, EKI, …) comes from the registry.
-import { loadModule, type EnkfModule } from '../wasm.js';
+import { defaultModule, type EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
 import { OptimizationError, NotPositiveDefiniteError, checkInt, describe } from '../errors.js';
 import type {
@@ -139,7 +139,7 @@ async function setup(options: ProblemOptions, extraKeys: readonly string[], wher
     throw new TypeError("classes applies to loss: 'cross-entropy' only.");
   }
   const criteria = resolveStopCriteria(options);
-  const module = options.module ?? await loadModule();
+  const module = options.module ?? await defaultModule();
   const ws = new Workspace(module);
   try {
     const objective = loss === 'least-squares'
