@@ -14,7 +14,7 @@ import { ParallelMlpEvaluator } from './parallel.js';
 import { LastLayerSolver } from './lastlayer.js';
 import type { LabelInput, MatrixInput } from './matrix.js';
 import type { MLP } from './mlp.js';
-import { plan } from './fit-plan.js';
+import { checkModel, plan, type Plan } from './fit-plan.js';
 import { train } from './fit-train.js';
 import type { FitOptions, History } from './fit-types.js';
 
@@ -33,8 +33,25 @@ export { FIT_EKI_DEFAULTS } from '../optimizers/eki.js';
  * Data shapes, label range and finiteness are checked before anything runs.
  */
 export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions = {}): Promise<History> {
+  if (training.has(checkModel(model))) {
+    throw new Error('fit: this model is already being trained by another fit() call, which would overwrite its parameters. ' +
+      'Await that call (or stop it with its signal) first, or train another model.');
+  }
   const p = plan(model, x, labels, options);
-  const module = options.module ?? model.module ?? await loadModule();
+  training.add(model);
+  try {
+    return await fitPlanned(p);
+  } finally {
+    training.delete(model);
+  }
+}
+
+// The models a fit() call is training (a second call on one of them is refused).
+const training = new WeakSet<MLP>();
+
+async function fitPlanned(p: Plan): Promise<History> {
+  const model = p.model;
+  const module = p.module ?? await loadModule();
   model.module ??= module;
   const ws = new Workspace(module);
   let opt: Optimizer | undefined;

@@ -190,6 +190,8 @@ export class Nlb extends OptimizerBase {
         kind: 'perturbed', theta: this.thetaB, sigma, seed: this.seed, draw, member0: 0, count: k,
         antithetic: o.antithetic, out: center ? this.Fall! : this.Fk!, center,
       };
+      // the evaluation may have outlived this optimizer (disposed while it was pending)
+      this.checkAlive();
       evaluations += center ? k + 1 : k;
       if (center) {
         if (!allFinite(this.F0!)) {
@@ -255,6 +257,7 @@ export class Nlb extends OptimizerBase {
         break;
       }
       yield { kind: 'rows', rows: this.candB, count: 1, out: this.Fc! };
+      this.checkAlive();
       evaluations += 1;
       tries++;
       const candSq = squaredNorm(this.candB);
