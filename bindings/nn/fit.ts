@@ -76,9 +76,19 @@ async function fitPlanned(p: Plan): Promise<History> {
     opt?.dispose();
     lastLayer?.dispose();
     objective?.dispose();
-    // Worker threads are terminated (and awaited) whether training ended, threw or was aborted.
-    if (evaluator instanceof ParallelMlpEvaluator) await evaluator.close();
-    else evaluator?.dispose();
+    // Worker threads are terminated (and awaited) whether training ended, threw or was aborted. A
+    // ref'd timer holds the event loop open meanwhile: an idle worker is unref'd, and the exit of a
+    // terminated one alone does not keep the process alive (fit would never return).
+    if (evaluator instanceof ParallelMlpEvaluator) {
+      const hold = setInterval(() => undefined, 60_000);
+      try {
+        await evaluator.close();
+      } finally {
+        clearInterval(hold);
+      }
+    } else {
+      evaluator?.dispose();
+    }
     ws.dispose();
   }
 }
