@@ -30,7 +30,8 @@ export { FIT_EKI_DEFAULTS } from '../optimizers/eki.js';
  * Trains `model` on (x, labels) with forward passes only and returns the History of every
  * iteration. The model's θ is updated in place (to the best parameters with
  * earlyStopping.restoreBest) and model.trainingState is set so that training can resume.
- * Data shapes, label range and finiteness are checked before anything runs.
+ * The model (and its parameters' finiteness), data shapes, label range and finiteness are checked
+ * before anything runs; a model another fit() call is still training is refused.
  */
 export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions = {}): Promise<History> {
   if (training.has(checkModel(model))) {
