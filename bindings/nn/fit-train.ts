@@ -159,6 +159,8 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
     checkpoint();
     // the reasons in their order of precedence: validation, onIterationEnd, the epoch loss, onEpochEnd
     if (callbacks.onIterationEnd && (await callbacks.onIterationEnd(log)) === false) stop ??= 'callback';
+    // aborted meanwhile: the run has ended (no epoch callback after it)
+    if (p.signal?.aborted) return stop;
     if (lossStop) stop ??= 'earlyStopping';
     if (elog && callbacks.onEpochEnd && (await callbacks.onEpochEnd(elog)) === false) stop ??= 'callback';
     return stop;

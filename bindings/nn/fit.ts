@@ -14,7 +14,7 @@ import { ParallelMlpEvaluator } from './parallel.js';
 import { LastLayerSolver } from './lastlayer.js';
 import type { LabelInput, MatrixInput } from './matrix.js';
 import type { MLP } from './mlp.js';
-import { checkModel, plan, type Plan } from './fit-plan.js';
+import { plan, type Plan } from './fit-plan.js';
 import { train } from './fit-train.js';
 import type { FitOptions, History } from './fit-types.js';
 
@@ -34,11 +34,11 @@ export { FIT_EKI_DEFAULTS } from '../optimizers/eki.js';
  * before anything runs; a model another fit() call is still training is refused.
  */
 export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions = {}): Promise<History> {
-  if (training.has(checkModel(model))) {
+  const p = plan(model, x, labels, options);
+  if (training.has(model)) {
     throw new Error('fit: this model is already being trained by another fit() call, which would overwrite its parameters. ' +
       'Await that call (or stop it with its signal) first, or train another model.');
   }
-  const p = plan(model, x, labels, options);
   training.add(model);
   try {
     return await fitPlanned(p);
