@@ -97,13 +97,13 @@ test('ask/tell: a disposed one throws "this ask/tell was disposed" before touchi
 });
 
 // Every public method of an optimizer, called with live arguments (objective, evaluator on another workspace).
-function optimizerCalls(opt: Optimizer, objective: LeastSquares, ev: Evaluator): [string, () => unknown][] {
+function optimizerCalls(opt: Optimizer, objective: LeastSquares, ev: Evaluator, theta: Buf<'f64'>): [string, () => unknown][] {
   const calls: [string, () => unknown][] = [
     ['step', () => opt.step(ev, objective)], ['stepAsync', () => opt.stepAsync(ev, objective)],
     ['iterate', () => opt.iterate(objective).next()], ['theta', () => opt.theta()], ['thetaBuf', () => opt.thetaBuf()],
     ['saveState', () => opt.saveState()],
     ['materialize', () => (opt as unknown as { materialize(r: unknown, d: Float64Array): void }).materialize(
-      { kind: 'perturbed', theta: opt.thetaBuf, sigma: 1, seed: 1, draw: 0, member0: 0, count: 2, antithetic: false, center: false },
+      { kind: 'perturbed', theta, sigma: 1, seed: 1, draw: 0, member0: 0, count: 2, antithetic: false, center: false },
       new Float64Array(2 * n))],
   ];
   if (opt.setTheta) calls.push(['setTheta', () => opt.setTheta!(new Float64Array(n))]);
@@ -134,7 +134,7 @@ test('optimizers: after dispose, or after their Workspace\'s, every method throw
       b.step(ev, objB);
       const before = bits(b.theta());
       const re = how === 'optimizer' ? new RegExp(`This ${kind} optimizer was disposed`) : /lives in a Workspace that was disposed/;
-      for (const [what, call] of optimizerCalls(a, objB, ev)) await throwsMatching(`${kind}/${how}: ${what}`, call, Error, re);
+      for (const [what, call] of optimizerCalls(a, objB, ev, ws2.f64(n))) await throwsMatching(`${kind}/${how}: ${what}`, call, Error, re);
       await throwsMatching(`${kind}/${how}: loadState`, () => a.loadState(stateA), Error, re);
       a.dispose(); // idempotent, also after the workspace's
       assert.equal(bits(b.theta()), before, `${kind}/${how}: the live problem's θ is unchanged`);
