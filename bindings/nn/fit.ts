@@ -74,22 +74,20 @@ async function fitPlanned(p: Plan): Promise<History> {
     if (p.exactLastLayer) lastLayer = new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);
     return await train(p, opt, lastLayer, evaluator, objective);
   } finally {
-    opt?.dispose();
-    lastLayer?.dispose();
-    objective?.dispose();
-    // Worker threads are terminated (and awaited) whether training ended, threw or was aborted. A
-    // ref'd timer holds the event loop open meanwhile: an idle worker is unref'd, and the exit of a
-    // terminated one alone does not keep the process alive (fit would never return).
-    if (evaluator instanceof ParallelMlpEvaluator) {
-      const hold = setInterval(() => undefined, 60_000);
-      try {
-        await evaluator.close();
-      } finally {
-        clearInterval(hold);
-      }
-    } else {
-      evaluator?.dispose();
+    // Worker threads are terminated (and awaited) whether training ended, threw or was aborted —
+    // first, so that an evaluation an abort abandoned ends before the buffers it writes are freed.
+    // A ref'd timer holds the event loop open meanwhile: an idle worker is unref'd, and the exit of
+    // a terminated one alone does not keep the process alive (fit would never return).
+    const hold = evaluator instanceof ParallelMlpEvaluator ? setInterval(() => undefined, 60_000) : undefined;
+    try {
+      if (evaluator instanceof ParallelMlpEvaluator) await evaluator.close();
+      else evaluator?.dispose();
+    } finally {
+      clearInterval(hold);
+      opt?.dispose();
+      lastLayer?.dispose();
+      objective?.dispose();
+      ws.dispose();
     }
-    ws.dispose();
   }
 }
