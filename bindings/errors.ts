@@ -61,6 +61,21 @@ export function checkNumber(name: string, value: unknown, min = -Infinity, max =
   return value;
 }
 
+/** `value` when it is a finite number; else a TypeError for a non-number ("name must be a number;
+ *  got string "1"") or a RangeError for NaN/±Infinity ("name is NaN; <advice>"). */
+export function checkFiniteNumber(name: string, value: unknown, advice: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number; got ${describeTyped(value)}. ${advice}`);
+  if (!Number.isFinite(value)) throw new RangeError(`${name} is ${value}; ${advice}`);
+  return value;
+}
+
+/** A value with its type for error messages: string "1", boolean true, undefined, object, … */
+export function describeTyped(value: unknown): string {
+  if (typeof value === 'string') return `string ${describe(value)}`;
+  if (typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  return describe(value);
+}
+
 /** A short description of a value for error messages. */
 export function describe(value: unknown): string {
   if (typeof value === 'number') return String(value);

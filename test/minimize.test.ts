@@ -223,10 +223,15 @@ test('failures: θ stays at its last good value and the error names the cause', 
     for (let i = 0; i < m; i++) phi += 0.5 * (r[i % n] - (i < n ? 1 : 2)) ** 2;
     assert.ok(Math.abs(phi - err.history[err.history.length - 1].loss) < 1e-12);
   }
-  // a user error inside forward propagates unchanged
+  // a user error inside forward comes as a MinimizeError whose cause is the original
   const boom = new Error('model crashed');
   await minimize({ forward: () => { throw boom; }, y: new Float64Array(2), theta0: new Float64Array(2), module: mod })
-    .then(() => assert.unreachable('should reject'), (e) => assert.is(e, boom));
+    .then(() => assert.unreachable('should reject'), (e) => {
+      assert.instance(e, MinimizeError);
+      assert.is((e as MinimizeError).cause, boom);
+      assert.match((e as Error).message, /^forward threw: model crashed/);
+      assert.equal(Array.from((e as MinimizeError).theta), [0, 0], 'no iteration finished: θ₀');
+    });
 });
 
 test('ask/tell: a wrong-length tell keeps the request; all-NaN members trigger a redraw at σ/2', async () => {

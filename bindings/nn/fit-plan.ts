@@ -3,12 +3,14 @@
 // a resumed run matches the saved one.
 import { FormatError, checkInt, checkNumber, describe } from '../errors.js';
 import type { OptimizerState, ProcessDefinition } from '../optimizers/types.js';
-import { rejectUnknownOptions, RENAMED_OPTIONS } from '../optimizers/options.js';
+import { checkModuleOption, rejectUnknownOptions, RENAMED_OPTIONS } from '../optimizers/options.js';
+import { YIELD_MS } from '../optimizers/abort.js';
+import type { EnkfModule } from '../wasm.js';
 import { PROCESS_KINDS, processOf } from '../optimizers/registry.js';
 import { resolveStopCriteria, type ResolvedStopCriteria, type StopCriteria } from '../optimizers/run.js';
 import { MAX_WORKERS } from './parallel.js';
 import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
-import type { MLP } from './mlp.js';
+import { parameterCount, type MLP } from './mlp.js';
 import type { EarlyStoppingOptions, FitCallbacks, FitOptions, OptimizerKind } from './fit-types.js';
 
 // fit's rules besides its budget are off unless the process options give them.
@@ -18,8 +20,6 @@ const FIT_STOP_DEFAULTS: Readonly<ResolvedStopCriteria> = Object.freeze({
 
 const FIT_KEYS = ['optimizer', ...PROCESS_KINDS, 'batchSize', 'epochs', 'iterations', 'seed', 'validationData', 'validationEvery',
   'callbacks', 'earlyStopping', 'yieldEvery', 'signal', 'module', 'resume', 'averaging', 'exactLastLayer', 'workers'];
-
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 /** Version of the training state fit() writes. 1: the optimizer state as fit's own record
  *  ({ theta, t, draws, alpha, sigma } / { ensemble, t, draws }); 2: the optimizer's saveState(). */
@@ -123,9 +123,39 @@ export interface Plan {
   averaging: { decay: number; start: number } | undefined;
   exactLastLayer: { every: number; iterations: number; l2: number } | undefined;
   workers: number;
+  /** options.module, else the model's; undefined: load the default one. */
+  module: EnkfModule | undefined;
+}
+
+/** Throws a TypeError unless `model` is a network from mlp() or loadModel(), and a RangeError
+ *  naming the first non-finite parameter (fit would otherwise fail later for a reason it hides). */
+export function checkModel(model: unknown): MLP {
+  const m = model as MLP | null;
+  if (!m || typeof m !== 'object' || !Array.isArray(m.layers) || !(m.params instanceof Float64Array) ||
+    typeof m.activation !== 'string' || typeof m.setParameters !== 'function') {
+    throw new TypeError(`fit(model, x, labels, options): model must be a network from mlp([...]) or loadModel(); got ${describe(model)}` +
+      `${m && typeof m === 'object' ? ' without layers, params and activation' : ''}.`);
+  }
+  if (m.params.length !== parameterCount(m.layers)) {
+    throw new RangeError(`model.params has ${m.params.length} values; layers [${m.layers.join(', ')}] need ${parameterCount(m.layers)}. ` +
+      'Replace parameters with model.setParameters(θ) (length checked).');
+  }
+  for (let i = 0; i < m.params.length; i++) {
+    if (!Number.isFinite(m.params[i])) {
+      throw new RangeError(`model.params[${i}] is ${m.params[i]}; every parameter must be finite before training. ` +
+        'Start from a fresh mlp(...) or a saved model, or set good values with model.setParameters(θ).');
+    }
+  }
+  return m;
+}
+
+/** The module fit() runs on: options.module, else the model's (both checked), else undefined (load one). */
+function fitModule(model: MLP, options: FitOptions): EnkfModule | undefined {
+  return checkModuleOption('fit option module', options.module) ?? checkModuleOption('model.module', model.module);
 }
 
 export function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions): Plan {
+  checkModel(model);
   if (options === null || typeof options !== 'object') throw new TypeError(`fit options must be an object; got ${describe(options)}.`);
   rejectUnknownOptions('fit()', options, FIT_KEYS);
   if (options.epochs !== undefined && options.iterations !== undefined) {
@@ -235,14 +265,15 @@ export function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: Fi
       throw new RangeError(`fit got ${other} options, but the optimizer is '${kind}'. Pass optimizer: '${other}' to use them, or drop ${other}.`);
     }
   }
-  if (options.signal !== undefined && (options.signal === null || typeof options.signal.aborted !== 'boolean')) {
+  const signal = options.signal;
+  if (signal !== undefined && (signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
     throw new TypeError(`signal must be an AbortSignal; got ${describe(options.signal)}.`);
   }
   return {
     model, data: m.data, labels: y, rows: N, kind, process, batchSize: B, seed, total, stop,
-    yieldEvery: checkNumber('yieldEvery', options.yieldEvery ?? (isNode ? 0 : 16), 0),
+    yieldEvery: checkNumber('yieldEvery', options.yieldEvery ?? YIELD_MS, 0),
     validationEvery: options.validationEvery === undefined ? undefined : checkInt('validationEvery', options.validationEvery, 1),
-    val, early: es, monitor, callbacks, signal: options.signal, optimizerOptions, saved, averaging, exactLastLayer,
-    workers: checkInt('workers', options.workers ?? 0, 0, MAX_WORKERS),
+    val, early: es, monitor, callbacks, signal, optimizerOptions, saved, averaging, exactLastLayer,
+    workers: checkInt('workers', options.workers ?? 0, 0, MAX_WORKERS), module: fitModule(model, options),
   };
 }

@@ -1,14 +1,16 @@
 // fit()'s training: the run core (bindings/optimizers/run.ts) with a batch feeder before each
 // iteration and fit's hooks after it — the log, the exact last layer, iterate averaging,
-// validation, early stopping, callbacks, epochs and yielding to the event loop. The stopping rules
-// (budget, abort, the process options' tolerance / patience, the σ schedule's sigmaMin) are the
-// run core's. finish() leaves the model and its training state after the last completed iteration.
+// validation, early stopping and callbacks, epochs. The stopping rules (budget, abort, the process
+// options' tolerance / patience, the σ schedule's sigmaMin) and the yields to the event loop are the
+// run core's. At every iteration boundary, before the callbacks run, the model holds the current
+// parameters and training state (a checkpoint saved from a callback or a timer resumes exactly);
+// finish() leaves them after the last completed iteration.
 //
 // Mini-batches: the index stream is the concatenation of per-epoch permutations
 // epochPermutation(N, seed, e); iteration t trains on stream positions [tB, (t + 1)B). The batch of
 // any iteration is therefore a pure function of (seed, t), and epoch e ends at the iteration whose
 // batch reaches position (e + 1)N.
-import type { Evaluator, Optimizer } from '../optimizers/types.js';
+import type { Evaluator, Optimizer, OptimizerState } from '../optimizers/types.js';
 import type { CrossEntropy } from '../optimizers/objectives.js';
 import { Run, type HookResult } from '../optimizers/run.js';
 import { epochPermutation } from './random.js';
@@ -52,8 +54,13 @@ function batchFeeder(p: Plan, evaluator: BatchEvaluator, objective: CrossEntropy
 export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver | undefined,
   evaluator: BatchEvaluator, objective: CrossEntropy): Promise<History> {
   const { model, rows: N, batchSize: B, seed, total, val, early: es, monitor, callbacks, saved } = p;
-  const run = new Run<FitIteration, FitStopReason>(opt, objective, p.stop, saved?.iteration ?? 0, p.signal);
+  const run = new Run<FitIteration, FitStopReason>(opt, objective, p.stop, saved?.iteration ?? 0, p.signal, p.yieldEvery);
   run.stopper.failures = saved?.failures ?? 0;
+  // The patience rule's count after the last completed iteration (the run's stopper updates its
+  // own only after the hooks, and not when an abort ends a pending hook).
+  let failures = run.stopper.failures;
+  // The optimizer's state after the last completed iteration: put back when an abort abandons one.
+  let boundary: OptimizerState = opt.saveState();
   let forwardPasses = saved?.forwardPasses ?? 0;
   const elapsedBefore = saved?.elapsedMs ?? 0;
   let epochLossSum = saved?.epochLossSum ?? 0;
@@ -65,7 +72,6 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
     elapsedMs: elapsedBefore,
   };
   const t0 = performance.now();
-  let lastYield = t0;
   const elapsed = () => elapsedBefore + performance.now() - t0;
   const feed = batchFeeder(p, evaluator, objective);
   // Iterate averaging (FitOptions.averaging): θ̄ starts as θ at iteration `start`.
@@ -90,10 +96,26 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
     return early!.wait >= es!.patience;
   };
 
-  // After iteration t (already counted by the run): the log, then fit's hooks in their order.
+  // The training state after the last completed iteration with the optimizer's `optimizerState`;
+  // copies of the records later iterations update.
+  const state = (optimizerState: OptimizerState, elapsedMs: number): FitState => ({
+    kind: 'enkf-wasm/fit', version: FIT_STATE_VERSION, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
+    batchSize: B, rows: N, iteration: run.done, forwardPasses, elapsedMs, epochLossSum, epochIterations, failures,
+    early: early && { ...early }, averaging: p.averaging ?? null, exactLastLayer: p.exactLastLayer ?? null, average: average && average.slice(),
+  });
+  // The iteration boundary: θ (O(n)) and the training state on the model, as finish() would leave them.
+  const checkpoint = (): void => {
+    boundary = opt.saveState();
+    model.params.set(evaluated());
+    model.trainingState = state(boundary, elapsed());
+  };
+
+  // After iteration t (already counted by the run): the log, fit's bookkeeping, the checkpoint,
+  // then the callbacks.
   const after = async (log: FitIteration): Promise<HookResult<FitStopReason>> => {
     const t = run.done - 1;
     forwardPasses += log.evaluations;
+    failures = log.accepted ? 0 : failures + 1;
     // The batch cross-entropy alone: Φ without the process's regularization term.
     const crossEntropy = log.loss - log.penalty;
     if (p.exactLastLayer && (t + 1) % p.exactLastLayer.every === 0) {
@@ -120,10 +142,10 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
       history.validation.push({ iteration: t, epoch, forwardPasses, elapsedMs: elapsed(), loss: v.loss, accuracy: v.accuracy });
       if (early && monitor !== 'loss' && improve(monitor === 'val_loss' ? v.loss : v.accuracy, t)) stop = 'earlyStopping';
     }
-    log.elapsedMs = elapsed();
-    if (callbacks.onIterationEnd && (await callbacks.onIterationEnd(log)) === false) stop ??= 'callback';
+    let elog: EpochLog | undefined;
+    let lossStop = false;
     if (epochEnds) {
-      const elog: EpochLog = { epoch, iteration: t, loss: epochLossSum / epochIterations, forwardPasses, elapsedMs: elapsed() };
+      elog = { epoch, iteration: t, loss: epochLossSum / epochIterations, forwardPasses, elapsedMs: elapsed() };
       if (log.valLoss !== undefined) {
         elog.valLoss = log.valLoss;
         elog.valAccuracy = log.valAccuracy;
@@ -131,13 +153,16 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
       epochLossSum = 0;
       epochIterations = 0;
       history.epochs.push(elog);
-      if (early && monitor === 'loss' && improve(elog.loss, t)) stop ??= 'earlyStopping';
-      if (callbacks.onEpochEnd && (await callbacks.onEpochEnd(elog)) === false) stop ??= 'callback';
+      lossStop = !!early && monitor === 'loss' && improve(elog.loss, t);
     }
-    if (!stop && p.yieldEvery > 0 && performance.now() - lastYield >= p.yieldEvery) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      lastYield = performance.now();
-    }
+    log.elapsedMs = elapsed();
+    checkpoint();
+    // the reasons in their order of precedence: validation, onIterationEnd, the epoch loss, onEpochEnd
+    if (callbacks.onIterationEnd && (await callbacks.onIterationEnd(log)) === false) stop ??= 'callback';
+    // aborted meanwhile: the run has ended (no epoch callback after it)
+    if (p.signal?.aborted) return stop;
+    if (lossStop) stop ??= 'earlyStopping';
+    if (elog && callbacks.onEpochEnd && (await callbacks.onEpochEnd(elog)) === false) stop ??= 'callback';
     return stop;
   };
 
@@ -146,18 +171,11 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
   const finish = (): void => {
     const restored = es?.restoreBest && early?.bestParams ? early.bestParams : null;
     model.setParameters(restored ?? evaluated());
-    const optimizerState = opt.saveState();
     history.iteration = run.done;
     history.forwardPasses = forwardPasses;
     history.elapsedMs = elapsed();
     if (early && early.bestIteration >= 0) history.bestIteration = early.bestIteration;
-    const state: FitState = {
-      kind: 'enkf-wasm/fit', version: FIT_STATE_VERSION, optimizer: p.kind, optimizerOptions: p.optimizerOptions, optimizerState, seed,
-      batchSize: B, rows: N, iteration: run.done, forwardPasses, elapsedMs: history.elapsedMs, epochLossSum, epochIterations,
-      failures: run.stopper.failures, early,
-      averaging: p.averaging ?? null, exactLastLayer: p.exactLastLayer ?? null, average,
-    };
-    model.trainingState = state;
+    model.trainingState = state(opt.saveState(), history.elapsedMs);
   };
 
   try {
@@ -171,6 +189,7 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
         history.stopReason = 'error';
         return new FitError(run.done, history, e);
       },
+      restore: () => opt.loadState(boundary),
     });
   } finally {
     finish();

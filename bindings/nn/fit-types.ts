@@ -101,6 +101,8 @@ export interface History {
 /** A callback's return: false (or a promise of it) stops training after this iteration/epoch. */
 export type CallbackResult = boolean | void | Promise<boolean | void>;
 
+/** When a callback runs, model.params and model.trainingState are those after the iteration it
+ *  reports: a model saved from a callback resumes exactly (and predict/evaluate use θ there). */
 export interface FitCallbacks {
   onIterationEnd?(log: FitIteration): CallbackResult;
   onEpochEnd?(log: EpochLog): CallbackResult;
@@ -141,9 +143,12 @@ export interface FitOptions {
   validationEvery?: number;
   callbacks?: FitCallbacks;
   earlyStopping?: EarlyStoppingOptions;
-  /** Yield to the event loop when this many ms passed since the last yield (default 16 in browsers, 0 = never in Node). */
+  /** Yield to the event loop (timers, I/O, a UI) between iterations when this many ms passed since
+   *  the last yield (default 16; 0 = after every iteration). */
   yieldEvery?: number;
-  /** Stops training after the current iteration; fit() resolves with stopReason 'aborted'. */
+  /** Stops training within one iteration — between iterations, or at once while an evaluation (a
+   *  worker's) or a callback's promise is pending; fit() resolves with stopReason 'aborted' and the
+   *  model and its training state as after the last completed iteration (resumable). */
   signal?: AbortSignal;
   /** The module to run on (default: the model's, else loadModule()). */
   module?: EnkfModule;

@@ -14,7 +14,7 @@ import { ParallelMlpEvaluator } from './parallel.js';
 import { LastLayerSolver } from './lastlayer.js';
 import type { LabelInput, MatrixInput } from './matrix.js';
 import type { MLP } from './mlp.js';
-import { plan } from './fit-plan.js';
+import { plan, type Plan } from './fit-plan.js';
 import { train } from './fit-train.js';
 import type { FitOptions, History } from './fit-types.js';
 
@@ -30,11 +30,29 @@ export { FIT_EKI_DEFAULTS } from '../optimizers/eki.js';
  * Trains `model` on (x, labels) with forward passes only and returns the History of every
  * iteration. The model's θ is updated in place (to the best parameters with
  * earlyStopping.restoreBest) and model.trainingState is set so that training can resume.
- * Data shapes, label range and finiteness are checked before anything runs.
+ * The model (and its parameters' finiteness), data shapes, label range and finiteness are checked
+ * before anything runs; a model another fit() call is still training is refused.
  */
 export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions = {}): Promise<History> {
   const p = plan(model, x, labels, options);
-  const module = options.module ?? model.module ?? await defaultModule();
+  if (training.has(model)) {
+    throw new Error('fit: this model is already being trained by another fit() call, which would overwrite its parameters. ' +
+      'Await that call (or stop it with its signal) first, or train another model.');
+  }
+  training.add(model);
+  try {
+    return await fitPlanned(p);
+  } finally {
+    training.delete(model);
+  }
+}
+
+// The models a fit() call is training (a second call on one of them is refused).
+const training = new WeakSet<MLP>();
+
+async function fitPlanned(p: Plan): Promise<History> {
+  const model = p.model;
+  const module = p.module ?? await defaultModule();
   model.module ??= module;
   const ws = new Workspace(module);
   let opt: Optimizer | undefined;
@@ -56,12 +74,20 @@ export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, option
     if (p.exactLastLayer) lastLayer = new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);
     return await train(p, opt, lastLayer, evaluator, objective);
   } finally {
-    opt?.dispose();
-    lastLayer?.dispose();
-    objective?.dispose();
-    // Worker threads are terminated (and awaited) whether training ended, threw or was aborted.
-    if (evaluator instanceof ParallelMlpEvaluator) await evaluator.close();
-    else evaluator?.dispose();
-    ws.dispose();
+    // Worker threads are terminated (and awaited) whether training ended, threw or was aborted —
+    // first, so that an evaluation an abort abandoned ends before the buffers it writes are freed.
+    // A ref'd timer holds the event loop open meanwhile: an idle worker is unref'd, and the exit of
+    // a terminated one alone does not keep the process alive (fit would never return).
+    const hold = evaluator instanceof ParallelMlpEvaluator ? setInterval(() => undefined, 60_000) : undefined;
+    try {
+      if (evaluator instanceof ParallelMlpEvaluator) await evaluator.close();
+      else evaluator?.dispose();
+    } finally {
+      clearInterval(hold);
+      opt?.dispose();
+      lastLayer?.dispose();
+      objective?.dispose();
+      ws.dispose();
+    }
   }
 }

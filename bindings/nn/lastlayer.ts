@@ -92,6 +92,7 @@ export class LastLayerSolver {
   /** Returns θ with its last layer replaced by the (approximate, `iterations`-step) minimizer,
    *  warm-started from θ's own last layer. θ is not modified. */
   solve(theta: Float64Array, options: LastLayerOptions = {}): Float64Array {
+    if (this.ws.disposed) throw new Error('This LastLayerSolver was disposed; create a new one (its buffers were given back).');
     const iterations = options.iterations ?? 30;
     const l2 = options.l2 ?? 1e-4;
     const L = this.layers.length - 1;
@@ -193,6 +194,7 @@ export class LastLayerSolver {
     return this.lossOut.view()[0] + 0.5 * l2 * ridge;
   }
 
+  /** Gives the buffers back; a later solve() throws. Idempotent. */
   dispose(): void {
     this.ws.dispose();
   }

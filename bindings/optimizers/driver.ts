@@ -12,6 +12,7 @@ import type { Schedule } from './schedules.js';
 import { memberCalls, wholePairs } from './chunking.js';
 import { intOption } from './options.js';
 import { IterationClock } from './run.js';
+import { settleOrAbort } from './abort.js';
 
 // The stopping rules moved to run.ts; re-exported for the package entry.
 export { Stopper, resolveStopCriteria, type StopCriteria } from './run.js';
@@ -85,9 +86,11 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
  * Runs the evaluator calls of one iteration (`calls` yields them as thunks and returns the
  * diagnostics). Synchronous while every call returns synchronously; the first promise switches to
  * asynchronous continuation, or throws a TypeError when `sync` (step() with an async evaluator).
+ * A pending call is raced against `signal`: when it fires first, the iteration is abandoned
+ * (IterationAborted) and nothing continues it, whenever the call settles.
  */
 function drive(calls: Generator<() => unknown, IterationDiagnostics, void>, clock: IterationClock,
-  sync: boolean): IterationDiagnostics | Promise<IterationDiagnostics> {
+  sync: boolean, signal: AbortSignal | undefined): IterationDiagnostics | Promise<IterationDiagnostics> {
   for (;;) {
     const next = calls.next();
     if (next.done) return next.value;
@@ -97,9 +100,9 @@ function drive(calls: Generator<() => unknown, IterationDiagnostics, void>, cloc
       if (sync) {
         throw new TypeError('The evaluator returned a promise from a synchronous step(); use stepAsync() for asynchronous forward models.');
       }
-      return Promise.resolve(result).then(() => {
+      return settleOrAbort(result, signal).then(() => {
         clock.forward += performance.now() - t1;
-        return drive(calls, clock, sync);
+        return drive(calls, clock, sync, signal);
       });
     }
     clock.forward += performance.now() - t1;
@@ -149,8 +152,13 @@ export abstract class OptimizerBase implements Optimizer {
   abstract iterate(objective: Objective, options?: StepOptions): Generator<EvaluationRequest, IterationDiagnostics, void>;
   protected abstract freeBuffers(): void;
 
+  /** Throws before any memory is touched once this optimizer (or its Workspace) was disposed;
+   *  also called when an iteration resumes after an evaluation, which may outlive it. */
   protected checkAlive(): void {
-    if (this.disposed) throw new Error(`This ${this.kind} optimizer was disposed; create a new one.`);
+    if (this.disposed || this.ws.disposed) {
+      throw new Error(`This ${this.kind} optimizer ${this.disposed ? 'was disposed' : "lives in a Workspace that was disposed"}; ` +
+        'create a new one (its buffers were given back).');
+    }
   }
 
   protected checkObjective(objective: Objective, m: number | undefined): void {
@@ -186,6 +194,7 @@ export abstract class OptimizerBase implements Optimizer {
    * by chunk (E is never stored whole in wasm memory).
    */
   materialize(req: EvaluationRequest, dst: Float64Array): void {
+    this.checkAlive();
     const n = this.n;
     if (req.kind === 'rows') {
       dst.set(req.rows.view().subarray(0, req.count * n));
@@ -225,6 +234,7 @@ export abstract class OptimizerBase implements Optimizer {
     if (req.kind === 'rows') {
       const chunk = Math.min(maxMembers, this.maxMembers);
       for (let c = 0; c < req.count; c += chunk) {
+        this.checkAlive();
         const cb = Math.min(chunk, req.count - c);
         const rows = c === 0 && cb === req.count ? req.rows : subBuf(this.ws, req.rows, c * n, cb * n);
         const out = subBuf(this.ws, req.out, c * m, cb * m);
@@ -234,6 +244,8 @@ export abstract class OptimizerBase implements Optimizer {
     }
     const fast = typeof evaluator.evaluatePerturbed === 'function';
     for (const { request, row } of memberCalls(req, fast ? maxMembers : Math.min(maxMembers, this.maxMembers))) {
+      // an earlier call of this iteration may have outlived the optimizer
+      this.checkAlive();
       const rowsOut = request.count + (request.center ? 1 : 0);
       const out = subBuf(this.ws, req.out, row * m, rowsOut * m);
       if (request.count === 0) {
@@ -260,7 +272,7 @@ export abstract class OptimizerBase implements Optimizer {
     this.checkAlive();
     this.checkEvaluator(evaluator, objective);
     const clock = new IterationClock();
-    return drive(this.calls(evaluator, objective, options, clock), clock, sync);
+    return drive(this.calls(evaluator, objective, options, clock), clock, sync, options?.signal);
   }
 
   step(evaluator: Evaluator, objective: Objective, options?: StepOptions): IterationDiagnostics {
@@ -271,9 +283,12 @@ export abstract class OptimizerBase implements Optimizer {
     return this.run(evaluator, objective, options, false);
   }
 
+  /** Gives the buffers back; later calls throw. Idempotent; after its Workspace's dispose (which
+   *  already gave everything back) it only marks the optimizer disposed. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.ws.disposed) return;
     if (this.rowsBuf) this.ws.free(this.rowsBuf);
     this.rowsBuf = null;
     this.freeBuffers();

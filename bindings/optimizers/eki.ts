@@ -200,6 +200,8 @@ export class Eki extends OptimizerBase {
       // rows: [θ̄; Θ_1; …; Θ_J] — the mean for the reported loss, the members for the update
       raw.meanRows(J, n, this.members.ptr, this.meanRow.ptr);
       yield { kind: 'rows', rows: this.all, count: J + 1, out: F };
+      // the evaluation may have outlived this optimizer (disposed while it was pending)
+      this.checkAlive();
       evaluations += J + 1;
       kk = compactFinite(ws, Fm, J, m, this.memberFinite, this.index).count;
       dropped += J - kk;

@@ -4,7 +4,7 @@
 // argument before any work; the process (NLB, EKI, …) comes from the registry.
 import { defaultModule, type EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
-import { OptimizationError, NotPositiveDefiniteError, checkInt, describe } from '../errors.js';
+import { OptimizationError, NotPositiveDefiniteError, checkInt, describe, describeTyped } from '../errors.js';
 import type {
   EkiOptions, EvaluationRequest, Evaluator, IterationDiagnostics, LossKind, NlbOptions, Optimizer,
   ProcessDefinition, StopReason,
@@ -14,7 +14,7 @@ import { CrossEntropy, LeastSquares } from './objectives.js';
 import type { Nlb } from './nlb.js';
 import type { Eki } from './eki.js';
 import type { OptimizerBase } from './driver.js';
-import { checkTheta0, enumOption, unknownOptionError } from './options.js';
+import { checkModuleOption, checkTheta0, enumOption, unknownOptionError } from './options.js';
 import { IterationClock, Run, STOP_KEYS, resolveStopCriteria, type StopCriteria } from './run.js';
 import { PROCESS_KINDS, processOf, processesWithOption, type ProcessKind } from './registry.js';
 
@@ -35,7 +35,7 @@ export interface ProblemOptions extends NlbOptions, EkiOptions, StopCriteria {
   noiseCovariance?: number | ArrayLike<number>;
   /** Cross-entropy: classes C (default max(y) + 1); m = samples × C logits, sample-major. */
   classes?: number;
-  /** A module to reuse (default: loadModule()). */
+  /** A module to reuse (default: the one set by setDefaultModule, else a fresh loadModule()). */
   module?: EnkfModule;
 }
 
@@ -49,14 +49,15 @@ export interface MinimizeOptions extends ProblemOptions {
   forward: ForwardFunction;
   /** Called after every iteration; returning false stops with reason 'callback'. */
   onIteration?: (diagnostics: IterationDiagnostics) => void | boolean;
-  /** Stops between iterations with reason 'aborted'. */
+  /** Stops with reason 'aborted' within one iteration: between iterations, or at once while an
+   *  evaluation is pending (θ is then the last good one). No forward call follows an abort. */
   signal?: AbortSignal;
 }
 
 export interface MinimizeResult {
   /** The final estimate: NLB θ_t (the last accepted iterate), EKI the ensemble mean. */
   theta: Float64Array;
-  /** Φ at theta. */
+  /** Φ at theta (after an abort: the last one known, NaN when none is, e.g. EKI's). */
   loss: number;
   /** One entry per iteration. */
   history: IterationDiagnostics[];
@@ -65,12 +66,14 @@ export interface MinimizeResult {
   evaluations: number;
 }
 
-/** minimize() could not continue: carries θ at its last good value and the history so far. */
+/** minimize() could not continue — the process failed, or the caller's forward or onIteration
+ *  threw (the original error is `cause`): carries θ at its last good value and the history so far. */
 export class MinimizeError extends OptimizationError {
   readonly theta: Float64Array;
   readonly history: IterationDiagnostics[];
-  constructor(cause: Error, theta: Float64Array, history: IterationDiagnostics[]) {
-    super(`${cause.message} (stopped after ${history.length} iterations; error.theta holds the last good θ)`);
+  constructor(cause: unknown, theta: Float64Array, history: IterationDiagnostics[], where = '') {
+    const message = cause instanceof Error ? cause.message : describeTyped(cause);
+    super(`${where}${message} (stopped after ${history.length} iterations; error.theta holds the last good θ)`);
     this.name = 'MinimizeError';
     this.theta = theta;
     this.history = history;
@@ -130,6 +133,7 @@ async function setup(options: ProblemOptions, extraKeys: readonly string[], wher
     let max = -1;
     for (let i = 0; i < y.length; i++) {
       const c = y[i];
+      if (typeof c !== 'number') throw new TypeError(`y[${i}] must be a number (a class id); got ${describeTyped(c)}.`);
       if (!Number.isInteger(c) || c < 0) throw new RangeError(`y[${i}] is ${c}; cross-entropy needs class ids (integers ≥ 0).`);
       if (c > max) max = c;
     }
@@ -139,7 +143,7 @@ async function setup(options: ProblemOptions, extraKeys: readonly string[], wher
     throw new TypeError("classes applies to loss: 'cross-entropy' only.");
   }
   const criteria = resolveStopCriteria(options);
-  const module = options.module ?? await defaultModule();
+  const module = checkModuleOption('module', options.module) ?? await defaultModule();
   const ws = new Workspace(module);
   try {
     const objective = loss === 'least-squares'
@@ -154,9 +158,18 @@ async function setup(options: ProblemOptions, extraKeys: readonly string[], wher
   }
 }
 
+/** The caller's forward function threw (or its promise rejected): the original is `cause`. */
+export class ForwardError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : describeTyped(cause));
+    this.name = 'ForwardError';
+  }
+}
+
 /**
  * Wraps a user's forward function as an Evaluator: copies the rows out of wasm memory into a
- * reused JS array, calls forward, checks the output length and copies it back.
+ * reused JS array, calls forward, checks the output length and copies it back. What forward
+ * throws (or rejects with) comes out as a ForwardError.
  */
 export class CallbackEvaluator implements Evaluator {
   readonly n: number;
@@ -175,9 +188,16 @@ export class CallbackEvaluator implements Evaluator {
     if (this.rows.length < len) this.rows = new Float64Array(len);
     const input = this.rows.length === len ? this.rows : this.rows.subarray(0, len);
     input.set(rows.view().subarray(0, len));
-    const result = this.forward(input, count);
+    let result: ReturnType<ForwardFunction>;
+    try {
+      result = this.forward(input, count);
+    } catch (e) {
+      throw new ForwardError(e);
+    }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      return (result as Promise<ArrayLike<number>>).then((v) => this.store(v, count, out));
+      return Promise.resolve(result).then((v) => this.store(v, count, out), (e) => {
+        throw new ForwardError(e);
+      });
     }
     this.store(result as ArrayLike<number>, count, out);
   }
@@ -193,7 +213,9 @@ export class CallbackEvaluator implements Evaluator {
   }
 }
 
+// The process's failures, and (minimize) the errors of the caller's forward, as a MinimizeError.
 function wrap(e: unknown, optimizer: Optimizer, history: IterationDiagnostics[]): unknown {
+  if (e instanceof ForwardError) return new MinimizeError(e.cause, optimizer.theta(), history, 'forward threw: ');
   if (e instanceof OptimizationError || e instanceof NotPositiveDefiniteError) {
     return new MinimizeError(e, optimizer.theta(), history);
   }
@@ -206,7 +228,7 @@ function wrap(e: unknown, optimizer: Optimizer, history: IterationDiagnostics[])
  */
 export async function minimize(options: MinimizeOptions): Promise<MinimizeResult> {
   const signal = options?.signal;
-  if (signal !== undefined && (signal === null || typeof signal.aborted !== 'boolean')) {
+  if (signal !== undefined && (signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
     throw new TypeError(`signal must be an AbortSignal; got ${describe(signal)}.`);
   }
   const p = await setup(options, MINIMIZE_KEYS, 'minimize()', signal);
@@ -218,13 +240,22 @@ export async function minimize(options: MinimizeOptions): Promise<MinimizeResult
       throw new TypeError(`onIteration must be a function; got ${describe(onIteration)}.`);
     }
     const reason = await run.drive(evaluator, {
-      after: onIteration && ((d) => onIteration(d) !== false ? undefined : false),
+      after: onIteration && ((d) => {
+        let go: void | boolean;
+        try {
+          go = onIteration(d);
+        } catch (e) {
+          throw new MinimizeError(e, optimizer.theta(), run.history, 'onIteration threw: ');
+        }
+        return go !== false ? undefined : false;
+      }),
       failed: (e) => wrap(e, optimizer, run.history),
     });
     let evaluations = run.history.reduce((sum, d) => sum + d.evaluations, 0);
     const last = run.history[run.history.length - 1];
     let loss = p.process.lossAtEstimate && last ? last.loss : NaN;
-    if (Number.isNaN(loss)) {
+    // an abort means no more forward calls (one may never return)
+    if (Number.isNaN(loss) && reason !== 'aborted') {
       loss = await lossAt(p, evaluator);
       evaluations += 1;
     }
@@ -260,6 +291,7 @@ export class AskTell {
   private gen: Generator<EvaluationRequest, IterationDiagnostics, void> | null = null;
   private request: EvaluationRequest | null = null;
   private rows: Float64Array | null = null;
+  private disposed = false;
 
   /** @internal use createAskTell(). */
   constructor(private readonly p: Problem) {
@@ -278,19 +310,27 @@ export class AskTell {
     return this.p.run.reason;
   }
 
+  // Every method of a disposed ask/tell throws this before touching memory.
+  private checkAlive(): void {
+    if (this.disposed) throw new Error('this ask/tell was disposed; create a new one with createAskTell() (theta() and history were readable until dispose()).');
+  }
+
   /** Rows the pending ask() expects outputs for. */
   get pending(): number {
+    this.checkAlive();
     this.advance();
     return this.request ? requestRows(this.request) : 0;
   }
 
   /** The current estimate (NLB θ_t, EKI ensemble mean). */
   theta(): Float64Array {
+    this.checkAlive();
     return this.p.optimizer.theta();
   }
 
   /** The optimizer (e.g. for its σ or ensemble). */
   get optimizer(): Nlb | Eki {
+    this.checkAlive();
     return this.p.optimizer as Nlb | Eki;
   }
 
@@ -314,6 +354,7 @@ export class AskTell {
   /** The parameter vectors to evaluate next (count × n; an NLB draw on a new batch starts with θ_t
    *  itself, then the k members). Throws once done. */
   ask(): Float64Array {
+    this.checkAlive();
     this.advance();
     if (!this.request) throw new Error(`The optimization has finished (reason: ${this.reason}); read theta() and history.`);
     if (!this.rows) {
@@ -328,6 +369,7 @@ export class AskTell {
    * Returns the iteration's diagnostics when this tell completed an iteration, else undefined.
    */
   tell(outputs: ArrayLike<number>): IterationDiagnostics | undefined {
+    this.checkAlive();
     if (!this.request || !this.rows) throw new Error('tell() without a pending ask(): call ask() first.');
     const count = requestRows(this.request);
     const expected = count * this.m;
@@ -348,8 +390,16 @@ export class AskTell {
     return this.history.length > before ? this.history[this.history.length - 1] : undefined;
   }
 
-  /** Frees the module memory of this problem. */
+  /** Frees the module memory of this problem; every later call but `done`, `reason` and
+   *  `history` throws. Idempotent. */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.gen = null;
+    this.request = null;
+    this.rows = null;
+    this.p.optimizer.dispose();
+    this.p.objective.dispose();
     this.p.ws.dispose();
   }
 }

@@ -3,7 +3,7 @@
 // solves the k×k damped Gauss–Newton system in f64 and moves θ along E·z; the ensemble is then
 // thrown away. E is regenerated from (seed, draw, member), never stored as n × k.
 import type { Buf, Workspace } from '../workspace.js';
-import { NotPositiveDefiniteError, OptimizationError, checkNumber, describe } from '../errors.js';
+import { NotPositiveDefiniteError, OptimizationError, checkFiniteNumber, checkNumber, describe } from '../errors.js';
 import type {
   EvaluationRequest, IterationDiagnostics, NlbOptions, NlbState, Objective, OptimizerState, ProcessDefinition, StepOptions,
 } from './types.js';
@@ -111,9 +111,7 @@ export class Nlb extends OptimizerBase {
   setTheta(theta: ArrayLike<number>): void {
     this.checkAlive();
     if (!theta || theta.length !== this.n) throw new RangeError(`setTheta got ${describe(theta)}; expected n = ${this.n} values.`);
-    for (let i = 0; i < this.n; i++) {
-      if (!Number.isFinite(theta[i])) throw new RangeError(`theta[${i}] is ${theta[i]}; every value must be finite.`);
-    }
+    for (let i = 0; i < this.n; i++) checkFiniteNumber(`theta[${i}]`, theta[i], 'every value must be a finite number.');
     this.thetaB.set(theta);
     this.thetaSq = squaredNorm(this.thetaB);
     this.centerValid = false;
@@ -190,6 +188,8 @@ export class Nlb extends OptimizerBase {
         kind: 'perturbed', theta: this.thetaB, sigma, seed: this.seed, draw, member0: 0, count: k,
         antithetic: o.antithetic, out: center ? this.Fall! : this.Fk!, center,
       };
+      // the evaluation may have outlived this optimizer (disposed while it was pending)
+      this.checkAlive();
       evaluations += center ? k + 1 : k;
       if (center) {
         if (!allFinite(this.F0!)) {
@@ -255,6 +255,7 @@ export class Nlb extends OptimizerBase {
         break;
       }
       yield { kind: 'rows', rows: this.candB, count: 1, out: this.Fc! };
+      this.checkAlive();
       evaluations += 1;
       tries++;
       const candSq = squaredNorm(this.candB);

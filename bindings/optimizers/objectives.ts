@@ -2,7 +2,7 @@
 // scalar or diagonal Γ, and softmax cross-entropy with labels as class indices. Each method is one
 // kernel call over all members; the optimizers never branch on the loss.
 import type { Workspace, Buf } from '../workspace.js';
-import { checkInt, checkNumber, describe } from '../errors.js';
+import { checkFiniteNumber, checkInt, checkNumber, describe, describeTyped } from '../errors.js';
 import type { Objective } from './types.js';
 
 function checkFiniteArray(name: string, values: ArrayLike<number>, length: number, what: string): void {
@@ -13,10 +13,13 @@ function checkFiniteArray(name: string, values: ArrayLike<number>, length: numbe
     throw new RangeError(`${name} has ${values.length} values; expected ${length} (${what}). Check the data shape.`);
   }
   for (let i = 0; i < length; i++) {
-    if (!Number.isFinite(values[i])) {
-      throw new RangeError(`${name}[${i}] is ${values[i]}; every value must be finite. Remove or impute missing data.`);
-    }
+    checkFiniteNumber(`${name}[${i}]`, values[i], 'every value must be a finite number. Remove or impute missing data.');
   }
+}
+
+// Every method of a disposed objective throws this before touching memory.
+function disposedError(kind: string): Error {
+  return new Error(`This ${kind} objective was disposed; create a new one (its buffers were given back).`);
 }
 
 /**
@@ -52,12 +55,14 @@ export class LeastSquares implements Objective {
 
   /** Replaces the observations (same length m), e.g. for a new mini-batch. */
   setTarget(y: ArrayLike<number>): void {
+    this.checkAlive();
     checkFiniteArray('y', y, this.m, 'the observations, same length as before');
     this.y.set(y);
   }
 
   /** Γ: a positive scalar variance (Γ = γ·I) or m positive variances (diagonal Γ). */
   setNoiseCovariance(noiseCovariance: number | ArrayLike<number>): void {
+    this.checkAlive();
     if (typeof noiseCovariance === 'number') {
       checkNumber('noiseCovariance', noiseCovariance, Number.MIN_VALUE);
       if (this.weights) this.ws.free(this.weights);
@@ -79,7 +84,17 @@ export class LeastSquares implements Objective {
 
   /** Standard deviation of observation i (√Γ_ii), for perturbed observations. */
   noiseStd(i: number): number {
+    this.checkAlive();
     return this.weights ? 1 / Math.sqrt(this.weights.view()[i]) : 1 / Math.sqrt(this.wScalar);
+  }
+
+  /** True once disposed (or once its Workspace was). */
+  get disposed(): boolean {
+    return this.y.disposed;
+  }
+
+  private checkAlive(): void {
+    if (this.y.disposed) throw disposedError('LeastSquares');
   }
 
   private get wPtr(): number {
@@ -88,16 +103,19 @@ export class LeastSquares implements Objective {
 
   system(k: number, F: number, c: number, A: number, r: number): number {
     // docs/method.md §2.4: A = ΔFᵀΓ⁻¹ΔF, r = ΔFᵀΓ⁻¹(y − c)
+    this.checkAlive();
     return this.ws.raw.lsSystem(k, this.m, this.wScalar, F, c, this.wPtr, this.y.ptr, A, r);
   }
 
   losses(k: number, F: number, out: number): void {
+    this.checkAlive();
     this.ws.raw.lsLoss(k, this.m, this.wScalar, F, this.wPtr, this.y.ptr, out);
   }
 
   innerGradients(k: number, F: number, c: number, noise: number, D: number, work: number): void {
     // D_lj = ΔF_lᵀW(F_j − y − η_j) = A_lj − r_l − ΔF_lᵀWη_j (docs/method.md §3), with A, r from lsSystem
     // work: r (k) then P (k × k)
+    this.checkAlive();
     const raw = this.ws.raw;
     raw.lsSystem(k, this.m, this.wScalar, F, c, this.wPtr, this.y.ptr, D, work);
     if (noise !== 0) raw.projectRows(k, this.m, k, this.wScalar, F, c, this.wPtr, noise, work + 8 * k);
@@ -154,11 +172,13 @@ export class CrossEntropy implements Objective {
 
   /** Replaces the labels (same number of samples), e.g. for a new mini-batch. */
   setLabels(labels: ArrayLike<number>): void {
+    this.checkAlive();
     if (labels?.length !== this.samples) {
       throw new RangeError(`labels has ${labels?.length} entries; expected ${this.samples} (one class id per sample).`);
     }
     for (let i = 0; i < this.samples; i++) {
       const c = labels[i];
+      if (typeof c !== 'number') throw new TypeError(`labels[${i}] must be a number (a class id); got ${describeTyped(c)}.`);
       if (!Number.isInteger(c) || c < 0 || c >= this.classes) {
         throw new RangeError(`labels[${i}] is ${c}; class ids must be integers in [0, ${this.classes - 1}].`);
       }
@@ -166,22 +186,35 @@ export class CrossEntropy implements Objective {
     this.labels.set(labels);
   }
 
+  /** True once disposed (or once its Workspace was). */
+  get disposed(): boolean {
+    return this.labels.disposed;
+  }
+
+  private checkAlive(): void {
+    if (this.labels.disposed) throw disposedError('CrossEntropy');
+  }
+
   system(k: number, F: number, c: number, A: number, r: number): number {
     // docs/method.md §2.4: A = ΔFᵀHΔF, r = −ΔFᵀg with H, g of the mean cross-entropy at c
+    this.checkAlive();
     return this.ws.raw.ceSystem(k, this.samples, this.classes, F, c, this.labels.ptr, A, r);
   }
 
   losses(k: number, F: number, out: number): void {
+    this.checkAlive();
     this.ws.raw.ceLoss(k, this.samples, this.classes, F, this.labels.ptr, out, 0);
   }
 
   /** correct(k, i32) = argmax hits of each member's logits, next to the losses out(k). */
   lossesAndHits(k: number, F: number, out: number, correct: number): void {
+    this.checkAlive();
     this.ws.raw.ceLoss(k, this.samples, this.classes, F, this.labels.ptr, out, correct);
   }
 
   innerGradients(k: number, F: number, c: number, noise: number, D: number, work: number): void {
     // D_lj = ⟨F_l − c, ∇L(F_j)⟩ (Kovachki–Stuart form, docs/method.md §3); work: G (k × m)
+    this.checkAlive();
     if (noise !== 0) throw new TypeError('Perturbed observations apply to least squares only.');
     const raw = this.ws.raw;
     raw.ceGrad(k, this.samples, this.classes, F, this.labels.ptr, work);

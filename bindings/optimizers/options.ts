@@ -1,6 +1,7 @@
 // Validation of option objects, shared by the optimizers, minimize / ask-tell and fit: unknown keys
 // (with the nearest known name), renamed keys, and typed number / integer / boolean / enum options.
-import { checkInt, checkNumber, describe } from '../errors.js';
+import { checkFiniteNumber, checkInt, checkNumber, describe } from '../errors.js';
+import type { EnkfModule } from '../wasm.js';
 
 /** Options that were renamed: the old name → the new one (passing the old name is a TypeError). */
 export const RENAMED_OPTIONS: Readonly<Record<string, string>> = Object.freeze({ memberBatch: 'maxMembers' });
@@ -90,10 +91,20 @@ export function checkTheta0(theta0: unknown): Float64Array {
   }
   const t = theta0 as ArrayLike<number>;
   if (t.length < 1) throw new RangeError('theta0 is empty; it must hold the n ≥ 1 initial parameters.');
-  for (let i = 0; i < t.length; i++) {
-    if (!Number.isFinite(t[i])) throw new RangeError(`theta0[${i}] is ${t[i]}; every initial parameter must be finite.`);
-  }
+  for (let i = 0; i < t.length; i++) checkFiniteNumber(`theta0[${i}]`, t[i], 'every initial parameter must be a finite number.');
   return Float64Array.from(t);
+}
+
+/** `module` when it is a module from loadModule() (or undefined: the default one is loaded). */
+export function checkModuleOption(name: string, module: unknown): EnkfModule | undefined {
+  if (module === undefined) return undefined;
+  const m = module as Partial<EnkfModule> | null;
+  if (!m || typeof m !== 'object' || !(m.memory instanceof WebAssembly.Memory) || !m.exports || typeof m.exports !== 'object' ||
+    typeof m.exports.alloc !== 'function' || typeof m.exports.perturb64 !== 'function') {
+    throw new TypeError(`${name} must be a module from \`await loadModule()\` (or left out for the default one); got ` +
+      `${describe(module)}${m && typeof m === 'object' ? ' without the module\'s WebAssembly memory and kernels' : ''}.`);
+  }
+  return m as EnkfModule;
 }
 
 /** Checks the counters shared by every optimizer state. */

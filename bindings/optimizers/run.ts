@@ -2,8 +2,11 @@
 // shared by minimize() (with a callback evaluator), ask/tell (request by request) and fit() (with a
 // batch feeder and its hooks). It owns the stopping rules (docs/method.md §2.7: budget, tolerance,
 // gradient tolerance, patience, the schedules' own stops, callbacks, abort), the history and the
-// count of iterations; the optimizer's driver (driver.ts) times each iteration.
+// count of iterations; the optimizer's driver (driver.ts) times each iteration. It yields to the
+// event loop every few ms and races pending work against its AbortSignal (abort.ts), so an abort
+// stops it within one iteration, also while an evaluation or a callback is pending.
 import { intOption, numberOption } from './options.js';
+import { IterationAborted, Pacer, YIELD_MS, settleOrAbort } from './abort.js';
 import type { EvaluationRequest, Evaluator, IterationDiagnostics, Objective, Optimizer, StepOptions, StopReason } from './types.js';
 
 /** Stopping rules (docs/method.md §2.7), checked after every iteration. */
@@ -79,6 +82,10 @@ export interface RunHooks<R extends IterationDiagnostics, S extends string> {
   after?(record: R): HookResult<S> | Promise<HookResult<S>>;
   /** The error to throw for an iteration that failed (default: its own error); hooks' errors pass as they are. */
   failed?(error: unknown): unknown;
+  /** Puts the optimizer back as it was before an iteration the abort abandoned mid-way (counters
+   *  included). Default: the run saves the optimizer's state before each iteration when it has a
+   *  signal, and loads it back. */
+  restore?(): void;
 }
 
 /**
@@ -94,7 +101,9 @@ export class Run<R extends IterationDiagnostics = IterationDiagnostics, S extend
 
   constructor(readonly optimizer: Optimizer, readonly objective: Objective, criteria: ResolvedStopCriteria,
     /** Iterations done before this run (counted against maxIterations). */
-    public done = 0, private readonly signal?: AbortSignal) {
+    public done = 0, private readonly signal?: AbortSignal,
+    /** drive() yields to the event loop when this many ms passed since its last yield (0: every iteration). */
+    private readonly yieldMs = YIELD_MS) {
     this.stopper = new Stopper(criteria);
   }
 
@@ -121,20 +130,36 @@ export class Run<R extends IterationDiagnostics = IterationDiagnostics, S extend
   }
 
   /** Iterations against `evaluator` until a rule stops the run; returns the reason. An error of an
-   *  iteration propagates (nothing is recorded for it). */
+   *  iteration propagates (nothing is recorded for it). Between iterations it yields to the event
+   *  loop (timers run); an abort while an evaluation or a hook is pending ends the run at once. */
   async drive(evaluator: Evaluator, hooks: RunHooks<R, S> = {}): Promise<StopReason | S> {
+    const signal = this.signal;
+    const pacer = new Pacer(this.yieldMs);
     for (;;) {
+      const pause = pacer.due();
+      if (pause) await pause;
       const stop = this.check();
       if (stop) return stop;
       const options = hooks.before ? hooks.before(this.done) : { newBatch: false };
+      const before = signal && !hooks.restore ? this.optimizer.saveState() : undefined;
       let d: R;
       try {
-        d = await this.optimizer.stepAsync(evaluator, this.objective, options) as R;
+        d = await this.optimizer.stepAsync(evaluator, this.objective, signal ? { ...options, signal } : options) as R;
       } catch (e) {
-        throw hooks.failed ? hooks.failed(e) : e;
+        if (!(e instanceof IterationAborted)) throw hooks.failed ? hooks.failed(e) : e;
+        // the abandoned iteration leaves no trace: the optimizer is as after the last one
+        if (hooks.restore) hooks.restore();
+        else this.optimizer.loadState(before!);
+        return (this.reason = 'aborted');
       }
       this.record(d);
-      const hook = hooks.after ? await hooks.after(d) : undefined;
+      let hook: HookResult<S>;
+      try {
+        hook = hooks.after ? await settleOrAbort(hooks.after(d), signal) : undefined;
+      } catch (e) {
+        if (!(e instanceof IterationAborted)) throw e;
+        return (this.reason = 'aborted');
+      }
       const reason = this.stopAfter(d, hook);
       if (reason) return reason;
     }

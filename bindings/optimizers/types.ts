@@ -169,6 +169,13 @@ export interface StepOptions {
    * re-evaluated instead of reusing the value from the last acceptance test. Default true (safe).
    */
   newBatch?: boolean;
+  /**
+   * stepAsync: when this signal fires while an evaluation is pending, the step rejects at once
+   * with an AbortError (IterationAborted) and the iteration is abandoned: θ has not moved, but
+   * counters (RNG draws, damping) may have; restore a saveState() taken before the step to
+   * continue exactly. The run core (minimize, fit) does that itself.
+   */
+  signal?: AbortSignal;
 }
 
 /** An optimizer: a small object with one update step (docs/method.md §2 NLB, §3 EKI). */
