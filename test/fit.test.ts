@@ -255,10 +255,35 @@ test('epochs: each epoch visits every row once in a seeded order; onEpochEnd onc
   const train = blobs(300, 6);
   const epochs: number[] = [];
   const h = await fit(small(), train.x, train.y, {
-    batchSize: 100, epochs: 3, nlb: fast, callbacks: { onEpochEnd: (e) => { epochs.push(e.epoch); } },
+    batchSize: 100, epochs: 3, nlb: fast, callbacks: { onEpochEnd: (e, logs) => { assert.is(logs.epoch, e); epochs.push(e); } },
   });
   assert.equal(epochs, [0, 1, 2]);
   assert.equal(h.iterations.map((d) => d.epoch), [0, 0, 0, 1, 1, 1, 2, 2, 2]);
+});
+
+test('tfjs habits: onEpochEnd(epoch, logs) with loss/val_loss/val_acc, and history.history per epoch', async () => {
+  const train = blobs(300, 16);
+  const val = blobs(120, 17);
+  const seen: [number, number, number | undefined, number | undefined][] = [];
+  const h = await fit(small(), train.x, train.y, {
+    batchSize: 100, epochs: 3, nlb: fast, validationData: [val.x, val.y],
+    callbacks: { onEpochEnd: (epoch, logs) => { seen.push([epoch, logs.loss, logs.val_loss, logs.val_acc]); } },
+  });
+  assert.equal(h.epoch, [0, 1, 2]);
+  assert.equal(Object.keys(h.history).sort(), ['loss', 'val_acc', 'val_loss']);
+  // the columnar form is the epoch records read by name, and what the callback saw
+  assert.equal(h.history.loss, h.epochs.map((e) => e.loss));
+  assert.equal(h.history.val_loss, h.epochs.map((e) => e.valLoss));
+  assert.equal(h.history.val_acc, h.epochs.map((e) => e.valAccuracy));
+  assert.equal(seen, h.epochs.map((e) => [e.epoch, e.loss, e.valLoss, e.valAccuracy]));
+  // val_loss is the validation run at the epoch's end: the same number as the validation log
+  assert.equal(h.history.val_loss, h.validation.map((v) => v.loss));
+  assert.ok(h.history.val_acc!.every((a) => a >= 0 && a <= 1));
+  // without validation data there are no val_ columns; with validationEvery off the epoch grid, NaN
+  const h2 = await fit(small(), train.x, train.y, { batchSize: 100, epochs: 2, nlb: fast });
+  assert.equal(Object.keys(h2.history), ['loss']);
+  const h3 = await fit(small(), train.x, train.y, { batchSize: 100, epochs: 2, nlb: fast, validationData: [val.x, val.y], validationEvery: 2 });
+  assert.ok(Number.isNaN(h3.history.val_loss![0]) && Number.isFinite(h3.history.val_loss![1]), `${h3.history.val_loss}`);
 });
 
 test('callbacks stop training; AbortSignal stops it; yieldEvery lets timers run', async () => {

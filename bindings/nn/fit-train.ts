@@ -69,7 +69,7 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
   const early = es ? (saved?.early ? { ...saved.early } : { best: Infinity, wait: 0, bestIteration: -1, bestParams: null }) : null;
   const history: History = {
     iterations: run.history, epochs: [], validation: [], stopReason: 'maxIterations', iteration: run.done, forwardPasses,
-    elapsedMs: elapsedBefore,
+    elapsedMs: elapsedBefore, epoch: [], history: val ? { loss: [], val_loss: [], val_acc: [] } : { loss: [] },
   };
   const t0 = performance.now();
   const elapsed = () => elapsedBefore + performance.now() - t0;
@@ -147,12 +147,16 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
     if (epochEnds) {
       elog = { epoch, iteration: t, loss: epochLossSum / epochIterations, forwardPasses, elapsedMs: elapsed() };
       if (log.valLoss !== undefined) {
-        elog.valLoss = log.valLoss;
-        elog.valAccuracy = log.valAccuracy;
+        elog.valLoss = elog.val_loss = log.valLoss;
+        elog.valAccuracy = elog.val_acc = log.valAccuracy;
       }
       epochLossSum = 0;
       epochIterations = 0;
       history.epochs.push(elog);
+      history.epoch.push(epoch);
+      history.history.loss.push(elog.loss);
+      history.history.val_loss?.push(elog.valLoss ?? NaN);
+      history.history.val_acc?.push(elog.valAccuracy ?? NaN);
       lossStop = !!early && monitor === 'loss' && improve(elog.loss, t);
     }
     log.elapsedMs = elapsed();
@@ -162,7 +166,7 @@ export async function train(p: Plan, opt: Optimizer, lastLayer: LastLayerSolver 
     // aborted meanwhile: the run has ended (no epoch callback after it)
     if (p.signal?.aborted) return stop;
     if (lossStop) stop ??= 'earlyStopping';
-    if (elog && callbacks.onEpochEnd && (await callbacks.onEpochEnd(elog)) === false) stop ??= 'callback';
+    if (elog && callbacks.onEpochEnd && (await callbacks.onEpochEnd(elog.epoch, elog)) === false) stop ??= 'callback';
     return stop;
   };
 

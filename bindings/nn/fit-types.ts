@@ -64,6 +64,9 @@ export interface EpochLog {
   /** Validation of the epoch's last iteration, when it ran there (always without validationEvery). */
   valLoss?: number;
   valAccuracy?: number;
+  /** The same two under tfjs's log names (Keras-style `logs` of onEpochEnd). */
+  val_loss?: number;
+  val_acc?: number;
   forwardPasses: number;
   elapsedMs: number;
 }
@@ -96,6 +99,11 @@ export interface History {
   elapsedMs: number;
   /** Iteration of the best monitored value when early stopping is on. */
   bestIteration?: number;
+  /** tfjs's columnar form, one entry per epoch finished in this call: the epoch numbers … */
+  epoch: number[];
+  /** … and each log by name: `loss` (epoch-mean batch loss) and, with validationData, `val_loss`
+   *  and `val_acc` (NaN for an epoch whose end had no validation run, e.g. with validationEvery). */
+  history: { loss: number[]; val_loss?: number[]; val_acc?: number[] };
 }
 
 /** A callback's return: false (or a promise of it) stops training after this iteration/epoch. */
@@ -105,7 +113,8 @@ export type CallbackResult = boolean | void | Promise<boolean | void>;
  *  reports: a model saved from a callback resumes exactly (and predict/evaluate use θ there). */
 export interface FitCallbacks {
   onIterationEnd?(log: FitIteration): CallbackResult;
-  onEpochEnd?(log: EpochLog): CallbackResult;
+  /** tfjs's signature: the epoch number, then its logs (`logs.loss`, `logs.val_loss`, `logs.val_acc`). */
+  onEpochEnd?(epoch: number, logs: EpochLog): CallbackResult;
 }
 
 export interface EarlyStoppingOptions {
