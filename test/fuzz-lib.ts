@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import {
   KernelError, NotPositiveDefiniteError, OptimizationError, FormatError, MinimizeError, FitError, WorkerError, ModelFileError,
-  createAskTell, type AskTell, type EnkfModule, type Workspace, type Buf,
+  WorkerAbortError, createAskTell, type AskTell, type EnkfModule, type Workspace, type Buf,
 } from '../bindings/internal.js';
 import { mulberry32 } from './oracles.js';
 
@@ -84,7 +84,7 @@ const RAW = [
 ];
 
 /** The package's own error classes (a typed error whatever its message). */
-const PACKAGE_ERRORS = [KernelError, NotPositiveDefiniteError, OptimizationError, FormatError, MinimizeError, FitError, WorkerError, ModelFileError];
+const PACKAGE_ERRORS = [KernelError, NotPositiveDefiniteError, OptimizationError, FormatError, MinimizeError, FitError, WorkerError, WorkerAbortError, ModelFileError];
 
 export type Outcome =
   | { kind: 'result'; value: unknown }
