@@ -289,7 +289,7 @@ export class ParallelMlpEvaluator implements Evaluator {
     this.aborted = new WorkerAbortError(this.signal?.reason);
     for (const l of this.lanes) {
       l.fail(this.aborted);
-      void l.terminate();
+      l.terminate().catch(() => undefined);
     }
   }
 
