@@ -341,13 +341,11 @@ test('abort: a worker that never replies, a worker mid-computation, and workers 
     const bigOut = ws.f64(ev.m);
     ev.setBatch(bigData, Int32Array.from({ length: 512 }, (_, i) => i));
     setTimeout(() => { t0 = performance.now(); ac.abort(new Error('user stop')); }, 50);
-    const tStart = performance.now();
     await ev.evaluatePerturbed(req(bigTheta, 1), bigOut).then(() => assert.unreachable('aborted mid-call'), (e: Error) => {
       assert.instance(e, WorkerAbortError);
       assert.is((e.cause as Error).message, 'user stop');
     });
     assert.ok(performance.now() - t0 < 1000, `rejected ${performance.now() - t0} ms after the abort`);
-    assert.ok(performance.now() - tStart < 2000);
     await ev.close();
     assert.is(liveWorkerCount(), 0, 'terminated mid-kernel');
 
