@@ -2,11 +2,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFile } from 'node:fs/promises';
 import { loadModule } from '../bindings/wasm.js';
-import { Workspace } from '../bindings/workspace.js';
+import { Workspace, bytesInUse } from '../bindings/workspace.js';
 import { mlp } from '../bindings/nn/mlp.js';
 import { fit, FitError, type History } from '../bindings/nn/fit.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
-import { ParallelMlpEvaluator, WorkerError, liveWorkerCount } from '../bindings/nn/parallel.js';
+import { ParallelMlpEvaluator, WorkerError, WorkerAbortError, liveWorkerCount } from '../bindings/nn/parallel.js';
 import { splitMembers } from '../bindings/optimizers/chunking.js';
 import { KernelError } from '../bindings/errors.js';
 import { epochPermutation } from '../bindings/nn/random.js';
@@ -236,6 +236,172 @@ test('bad workers values give a RangeError that names the option', async () => {
     assert.match((error as Error).message, /^workers must be an integer in \[0, 64\]; got /, String(workers));
   }
   assert.is(liveWorkerCount(), 0);
+});
+
+
+// ---- Lifetime and faults of the evaluators (use after dispose/close, abort, crashed and failed workers).
+
+const small = { layers: [6, 10, 3], activation: 'tanh' as const, batchSize: 8, maxMembers: 6 };
+const batch8 = Int32Array.from({ length: 8 }, (_, i) => i);
+
+// A request of `count` members around θ (no center).
+const req = (theta: import('../bindings/workspace.js').Buf<'f64'>, count: number, center = false) =>
+  ({ theta, sigma: 0.1, seed: 3, draw: 0, member0: 0, count, antithetic: false, center });
+
+/** Bits of a live buffer of another problem (it must not change when a disposed object is called). */
+const bitsOf = (b: import('../bindings/workspace.js').Buf<'f64'>) => Array.from(new Uint32Array(b.view().slice().buffer));
+
+test('MlpEvaluator after dispose: every method throws before touching memory; a second dispose does nothing', () => {
+  const ws = new Workspace(module);
+  const ev = new MlpEvaluator(module, small);
+  const theta = ws.from('f64', gaussArray(mulberry32(4), ev.n));
+  const rows = ws.from('f64', gaussArray(mulberry32(5), 2 * ev.n));
+  const out = ws.f64(6 * ev.m);
+  ev.setBatch(train.x.data, batch8);
+  ev.evaluatePerturbed(req(theta, 3, true), out);
+  ev.dispose();
+  // Another problem now holds the freed memory: buffers of the same sizes, filled with a pattern.
+  const other = new Workspace(module);
+  const victims = [other.f32(ev.n + 3), other.f32(6 * ev.m), other.f64(6 * ev.m), other.f32(64)];
+  const pattern = victims.map((b, i) => { b.view().fill(i + 0.25); return Array.from(b.view()); });
+  const outBefore = bitsOf(out);
+  const calls: [string, () => unknown][] = [
+    ['setBatch', () => ev.setBatch(train.x.data, batch8)],
+    ['evaluate', () => ev.evaluate(rows, 2, out)],
+    ['evaluatePerturbed', () => ev.evaluatePerturbed(req(theta, 3, true), out)],
+  ];
+  for (const [name, call] of calls) {
+    assert.throws(call, (e: Error) => e.constructor === Error && new RegExp(`^MlpEvaluator\\.${name}: this MlpEvaluator was disposed`).test(e.message), name);
+  }
+  victims.forEach((b, i) => assert.equal(Array.from(b.view()), pattern[i], `victim ${i} untouched`));
+  assert.equal(bitsOf(out), outBefore, 'out untouched');
+  const held = bytesInUseOf();
+  ev.dispose();
+  assert.is(bytesInUseOf(), held, 'second dispose frees nothing');
+  assert.is(ev.bytes, 0);
+  other.dispose();
+  ws.dispose();
+});
+
+function bytesInUseOf(): number {
+  return bytesInUse(module);
+}
+
+test('ParallelMlpEvaluator after close: every method throws; a second close does nothing', async () => {
+  const ws = new Workspace(module);
+  const ev = await ParallelMlpEvaluator.create(module, small, train.x.data, 1);
+  const theta = ws.from('f64', gaussArray(mulberry32(4), ev.n));
+  const out = ws.f64(6 * ev.m);
+  ev.setBatch(train.x.data, batch8);
+  await ev.evaluatePerturbed(req(theta, 4, true), out);
+  await ev.close();
+  assert.is(liveWorkerCount(), 0);
+  const outBefore = bitsOf(out);
+  const closed = (name: string) => (e: Error) => new RegExp(`^ParallelMlpEvaluator\\.${name}: this ParallelMlpEvaluator was closed`).test(e.message);
+  assert.throws(() => ev.setBatch(train.x.data, batch8), closed('setBatch'));
+  assert.throws(() => ev.evaluate(theta, 1, out), closed('evaluate'));
+  await ev.evaluatePerturbed(req(theta, 4, true), out).then(() => assert.unreachable('closed'), (e: Error) => assert.ok(closed('evaluatePerturbed')(e), e.message));
+  assert.equal(bitsOf(out), outBefore, 'out untouched');
+  const held = bytesInUse(module);
+  await ev.close();
+  assert.is(bytesInUse(module), held);
+  ws.dispose();
+});
+
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+
+test('abort: a worker that never replies, a worker mid-computation, and workers still starting all end within a bound', async () => {
+  const ws = new Workspace(module);
+  try {
+    // A worker that never answers: the pending call rejects with an AbortError once the signal fires.
+    let ac = new AbortController();
+    let ev = await ParallelMlpEvaluator.create(module, small, train.x.data, 2, { signal: ac.signal, entry: fixture('silent-worker.mjs') });
+    const theta = ws.from('f64', gaussArray(mulberry32(4), ev.n));
+    const out = ws.f64(6 * ev.m);
+    ev.setBatch(train.x.data, batch8);
+    let t0 = 0;
+    setTimeout(() => { t0 = performance.now(); ac.abort(); }, 30);
+    await ev.evaluatePerturbed(req(theta, 4), out).then(() => assert.unreachable('no worker answers'), (e: Error) => {
+      assert.instance(e, WorkerAbortError);
+      assert.is(e.name, 'AbortError');
+      assert.match(e.message, /aborted/);
+    });
+    assert.ok(performance.now() - t0 < 1000, 'rejected soon after the abort');
+    await ev.evaluatePerturbed(req(theta, 4), out).then(() => assert.unreachable('after abort'), (e: Error) => assert.instance(e, WorkerAbortError));
+    await ev.close();
+    assert.is(liveWorkerCount(), 0, 'the silent workers were terminated');
+
+    // A real worker inside a long forward pass (one member of a large network: seconds of work) is
+    // terminated mid-kernel; with 2 workers and 1 member the main thread has nothing to compute.
+    const big = { layers: [256, 1024, 1024, 10], activation: 'tanh' as const, batchSize: 512, maxMembers: 2 };
+    const bigData = Float32Array.from({ length: 512 * 256 }, (_, i) => Math.sin(i));
+    ac = new AbortController();
+    ev = await ParallelMlpEvaluator.create(module, big, bigData, 2, { signal: ac.signal });
+    const bigTheta = ws.from('f64', gaussArray(mulberry32(6), ev.n).map((v) => 0.03 * v));
+    const bigOut = ws.f64(ev.m);
+    ev.setBatch(bigData, Int32Array.from({ length: 512 }, (_, i) => i));
+    setTimeout(() => { t0 = performance.now(); ac.abort(new Error('user stop')); }, 50);
+    await ev.evaluatePerturbed(req(bigTheta, 1), bigOut).then(() => assert.unreachable('aborted mid-call'), (e: Error) => {
+      assert.instance(e, WorkerAbortError);
+      assert.is((e.cause as Error).message, 'user stop');
+    });
+    assert.ok(performance.now() - t0 < 1000, `rejected ${performance.now() - t0} ms after the abort`);
+    await ev.close();
+    assert.is(liveWorkerCount(), 0, 'terminated mid-kernel');
+
+    // Workers still starting; and a signal already aborted.
+    ac = new AbortController();
+    const starting = ParallelMlpEvaluator.create(module, small, train.x.data, 2, { signal: ac.signal });
+    ac.abort();
+    await starting.then(() => assert.unreachable('aborted while starting'), (e: Error) => assert.instance(e, WorkerAbortError));
+    assert.is(liveWorkerCount(), 0, 'starting workers terminated');
+    await ParallelMlpEvaluator.create(module, small, train.x.data, 1, { signal: AbortSignal.abort() })
+      .then(() => assert.unreachable('pre-aborted'), (e: Error) => assert.instance(e, WorkerAbortError));
+    await ParallelMlpEvaluator.create(module, small, train.x.data, 1, { signal: {} as AbortSignal })
+      .then(() => assert.unreachable('bad signal'), (e: Error) => { assert.instance(e, TypeError); assert.match(e.message, /signal must be an AbortSignal/); });
+  } finally {
+    ws.dispose();
+  }
+  assert.is(liveWorkerCount(), 0);
+});
+
+test('a worker that exits in the middle of a call rejects it with a WorkerError; later calls too', async () => {
+  const before = bytesInUse(module);
+  const ws = new Workspace(module);
+  const ev = await ParallelMlpEvaluator.create(module, small, train.x.data, 1, { entry: fixture('exiting-worker.mjs') });
+  const theta = ws.from('f64', gaussArray(mulberry32(4), ev.n));
+  const out = ws.f64(6 * ev.m);
+  ev.setBatch(train.x.data, batch8);
+  for (let i = 0; i < 2; i++) {
+    await ev.evaluatePerturbed(req(theta, 4), out).then(() => assert.unreachable('the worker exited'), (e: Error) => {
+      assert.instance(e, WorkerError);
+      assert.match(e.message, /^Worker 0 exited \(code 3\) while evaluating members/);
+    });
+  }
+  await ev.close();
+  ws.dispose();
+  assert.is(liveWorkerCount(), 0);
+  assert.is(bytesInUse(module), before);
+});
+
+test('workers that cannot start (missing entry, heap limit, a module that is not enkf-wasm) give a WorkerError naming workers and workers: 0', async () => {
+  const notEnkf = { ...module, compiled: await WebAssembly.compile(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])) };
+  const cases: [string, Parameters<typeof ParallelMlpEvaluator.create>[0], Parameters<typeof ParallelMlpEvaluator.create>[4], RegExp][] = [
+    ['missing entry', module, { entry: fixture('no-such-worker.mjs') }, /Cannot find module/],
+    ['heap limit', module, { resourceLimits: { maxOldGenerationSizeMb: 1, maxYoungGenerationSizeMb: 1 } }, /memory limit/],
+    ['not enkf-wasm', notEnkf, {}, /TypeError: the given WebAssembly\.Module is not an enkf-wasm module/],
+  ];
+  for (const [what, mod, options, cause] of cases) {
+    const before = bytesInUse(module);
+    await ParallelMlpEvaluator.create(mod, small, train.x.data, 2, options).then(() => assert.unreachable(what), (e: Error) => {
+      assert.instance(e, WorkerError, what);
+      assert.match(e.message, /^workers: 2 could not start: worker \d failed \(/, what);
+      assert.match(e.message, cause, what);
+      assert.match(e.message, /Pass workers: 0 to evaluate on the main thread only\.$/, what);
+    });
+    assert.is(liveWorkerCount(), 0, `${what}: every thread terminated`);
+    assert.is(bytesInUse(module), before, `${what}: the main thread's buffers given back`);
+  }
 });
 
 test.run();

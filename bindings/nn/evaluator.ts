@@ -46,6 +46,7 @@ export class MlpEvaluator implements Evaluator {
   // the network descriptor of mlpForward / mlpForwardPerturbed (written by describe())
   private readonly net: Buf<'i32'>;
   private rowsInBatch = 0;
+  private disposed = false;
 
   constructor(module: EnkfModule, o: MlpEvaluatorOptions) {
     this.layers = o.layers.slice();
@@ -90,8 +91,15 @@ export class MlpEvaluator implements Evaluator {
     return this.ws.bytesInUse;
   }
 
+  // Every method refuses a disposed evaluator before touching memory: its buffers' offsets may
+  // belong to another problem's buffers by now.
+  private alive(method: string): void {
+    if (this.disposed) throw new Error(`MlpEvaluator.${method}: this MlpEvaluator was disposed; create a new one.`);
+  }
+
   /** Loads the mini-batch: rows `index` of the row-major matrix `data` (d_0 columns). */
   setBatch(data: Float32Array, index: ArrayLike<number>): void {
+    this.alive('setBatch');
     if (index.length !== this.batchSize) {
       throw new RangeError(`A mini-batch of ${index.length} rows was given to an evaluator built for ${this.batchSize}.`);
     }
@@ -123,6 +131,7 @@ export class MlpEvaluator implements Evaluator {
   }
 
   evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>): void {
+    this.alive('evaluate');
     this.checkCall(count, out);
     if (rows.length < count * this.n) {
       throw new RangeError(`Parameter rows hold ${rows.length} values; ${count} members × n = ${this.n} need ${count * this.n}.`);
@@ -135,6 +144,7 @@ export class MlpEvaluator implements Evaluator {
   }
 
   evaluatePerturbed(request: PerturbedRequest, out: Buf<'f64'>): void {
+    this.alive('evaluatePerturbed');
     const { theta, sigma, seed, draw, member0, count, antithetic, center } = request;
     const first = center ? 1 : 0;
     this.checkCall(count + first, out);
@@ -148,8 +158,9 @@ export class MlpEvaluator implements Evaluator {
     raw.widen((count + first) * this.m, this.logits.ptr, out.ptr);
   }
 
-  /** Frees the evaluator's buffers. */
+  /** Frees the evaluator's buffers; later calls of any method throw. A second dispose does nothing. */
   dispose(): void {
+    this.disposed = true;
     this.ws.dispose();
   }
 }

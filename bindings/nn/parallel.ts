@@ -12,7 +12,7 @@
 import type { Evaluator, PerturbedRequest } from '../optimizers/types.js';
 import type { EnkfModule } from '../wasm.js';
 import type { Buf } from '../workspace.js';
-import { checkInt } from '../errors.js';
+import { checkInt, describe } from '../errors.js';
 import { loadWorkerThreads } from '../platform.js';
 import { splitAcrossThreads } from '../optimizers/chunking.js';
 import { MlpEvaluator, type MlpEvaluatorOptions } from './evaluator.js';
@@ -62,12 +62,33 @@ export function liveWorkerCount(): number {
   return live.size;
 }
 
-/** A worker thread failed or exited while evaluating members. */
+/** A worker thread could not start, failed or exited while evaluating members. */
 export class WorkerError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'WorkerError';
   }
+}
+
+/** The evaluator's AbortSignal fired: pending and later calls reject with this (name 'AbortError',
+ *  `cause` = the signal's reason) and the worker threads are terminated. */
+export class WorkerAbortError extends Error {
+  constructor(reason: unknown) {
+    super('The evaluation was aborted: the AbortSignal given to ParallelMlpEvaluator.create fired; its worker threads were terminated.',
+      { cause: reason });
+    this.name = 'AbortError';
+  }
+}
+
+/** Options of ParallelMlpEvaluator.create beyond the network. */
+export interface ParallelOptions {
+  /** Aborts pending and later calls (they reject with a WorkerAbortError) and terminates the workers;
+   *  also while the workers are starting. */
+  signal?: AbortSignal;
+  /** @internal For tests: the worker threads' heap limits. */
+  resourceLimits?: import('node:worker_threads').ResourceLimits;
+  /** @internal For tests: another worker entry (a module file) instead of bindings/nn/worker. */
+  entry?: URL;
 }
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -85,6 +106,15 @@ function workerSource(): { entry: URL | string; eval: boolean } {
   };
 }
 
+const why = (e: unknown): string => (e instanceof Error ? (e.name === 'Error' ? e.message : `${e.name}: ${e.message}`) : String(e));
+
+// An error a worker reported (its name and message crossed the thread boundary).
+function reported(error: { name: string; message: string }): Error {
+  const e = new Error(error.message);
+  e.name = error.name;
+  return e;
+}
+
 /** One worker thread with its queue of pending calls. */
 class Lane {
   readonly worker: NodeWorker;
@@ -93,23 +123,29 @@ class Lane {
   private failure: Error | null = null;
   /** The batch version this worker last received. */
   batchVersion = -1;
+  /** Resolves when the worker is ready; rejects with why it could not start (an Error, or a string). */
   readonly ready: Promise<void>;
+  /** Resolves once the thread exited. */
+  readonly exited: Promise<void>;
 
-  constructor(Worker: typeof import('node:worker_threads').Worker, init: WorkerInit, index: number) {
-    const source = workerSource();
-    this.worker = new Worker(source.entry, { workerData: init, eval: source.eval });
+  constructor(Worker: typeof import('node:worker_threads').Worker, init: WorkerInit, readonly index: number, options: ParallelOptions) {
+    const source = options.entry ? { entry: options.entry, eval: false } : workerSource();
+    this.worker = new Worker(source.entry, { workerData: init, eval: source.eval, resourceLimits: options.resourceLimits });
     live.add(this.worker);
+    let started = false;
     this.ready = new Promise<void>((resolve, reject) => {
       const onStart = (r: WorkerReply): void => {
         if (r.id !== -1) return;
         this.worker.off('message', onStart);
-        if (r.error) reject(new WorkerError(`Worker ${index} could not start: ${r.error.name}: ${r.error.message}`));
+        started = true;
+        if (r.error) reject(reported(r.error));
         else resolve();
       };
       this.worker.on('message', onStart);
-      this.worker.once('error', reject);
-      this.worker.once('exit', (code) => reject(new WorkerError(`Worker ${index} exited with code ${code} while starting.`)));
+      this.worker.once('error', (e) => reject(e));
+      this.worker.once('exit', (code) => reject(new Error(`the thread exited with code ${code} before it was ready`)));
     });
+    this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.on('message', (r: WorkerReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
@@ -118,16 +154,20 @@ class Lane {
       if (r.error) p.reject(new WorkerError(`Worker ${index}: ${r.error.name}: ${r.error.message}`));
       else p.resolve(r.out!);
     });
-    this.worker.on('error', (e) => this.fail(new WorkerError(`Worker ${index} failed: ${e.message}`)));
+    this.worker.on('error', (e) => {
+      if (started) this.fail(new WorkerError(`Worker ${index} failed while evaluating members: ${why(e)}`, { cause: e }));
+    });
     this.worker.on('exit', (code) => {
       live.delete(this.worker);
-      this.fail(new WorkerError(`Worker ${index} exited (code ${code}) with calls pending.`));
+      this.fail(new WorkerError(`Worker ${index} exited (code ${code}) while evaluating members; this evaluator cannot continue. ` +
+        'Start a new one (or pass workers: 0 to evaluate on the main thread).'));
     });
   }
 
-  private fail(e: Error): void {
+  /** Rejects every pending call and every later one with `e` (the first failure wins). */
+  fail(e: Error): void {
     this.failure ??= e;
-    for (const p of this.pending.values()) p.reject(e);
+    for (const p of this.pending.values()) p.reject(this.failure);
     this.pending.clear();
   }
 
@@ -141,11 +181,19 @@ class Lane {
       this.worker.postMessage({ ...msg, id } satisfies WorkerCall, [msg.request.theta.buffer]);
     });
   }
+
+  /** Ends the thread; resolves once it exited. */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+    await this.exited;
+  }
 }
 
 /**
  * An Evaluator whose NLB fast path (evaluatePerturbed) runs on the main thread plus `workers`
  * worker threads. Create with ParallelMlpEvaluator.create; end with close() (terminates the workers).
+ * With a `signal`, an abort rejects the pending and later calls with a WorkerAbortError and
+ * terminates the workers; a worker that fails or exits rejects them with a WorkerError.
  */
 export class ParallelMlpEvaluator implements Evaluator {
   readonly n: number;
@@ -158,8 +206,11 @@ export class ParallelMlpEvaluator implements Evaluator {
   private batch = new Int32Array(0);
   private batchVersion = 0;
   private closed = false;
+  private aborted: WorkerAbortError | null = null;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort = (): void => this.abort();
 
-  private constructor(main: MlpEvaluator, lanes: Lane[], data: Float32Array) {
+  private constructor(main: MlpEvaluator, lanes: Lane[], data: Float32Array, signal: AbortSignal | undefined) {
     this.main = main;
     this.lanes = lanes;
     this.data = data;
@@ -167,19 +218,33 @@ export class ParallelMlpEvaluator implements Evaluator {
     this.m = main.m;
     this.maxMembers = main.maxMembers;
     this.workers = lanes.length;
+    this.signal = signal;
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (signal?.aborted) this.abort();
   }
 
   /**
    * Starts `workers` threads, each with its own instance of `module`'s compiled WebAssembly module
    * and a view of `data` (the training rows, f32 rows × d_0, copied once into shared
    * memory for all workers), and waits until all are ready. Node only; in a browser this throws.
+   * A thread that cannot start gives a WorkerError (every thread is terminated); an abort of
+   * `options.signal` while they start gives a WorkerAbortError.
    */
-  static async create(module: EnkfModule, options: MlpEvaluatorOptions, data: Float32Array, workers: number): Promise<ParallelMlpEvaluator> {
+  static async create(module: EnkfModule, options: MlpEvaluatorOptions, data: Float32Array, workers: number,
+    parallel: ParallelOptions = {}): Promise<ParallelMlpEvaluator> {
     checkInt('workers', workers, 1, MAX_WORKERS);
+    if (parallel === null || typeof parallel !== 'object') {
+      throw new TypeError(`ParallelMlpEvaluator.create: options must be an object { signal? }; got ${describe(parallel)}.`);
+    }
+    const signal = parallel.signal;
+    if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
+      throw new TypeError(`signal must be an AbortSignal; got ${describe(signal)}.`);
+    }
     if (!isNode) {
       throw new Error(`workers: ${workers} needs Node's worker_threads, which this host does not have. ` +
         'Pass workers: 0 (the single-thread evaluator) in browsers.');
     }
+    if (signal?.aborted) throw new WorkerAbortError(signal.reason);
     const { Worker } = await loadWorkerThreads(workers);
     const shared = new SharedArrayBuffer(data.byteLength);
     new Float32Array(shared).set(data);
@@ -189,20 +254,49 @@ export class ParallelMlpEvaluator implements Evaluator {
     };
     const main = new MlpEvaluator(module, options);
     const lanes: Lane[] = [];
+    let onAbort: (() => void) | undefined;
     try {
-      for (let w = 0; w < workers; w++) lanes.push(new Lane(Worker, init, w));
-      await Promise.all(lanes.map((l) => l.ready));
+      const cannotStart = (w: number, e: unknown): WorkerError => new WorkerError(`workers: ${workers} could not start: worker ${w} ` +
+        `failed (${why(e)}). Pass workers: 0 to evaluate on the main thread only.`, { cause: e });
+      for (let w = 0; w < workers; w++) {
+        try {
+          lanes.push(new Lane(Worker, init, w, parallel));
+        } catch (e) {
+          throw cannotStart(w, e);
+        }
+      }
+      const started = Promise.all(lanes.map((l) => l.ready.catch((e) => Promise.reject(cannotStart(l.index, e)))));
+      const abortWait = new Promise<never>((_, reject) => {
+        onAbort = () => reject(new WorkerAbortError(signal!.reason));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        // aborted before the listener was added (while node:worker_threads was imported)
+        if (signal?.aborted) onAbort();
+      });
+      await Promise.race([started, abortWait]);
     } catch (e) {
       main.dispose();
-      await Promise.all(lanes.map((l) => l.worker.terminate()));
+      await Promise.all(lanes.map((l) => l.terminate()));
       throw e;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     for (const l of lanes) l.worker.unref();
-    return new ParallelMlpEvaluator(main, lanes, data);
+    return new ParallelMlpEvaluator(main, lanes, data, signal);
+  }
+
+  // The signal fired: every pending and later call rejects, and the threads end (awaited by close()).
+  private abort(): void {
+    if (this.aborted || this.closed) return;
+    this.aborted = new WorkerAbortError(this.signal?.reason);
+    for (const l of this.lanes) {
+      l.fail(this.aborted);
+      l.terminate().catch(() => undefined);
+    }
   }
 
   /** Loads the mini-batch: rows `index` of `data`, which must be the matrix given to create(). */
   setBatch(data: Float32Array, index: ArrayLike<number>): void {
+    this.checkOpen('setBatch');
     if (data !== this.data) {
       throw new RangeError('ParallelMlpEvaluator.setBatch: the workers hold the training data given to create(); pass that same matrix.');
     }
@@ -212,12 +306,12 @@ export class ParallelMlpEvaluator implements Evaluator {
   }
 
   evaluate(rows: Buf<'f64'>, count: number, out: Buf<'f64'>): void {
-    this.checkOpen();
+    this.checkOpen('evaluate');
     this.main.evaluate(rows, count, out);
   }
 
   async evaluatePerturbed(request: PerturbedRequest, out: Buf<'f64'>): Promise<void> {
-    this.checkOpen();
+    this.checkOpen('evaluatePerturbed');
     const { theta, center } = request;
     checkInt('count', request.count, 1, this.maxMembers - (center ? 1 : 0));
     const first = center ? 1 : 0;
@@ -248,6 +342,8 @@ export class ParallelMlpEvaluator implements Evaluator {
       throw e;
     }
     const replies = await Promise.allSettled(calls.map((c) => c.reply));
+    // An abort or close while the workers ran: nothing more is written into `out`.
+    this.checkOpen('evaluatePerturbed');
     const bad = replies.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (bad) throw bad.reason;
     // The view is re-derived after the await: out is the optimizer's buffer in module memory.
@@ -255,16 +351,22 @@ export class ParallelMlpEvaluator implements Evaluator {
     replies.forEach((r, i) => o.set((r as PromiseFulfilledResult<Float64Array>).value, calls[i].at * this.m));
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw new Error('This ParallelMlpEvaluator was closed; create a new one.');
+  // A closed or aborted evaluator refuses every call before touching memory.
+  private checkOpen(method: string): void {
+    if (this.closed) throw new Error(`ParallelMlpEvaluator.${method}: this ParallelMlpEvaluator was closed; create a new one.`);
+    if (this.aborted) throw this.aborted;
   }
 
-  /** Terminates the workers and frees the main thread's buffers; resolves when every worker exited. */
+  /** Terminates the workers and frees the main thread's buffers; resolves when every worker exited.
+   *  Calls still pending reject. A second close does nothing. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
     this.main.dispose();
-    await Promise.all(this.lanes.map((l) => l.worker.terminate()));
+    const closing = new Error('ParallelMlpEvaluator.close() was called while this evaluation was pending.');
+    for (const l of this.lanes) l.fail(closing);
+    await Promise.all(this.lanes.map((l) => l.terminate()));
     for (const l of this.lanes) live.delete(l.worker);
   }
 }
