@@ -228,6 +228,33 @@ test('abort, a throwing callback and a failing iteration all terminate the worke
   assert.is(liveWorkerCount(), 0, 'after a FitError');
 });
 
+test('fit with workers: an abort while the workers start, or mid-run with a worker call pending, ends with aborted and a resumable state', async () => {
+  // aborted before the threads are up: no iteration runs, no worker is left
+  const early = new AbortController();
+  setTimeout(() => early.abort(), 1);
+  const model = net();
+  const before = model.params.slice();
+  const h0 = await fit(model, train.x, train.y, { batchSize: 40, iterations: 50, workers: 1, signal: early.signal });
+  assert.is(h0.stopReason, 'aborted');
+  assert.ok(h0.iterations.length <= 1, `${h0.iterations.length} iterations after an abort at start-up`);
+  if (h0.iterations.length === 0) assert.equal(Array.from(model.params), Array.from(before));
+  assert.is(liveWorkerCount(), 0);
+  // aborted from a timer while iterations run on two threads: the state resumes to the bits of an
+  // uninterrupted run (the abandoned iteration leaves no trace)
+  const ctrl = new AbortController();
+  const m1 = net();
+  const h1 = await fit(m1, train.x, train.y, {
+    batchSize: 40, iterations: 30, workers: 1, signal: ctrl.signal,
+    callbacks: { onIterationEnd: (d) => { if (d.iteration === 3) setTimeout(() => ctrl.abort(), 0); } },
+  });
+  assert.is(h1.stopReason, 'aborted');
+  assert.is(liveWorkerCount(), 0);
+  await fit(m1, train.x, train.y, { batchSize: 40, iterations: 30, workers: 1, resume: true });
+  const m2 = net();
+  await fit(m2, train.x, train.y, { batchSize: 40, iterations: 30, workers: 0 });
+  assert.equal(Array.from(m1.params), Array.from(m2.params));
+});
+
 test('bad workers values give a RangeError that names the option', async () => {
   for (const workers of [-1, 1.5, Number.NaN, 65, '2', true]) {
     let error: unknown;

@@ -10,7 +10,7 @@ import type { Optimizer } from '../optimizers/types.js';
 import { CrossEntropy } from '../optimizers/objectives.js';
 import { createOptimizer } from '../optimizers/registry.js';
 import { MlpEvaluator } from './evaluator.js';
-import { ParallelMlpEvaluator } from './parallel.js';
+import { ParallelMlpEvaluator, WorkerAbortError } from './parallel.js';
 import { LastLayerSolver } from './lastlayer.js';
 import type { LabelInput, MatrixInput } from './matrix.js';
 import type { MLP } from './mlp.js';
@@ -67,8 +67,13 @@ async function fitPlanned(p: Plan): Promise<History> {
     const k = p.optimizerOptions.ensembleSize;
     const maxMembers = Math.min(64, typeof k === 'number' ? k + 1 : 64);
     const evaluatorOptions = { layers: model.layers, activation: model.activation, batchSize: p.batchSize, maxMembers };
+    // An abort while the workers start ends their start-up; the run then stops before any
+    // evaluation, so the main-thread evaluator stands in.
     evaluator = p.workers > 0
-      ? await ParallelMlpEvaluator.create(module, evaluatorOptions, p.data, p.workers)
+      ? await ParallelMlpEvaluator.create(module, evaluatorOptions, p.data, p.workers, { signal: p.signal }).catch((e) => {
+        if (e instanceof WorkerAbortError) return new MlpEvaluator(module, evaluatorOptions);
+        throw e;
+      })
       : new MlpEvaluator(module, evaluatorOptions);
     objective = new CrossEntropy(ws, model.classes, new Int32Array(p.batchSize));
     if (p.exactLastLayer) lastLayer = new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);

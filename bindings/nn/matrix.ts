@@ -45,6 +45,10 @@ export function toMatrix(name: string, x: MatrixInput, cols: number): Matrix {
     if (shape[1] !== cols) {
       throw new RangeError(`${name} has ${shape[1]} columns; expected ${cols} (network input size). Check the dataset shape.`);
     }
+    const values = x.data as unknown;
+    if (values === null || typeof values !== 'object' || typeof (values as ArrayLike<number>).length !== 'number') {
+      throw new TypeError(`${name}.data must be a Float32Array, Float64Array or array of numbers; got ${describe(values)}.`);
+    }
     if (x.data.length !== shape[0] * shape[1]) {
       throw new RangeError(`${name}.data has ${x.data.length} values; shape [${shape[0]}, ${shape[1]}] needs ${shape[0] * shape[1]}.`);
     }

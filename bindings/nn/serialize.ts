@@ -140,6 +140,9 @@ const align8 = (n: number) => (n + 7) & ~7;
 
 /** The saved form of `model` (θ, architecture and training state) as bytes. */
 export function encodeModel(model: MLP): Uint8Array<ArrayBuffer> {
+  if (model === null || typeof model !== 'object' || !(model.params instanceof Float64Array) || !Array.isArray(model.layers)) {
+    throw new TypeError(`Saving needs a model from mlp() or loadModel() (with Float64Array params and layers); got ${describe(model)}.`);
+  }
   const arrays: TypedArray[] = [model.params];
   const training = encodeValue(model.trainingState ?? null, arrays, 'trainingState');
   const sections: SectionInfo[] = [];

@@ -146,7 +146,9 @@ export class Run<R extends IterationDiagnostics = IterationDiagnostics, S extend
       try {
         d = await this.optimizer.stepAsync(evaluator, this.objective, signal ? { ...options, signal } : options) as R;
       } catch (e) {
-        if (!(e instanceof IterationAborted)) throw hooks.failed ? hooks.failed(e) : e;
+        // an evaluator that observes the signal itself (the worker pool) rejects with an AbortError
+        const aborted = e instanceof IterationAborted || (signal?.aborted && (e as Error)?.name === 'AbortError');
+        if (!aborted) throw hooks.failed ? hooks.failed(e) : e;
         // the abandoned iteration leaves no trace: the optimizer is as after the last one
         if (hooks.restore) hooks.restore();
         else this.optimizer.loadState(before!);
