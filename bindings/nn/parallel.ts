@@ -86,7 +86,8 @@ export interface ParallelOptions {
    *  also while the workers are starting. */
   signal?: AbortSignal;
   /** @internal For tests: the worker threads' heap limits. */
-  resourceLimits?: import('node:worker_threads').ResourceLimits;
+  // the fields of Node's ResourceLimits, spelled out so the declarations need no Node types
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number };
   /** @internal For tests: another worker entry (a module file) instead of bindings/nn/worker. */
   entry?: URL;
 }
