@@ -11,6 +11,7 @@ import { CrossEntropy } from '../optimizers/objectives.js';
 import { createOptimizer } from '../optimizers/registry.js';
 import { MlpEvaluator } from './evaluator.js';
 import { ParallelMlpEvaluator } from './parallel.js';
+import { membersPerCall, withNetworkBlocks } from './lowrank-evaluator.js';
 import { LastLayerSolver } from './lastlayer.js';
 import type { LabelInput, MatrixInput } from './matrix.js';
 import type { MLP } from './mlp.js';
@@ -44,10 +45,8 @@ export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, option
   try {
     // A resumed run continues from the optimizer's saved state (NLB's θ_t, EKI's ensemble), not from
     // the model's θ, which may hold the restored best or the iterate average instead.
-    opt = createOptimizer(p.process, ws, model.params, p.optimizerOptions, p.saved?.optimizerState);
-    // Members per forward call: the whole ensemble (and θ̄ for EKI), up to 64 (bounds the activation buffers).
-    const k = p.optimizerOptions.ensembleSize;
-    const maxMembers = Math.min(64, typeof k === 'number' ? k + 1 : 64);
+    opt = createOptimizer(p.process, ws, model.params, withNetworkBlocks(p.optimizerOptions, model.layers), p.saved?.optimizerState);
+    const maxMembers = membersPerCall(p.optimizerOptions);
     const evaluatorOptions = { layers: model.layers, activation: model.activation, batchSize: p.batchSize, maxMembers };
     evaluator = p.workers > 0
       ? await ParallelMlpEvaluator.create(module, evaluatorOptions, p.data, p.workers)
