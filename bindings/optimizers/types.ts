@@ -30,7 +30,8 @@ export interface PerturbedRequest<T = Buf<'f64'>> {
   antithetic: boolean;
   /** θ itself is evaluated first: the outputs hold count + 1 rows, row 0 = F(θ). */
   center: boolean;
-  /** Rank-r members (bindings/optimizers/directions.ts); absent = Gaussian members. */
+  /** Rank-r members (bindings/optimizers/directions.ts); absent = Gaussian members. A fast path that
+   *  cannot run these members must throw, not evaluate Gaussian ones. */
   perturbation?: LowRankPerturbation;
 }
 
