@@ -17,6 +17,7 @@ const SUITES: Record<string, string[]> = {
   gemm: ['shapes', 'mlpForward', 'rounds', 'smoke'],
   iteration: ['environment', 'mnist', 'linear', 'smoke'],
   lowrank: ['results', 'peakGflops', 'sparseFirstLayerCrossover', 'smoke'],
+  rank: ['settings', 'results', 'ratios', 'smoke'],
   defaults: ['defaults', 'results', 'eki', 'smoke'],
   mnist: ['settings', 'results', 'smoke'],
   backprop: ['settings', 'accuracy', 'memory', 'smoke'],

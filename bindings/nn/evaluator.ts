@@ -12,6 +12,7 @@ import type { EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
 import { checkInt } from '../errors.js';
 import { ACTIVATION_CODE, type Activation } from './mlp.js';
+import { LowRankForward } from './lowrank-evaluator.js';
 
 export interface MlpEvaluatorOptions {
   /** Layer sizes [d_0, …, d_L]. */
@@ -47,6 +48,8 @@ export class MlpEvaluator implements Evaluator {
   private readonly net: Buf<'i32'>;
   private rowsInBatch = 0;
   private disposed = false;
+  // the fast path of rank-r members (made on first use)
+  private lowRank: LowRankForward | null = null;
 
   constructor(module: EnkfModule, o: MlpEvaluatorOptions) {
     this.layers = o.layers.slice();
@@ -150,6 +153,12 @@ export class MlpEvaluator implements Evaluator {
     this.checkCall(count + first, out);
     if (theta.length < this.n) throw new RangeError(`θ holds ${theta.length} values; the network has ${this.n} parameters.`);
     const raw = this.ws.raw;
+    if (request.perturbation) {
+      const { ws, layers, act, batchSize, dims, X, logits } = this;
+      (this.lowRank ??= new LowRankForward({ ws, layers, act, batchSize, dims, X, logits })).run(request, request.perturbation);
+      raw.widen((count + first) * this.m, this.logits.ptr, out.ptr);
+      return;
+    }
     // an antithetic pair is generated into two rows at once (one pass of its stream)
     this.rowsFor(antithetic && count > 1 ? 2 : 1);
     // docs/method.md §2.2–2.3: members θ + σ·s_i·ξ_{q_i} generated member by member into the scratch

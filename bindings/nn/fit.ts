@@ -11,6 +11,7 @@ import { CrossEntropy } from '../optimizers/objectives.js';
 import { createOptimizer } from '../optimizers/registry.js';
 import { MlpEvaluator } from './evaluator.js';
 import { ParallelMlpEvaluator, WorkerAbortError } from './parallel.js';
+import { membersPerCall, withNetworkBlocks } from './lowrank-evaluator.js';
 import { LastLayerSolver } from './lastlayer.js';
 import type { LabelInput, MatrixInput } from './matrix.js';
 import type { MLP } from './mlp.js';
@@ -62,10 +63,8 @@ async function fitPlanned(p: Plan): Promise<History> {
   try {
     // A resumed run continues from the optimizer's saved state (NLB's θ_t, EKI's ensemble), not from
     // the model's θ, which may hold the restored best or the iterate average instead.
-    opt = createOptimizer(p.process, ws, model.params, p.optimizerOptions, p.saved?.optimizerState);
-    // Members per forward call: the whole ensemble (and θ̄ for EKI), up to 64 (bounds the activation buffers).
-    const k = p.optimizerOptions.ensembleSize;
-    const maxMembers = Math.min(64, typeof k === 'number' ? k + 1 : 64);
+    opt = createOptimizer(p.process, ws, model.params, withNetworkBlocks(p.optimizerOptions, model.layers), p.saved?.optimizerState);
+    const maxMembers = membersPerCall(p.optimizerOptions);
     const evaluatorOptions = { layers: model.layers, activation: model.activation, batchSize: p.batchSize, maxMembers };
     // An abort while the workers start ends their start-up; the run then stops before any
     // evaluation, so the main-thread evaluator stands in.

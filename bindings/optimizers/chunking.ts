@@ -15,8 +15,8 @@ export function wholePairs(limit: number, antithetic: boolean): number {
 /** The request's members member0 … member0 + count − 1 (with θ when `center`), only the request's
  *  own fields (a request yielded by an optimizer also carries its output buffer). */
 export function subRequest<T>(req: PerturbedRequest<T>, member0: number, count: number, center: boolean): PerturbedRequest<T> {
-  const { theta, sigma, seed, draw, antithetic } = req;
-  return { theta, sigma, seed, draw, member0, count, antithetic, center };
+  const { theta, sigma, seed, draw, antithetic, perturbation } = req;
+  return { theta, sigma, seed, draw, member0, count, antithetic, center, ...(perturbation && { perturbation }) };
 }
 
 /** One call of a split request: its sub-request and the row of the request's output it starts at. */

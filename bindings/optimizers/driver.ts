@@ -6,7 +6,7 @@
 import { Buf, type Workspace } from '../workspace.js';
 import { checkInt, describe } from '../errors.js';
 import type {
-  Evaluator, EvaluationRequest, IterationDiagnostics, Objective, Optimizer, OptimizerState, StepOptions,
+  Evaluator, EvaluationRequest, IterationDiagnostics, Objective, Optimizer, OptimizerState, PerturbedRequest, StepOptions,
 } from './types.js';
 import type { Schedule } from './schedules.js';
 import { memberCalls, wholePairs } from './chunking.js';
@@ -206,9 +206,14 @@ export abstract class OptimizerBase implements Optimizer {
     const chunk = wholePairs(this.maxMembers, req.antithetic);
     for (let c = 0; c < req.count; c += chunk) {
       const cb = Math.min(chunk, req.count - c);
-      this.ws.raw.perturb64(cb, n, req.sigma, req.seed, req.draw, req.member0 + c, req.antithetic ? 1 : 0, req.theta.ptr, rows.ptr);
+      this.generateMembers(req, cb, req.member0 + c, rows.ptr);
       dst.set(rows.view().subarray(0, cb * n), (first + c) * n);
     }
+  }
+
+  /** dst (f64 count × n) = the Gaussian members member0 … of `req` (a process with other directions overrides it). */
+  protected generateMembers(req: PerturbedRequest, count: number, member0: number, dst: number): void {
+    this.ws.raw.perturb64(count, this.n, req.sigma, req.seed, req.draw, member0, req.antithetic ? 1 : 0, req.theta.ptr, dst);
   }
 
   // The evaluator calls of one iteration, as thunks (a call returns a promise when async); returns
@@ -257,8 +262,7 @@ export abstract class OptimizerBase implements Optimizer {
         const t0 = performance.now();
         if (request.center) rows.view().set(req.theta.view().subarray(0, n));
         // docs/method.md §2.2: members θ + σ s_i ξ_{q_i}, regenerated from (seed, draw, member)
-        this.ws.raw.perturb64(request.count, n, req.sigma, req.seed, req.draw, request.member0, req.antithetic ? 1 : 0,
-          req.theta.ptr, rows.byteOffset(request.center ? n : 0));
+        this.generateMembers(req, request.count, request.member0, rows.byteOffset(request.center ? n : 0));
         clock.algebra += performance.now() - t0;
         const rowView = rowsOut === this.maxMembers ? rows : subBuf(this.ws, rows, 0, rowsOut * n);
         yield () => evaluator.evaluate(rowView, rowsOut, out);

@@ -7,7 +7,7 @@ import { boolOption, enumOption, intOption, numberOption, rejectUnknownOptions }
 export const NLB_OPTION_KEYS = [
   'ensembleSize', 'sigma', 'sigmaSchedule', 'sigmaDecay', 'sigmaShrink', 'sigmaGrow', 'sigmaMin', 'sigmaMax',
   'alpha', 'alphaUp', 'alphaDown', 'alphaMin', 'alphaMax', 'dampingControl', 'acceptance', 'maxRetries', 'stepSize', 'stepDecay',
-  'trustRegion', 'lambda', 'antithetic', 'seed', 'maxMembers', 'maxRedraws',
+  'trustRegion', 'lambda', 'antithetic', 'seed', 'maxMembers', 'maxRedraws', 'perturbation', 'blocks',
 ] as const;
 
 /** The default ensemble size for n parameters: min(2n, 32) (evidence: docs/defaults.md). */
@@ -51,7 +51,7 @@ export const FIT_NLB_DEFAULTS: Readonly<NlbOptions> = Object.freeze({
 });
 
 /** Every NlbOptions value resolved (validated, defaults filled in) except k, seed and maxMembers. */
-export type ResolvedNlbOptions = Required<Omit<NlbOptions, 'maxMembers' | 'ensembleSize' | 'seed'>>;
+export type ResolvedNlbOptions = Required<Omit<NlbOptions, 'maxMembers' | 'ensembleSize' | 'seed' | 'perturbation' | 'blocks'>>;
 
 /** Validates NlbOptions for n parameters: k (ensembleSize), the seed and every other option. */
 export function resolveNlbOptions(options: NlbOptions, n: number): { k: number; seed: number; o: ResolvedNlbOptions } {

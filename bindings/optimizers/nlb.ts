@@ -5,12 +5,13 @@
 import type { Buf, Workspace } from '../workspace.js';
 import { NotPositiveDefiniteError, OptimizationError, checkFiniteNumber, checkNumber, describe } from '../errors.js';
 import type {
-  EvaluationRequest, IterationDiagnostics, NlbOptions, NlbState, Objective, OptimizerState, ProcessDefinition, StepOptions,
+  EvaluationRequest, IterationDiagnostics, NlbOptions, NlbState, Objective, OptimizerState, PerturbedRequest, ProcessDefinition, StepOptions,
 } from './types.js';
 import { OptimizerBase, allFinite, compactFinite, distance, squaredNorm, subBuf } from './driver.js';
 import { boolOption, checkStateCounters } from './options.js';
 import { Damping, SigmaController } from './schedules.js';
 import { FIT_NLB_DEFAULTS, NLB_DEFAULTS, NLB_OPTION_KEYS, resolveNlbOptions, type ResolvedNlbOptions } from './nlb-options.js';
+import { createDirections, type Directions } from './directions.js';
 
 export { NLB_OPTION_KEYS, NLB_DEFAULTS, FIT_NLB_DEFAULTS, defaultEnsembleSize } from './nlb-options.js';
 
@@ -53,6 +54,8 @@ export class Nlb extends OptimizerBase {
   private centerValid = false;
   private centerObjective: Objective | null = null;
   private thetaSq: number;
+  // the perturbation family: members, θ update and Gram (Gaussian or rank-r)
+  private readonly directions: Directions;
 
   constructor(ws: Workspace, theta0: Float64Array, options: NlbOptions = {}) {
     const { k, seed, o } = resolveNlbOptions(options, theta0.length);
@@ -65,6 +68,8 @@ export class Nlb extends OptimizerBase {
     this.damping = new Damping(Math.min(Math.max(o.alpha, o.alphaMin), o.alphaMax), o.dampingControl, o.alphaUp,
       o.alphaDown, o.alphaMin, o.alphaMax);
     this.schedules = [this.sigmaSchedule, this.damping];
+    // validated before any buffer is allocated
+    this.directions = createDirections(ws, this.n, options);
     this.thetaB = ws.from('f64', theta0);
     this.candB = ws.f64(this.n);
     this.A = ws.f64(k * k);
@@ -187,6 +192,7 @@ export class Nlb extends OptimizerBase {
       yield {
         kind: 'perturbed', theta: this.thetaB, sigma, seed: this.seed, draw, member0: 0, count: k,
         antithetic: o.antithetic, out: center ? this.Fall! : this.Fk!, center,
+        ...(this.directions.perturbation && { perturbation: this.directions.perturbation }),
       };
       // the evaluation may have outlived this optimizer (disposed while it was pending)
       this.checkAlive();
@@ -249,7 +255,7 @@ export class Nlb extends OptimizerBase {
       this.scatter(kk);
       this.candB.view().set(this.thetaB.view());
       // θ⁺ = θ + μσ Σ_i z_i s_i ξ_{q_i}, ξ regenerated (E is never stored)
-      raw.nlbUpdate(k, n, mu * sigma, this.seed, draw, 0, o.antithetic ? 1 : 0, this.zFull.ptr, this.candB.ptr);
+      this.directions.update(k, mu * sigma, this.seed, draw, 0, o.antithetic, this.zFull.ptr, this.candB.ptr);
       if (!o.acceptance) {
         accepted = true;
         break;
@@ -356,12 +362,12 @@ export class Nlb extends OptimizerBase {
    * and reduces it to ΞᵀΞ (k×k) and Ξᵀθ (k) in one pass: no n × k storage.
    */
   private addTikhonov(kk: number, draw: number, sigma: number): void {
-    const { n, k, ws } = this;
+    const { k, ws } = this;
     if (!this.gramG) {
       this.gramG = ws.f64(k * k);
       this.gramP = ws.f64(k);
     }
-    ws.raw.drawGram(k, n, this.seed, draw, 0, this.o.antithetic ? 1 : 0, this.thetaB.ptr, this.gramG.ptr, this.gramP!.ptr);
+    this.directions.gram(k, this.seed, draw, 0, this.o.antithetic, this.thetaB.ptr, this.gramG.ptr, this.gramP!.ptr);
     const gram = this.gramG.view();
     const xiTheta = this.gramP!.view();
     const lambda = this.o.lambda;
@@ -378,6 +384,11 @@ export class Nlb extends OptimizerBase {
     const bufs = [this.thetaB, this.candB, this.Fall, this.Fc, this.dFz, this.A, this.L, this.r, this.z,
       this.zFull, this.lossOut, this.memberFinite, this.gramG, this.gramP];
     for (const b of bufs) if (b) this.ws.free(b);
+    this.directions?.dispose();
+  }
+
+  protected override generateMembers(req: PerturbedRequest, count: number, member0: number, dst: number): void {
+    this.directions.members(count, req.sigma, req.seed, req.draw, member0, req.antithetic, req.theta.ptr, dst);
   }
 }
 

@@ -30,7 +30,13 @@ export interface PerturbedRequest<T = Buf<'f64'>> {
   antithetic: boolean;
   /** θ itself is evaluated first: the outputs hold count + 1 rows, row 0 = F(θ). */
   center: boolean;
+  /** Rank-r members (bindings/optimizers/directions.ts); absent = Gaussian members. A fast path that
+   *  cannot run these members must throw, not evaluate Gaussian ones. */
+  perturbation?: LowRankPerturbation;
 }
+
+/** Rank-r NLB directions of an MLP with layer sizes dims = [d_0, …, d_L] (assembly/lowrank-core.ts). */
+export interface LowRankPerturbation { kind: 'low-rank'; rank: number; dims: readonly number[] }
 
 /**
  * A forward map F: R^n → R^m evaluated for many parameter vectors at once (docs/method.md §1).
@@ -289,6 +295,10 @@ export interface NlbOptions {
   maxMembers?: number;
   /** Redraws with σ/2 when fewer than 2 members survive, before the step fails with an error. */
   maxRedraws?: number;
+  /** 'gaussian' (default) or rank-r weight directions U Vᵀ/√r of an MLP (bindings/optimizers/directions.ts). */
+  perturbation?: 'gaussian' | { kind: 'low-rank'; rank?: number };
+  /** Low-rank only: θ's shapes [[d_0, d_1], [d_1], [d_1, d_2], [d_2], …] (fit fills them in from the layers). */
+  blocks?: readonly (readonly number[])[];
 }
 
 /** Options of classical EKI (docs/method.md §3). */
