@@ -26,6 +26,8 @@ const common = {
   mainFields: ['module', 'main'],
   external: ['node:*'],
   sourcemap: false,
+  // whitespace only: names and expressions stay as written (readable stack traces, unchanged arithmetic)
+  minifyWhitespace: true,
   logLevel: 'warning',
 };
 // One split build: the entries share their code through dist/chunk-*.js, so 'enkf-wasm',
