@@ -48,15 +48,35 @@ function setState(name, text, isError = false) {
 
 // ---- the plot ----
 
-let plotDirty = false;
-function schedulePlot() {
-  if (plotDirty) return;
-  plotDirty = true;
-  requestAnimationFrame(() => {
-    plotDirty = false;
-    drawPlot();
-  });
+// Worker messages only record; the DOM and the plot change at most ten times a second, in a frame.
+const RENDER_MS = 100;
+let renderDirty = false;
+let lastRender = 0;
+function scheduleRender() {
+  if (renderDirty) return;
+  renderDirty = true;
+  setTimeout(() => requestAnimationFrame(() => {
+    renderDirty = false;
+    lastRender = performance.now();
+    render();
+  }), Math.max(0, lastRender + RENDER_MS - performance.now()));
 }
+
+function render() {
+  const { iterations } = state.settings;
+  $('progress').value = state.iteration / iterations;
+  $('progress-text').textContent = `${state.iteration} / ${iterations}`;
+  if (document.body.dataset.state === 'training' && state.last) {
+    const { loss, elapsedMs, forwardPasses } = state.last;
+    const acc = state.accuracy.length ? `, test accuracy ${(state.accuracy.at(-1)[1] * 100).toFixed(1)} %` : '';
+    $('status').textContent = `training: iteration ${state.iteration}, batch loss ${loss.toFixed(3)}${acc}, ` +
+      `${(elapsedMs / 1000).toFixed(1)} s, ${thousands(forwardPasses)} forward passes`;
+  }
+  drawPlot();
+}
+
+/** 12345 → "12,345" (without Intl, whose first use costs a long task). */
+const thousands = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 function drawPlot() {
   const canvas = $('plot');
@@ -348,27 +368,20 @@ function onWorkerMessage({ data: msg }) {
     case 'started':
       state.losses = [];
       state.accuracy = [];
-      state.startedAt = performance.now();
-      schedulePlot();
+      state.iteration = 0;
+      state.last = undefined;
+      scheduleRender();
       break;
-    case 'progress': {
-      const { iterations } = state.settings;
+    case 'progress':
       state.iteration = msg.iteration + 1;
       state.losses[msg.iteration] = msg.loss;
+      state.last = msg;
       if (msg.valAccuracy !== undefined) {
         state.accuracy.push([msg.iteration + 1, msg.valAccuracy]);
         document.body.dataset.accuracy = String(msg.valAccuracy);
       }
-      $('progress').value = state.iteration / iterations;
-      $('progress-text').textContent = `${state.iteration} / ${iterations}`;
-      if (document.body.dataset.state === 'training') {
-        const acc = state.accuracy.length ? `, test accuracy ${(state.accuracy.at(-1)[1] * 100).toFixed(1)} %` : '';
-        $('status').textContent = `training: iteration ${state.iteration}, batch loss ${msg.loss.toFixed(3)}${acc}, ` +
-          `${(msg.elapsedMs / 1000).toFixed(1)} s, ${msg.forwardPasses.toLocaleString('en')} forward passes`;
-      }
-      schedulePlot();
+      scheduleRender();
       break;
-    }
     case 'params':
       state.model.setParameters(msg.params);
       state.paramsIteration = msg.iteration;
@@ -376,11 +389,11 @@ function onWorkerMessage({ data: msg }) {
       scheduleGuess();
       break;
     case 'done': {
-      state.endedAt = performance.now();
+      render();
       document.body.dataset.finalAccuracy = String(msg.accuracy);
       const how = msg.stopReason === 'aborted' ? 'stopped' : 'done';
       setState(how, `${how} after ${msg.iterations} iterations (${(msg.elapsedMs / 1000).toFixed(1)} s, ` +
-        `${msg.forwardPasses.toLocaleString('en')} forward passes): test accuracy ${(msg.accuracy * 100).toFixed(1)} %, ` +
+        `${thousands(msg.forwardPasses)} forward passes): test accuracy ${(msg.accuracy * 100).toFixed(1)} %, ` +
         `test loss ${msg.loss.toFixed(3)}.`);
       break;
     }
@@ -392,8 +405,8 @@ function onWorkerMessage({ data: msg }) {
 
 function start() {
   const { iterations, k, batch, evalEvery, seed } = state.settings;
-  $('progress').value = 0;
-  $('progress-text').textContent = `0 / ${iterations}`;
+  state.iteration = 0;
+  scheduleRender();
   setState('training', `training: ${iterations} iterations, ensemble of ${k}, batches of ${batch}…`);
   worker.postMessage({ type: 'start', iterations, k, batch, evalEvery, seed });
 }
@@ -411,7 +424,7 @@ try {
   state.settings = settings();
   $('k-text').textContent = String(state.settings.k);
   $('progress-text').textContent = `0 / ${state.settings.iterations}`;
-  drawPlot();
+  render();
   // The worker starts loading the digits while this thread compiles its own copy of the module.
   worker = new Worker(new URL('./mnist-worker.js', import.meta.url), { type: 'module' });
   worker.onerror = (e) => setState('error', `The training worker failed: ${e.message ?? 'see the console'}`, true);
