@@ -29,6 +29,8 @@ const state = {
   losses: [],
   accuracy: [],
   iteration: 0,
+  /** Training runs started since the page loaded. */
+  runs: 0,
   paramsIteration: -1,
   grid: undefined,
   model: undefined,
@@ -366,6 +368,7 @@ function onWorkerMessage({ data: msg }) {
       if (state.settings.autostart) start();
       break;
     case 'started':
+      state.runs++;
       state.losses = [];
       state.accuracy = [];
       state.iteration = 0;
