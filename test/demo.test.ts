@@ -14,6 +14,8 @@ import { mnistSplit, MNIST_FEATURES } from '../bindings/data/mnist.js';
 import { prepareDemo, serveDemo, DIGITS_FILE } from '../scripts/demo.mjs';
 // @ts-ignore
 import { decodeDigits } from '../examples/browser/mnist-digits.js';
+// @ts-ignore
+import { toMnistInput } from '../examples/browser/mnist-draw.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -88,6 +90,24 @@ test('the digits file is the 8 000 / 2 000 split of mnistSplit(0), pixel for pix
     .equals(Buffer.from(held.images.buffer)), 'test images bit-identical');
   assert.equal(Array.from(file.train.labels), Array.from(train.labels));
   assert.equal(Array.from(file.test.labels), Array.from(held.labels));
+});
+
+test('a drawing becomes an MNIST-like input: the taller side scaled to 20 pixels, centred by its mass', () => {
+  // A solid 40 × 160 bar in a 220 × 220 box, off centre: scaled by 1/8 it is a 5 × 20 block of ones,
+  // whose centre of mass (2.5, 10) goes to (14, 14): columns 12–16 (11.5 rounds up), rows 4–23.
+  const W = 220, H = 220;
+  const ink = new Float32Array(W * H);
+  for (let y = 30; y < 190; y++) for (let x = 150; x < 190; x++) ink[y * W + x] = 1;
+  const expected = new Float32Array(784);
+  for (let y = 4; y < 24; y++) for (let x = 12; x < 17; x++) expected[y * 28 + x] = 1;
+  assert.equal(Array.from(toMnistInput(ink, W, H)), Array.from(expected));
+  // Half-covered source pixels average to one half; a blank box gives no input.
+  ink.fill(0);
+  for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) ink[y * W + x] = (x + y) % 2;
+  const checker = toMnistInput(ink, W, H);
+  assert.ok(checker.every((v: number, i: number) => v === 0 || Math.abs(v - 0.5) < 1e-6), 'a checkerboard averages to 0.5');
+  assert.is(checker.filter((v: number) => v > 0).length, 400);
+  assert.is(toMnistInput(new Float32Array(W * H), W, H), null);
 });
 
 test('the demo server answers only for the page, dist/ and build/', async () => {

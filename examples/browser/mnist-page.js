@@ -3,10 +3,10 @@
 // box. Predictions run here on the main thread (one small forward pass each); training never does.
 // Query parameters: iterations, k (ensemble size), batch, evalEvery, seed, autostart.
 import { loadModule, mlp } from '../../dist/index.js';
+import { drawPlot } from './mnist-plot.js';
+import { toMnistInput, SIDE, FEATURES } from './mnist-draw.js';
 
 const $ = (id) => document.getElementById(id);
-const SIDE = 28;
-const FEATURES = SIDE * SIDE;
 
 /** The run's settings from the query string, checked (a typo is an error on the page, not a default). */
 function settings() {
@@ -48,7 +48,7 @@ function setState(name, text, isError = false) {
   $('stop').disabled = name !== 'training';
 }
 
-// ---- the plot ----
+// ---- progress and the plot ----
 
 // Worker messages only record; the DOM and the plot change at most ten times a second, in a frame.
 const RENDER_MS = 100;
@@ -74,88 +74,11 @@ function render() {
     $('status').textContent = `training: iteration ${state.iteration}, batch loss ${loss.toFixed(3)}${acc}, ` +
       `${(elapsedMs / 1000).toFixed(1)} s, ${thousands(forwardPasses)} forward passes`;
   }
-  drawPlot();
+  drawPlot($('plot'), { iterations, losses: state.losses, accuracy: state.accuracy });
 }
 
 /** 12345 → "12,345" (without Intl, whose first use costs a long task). */
 const thousands = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-
-function drawPlot() {
-  const canvas = $('plot');
-  const dpr = window.devicePixelRatio || 1;
-  const W = 560, H = 280;
-  if (canvas.width !== W * dpr) {
-    canvas.width = W * dpr;
-    canvas.height = H * dpr;
-  }
-  const ctx = canvas.getContext('2d');
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, W, H);
-  const left = 46, right = W - 46, top = 14, bottom = H - 34;
-  const total = state.settings?.iterations ?? 1;
-  const losses = state.losses;
-  const maxLoss = Math.max(2.5, ...losses.filter(Number.isFinite).slice(0, 20));
-  const x = (it) => left + (it / total) * (right - left);
-  const yLoss = (l) => bottom - (Math.min(l, maxLoss) / maxLoss) * (bottom - top);
-  const yAcc = (a) => bottom - a * (bottom - top);
-  ctx.font = '11px system-ui, sans-serif';
-  ctx.lineWidth = 1;
-  // Grid and axes: accuracy ticks every 20 %, iteration ticks at fifths of the run.
-  for (let i = 0; i <= 5; i++) {
-    const a = i / 5;
-    ctx.strokeStyle = '#eceff1';
-    ctx.beginPath();
-    ctx.moveTo(left, yAcc(a));
-    ctx.lineTo(right, yAcc(a));
-    ctx.stroke();
-    ctx.fillStyle = '#c0650f';
-    ctx.textAlign = 'left';
-    ctx.fillText(`${Math.round(a * 100)} %`, right + 5, yAcc(a) + 4);
-    ctx.fillStyle = '#2f6db5';
-    ctx.textAlign = 'right';
-    ctx.fillText((a * maxLoss).toFixed(1), left - 5, yAcc(a) + 4);
-    ctx.fillStyle = '#555';
-    ctx.textAlign = 'center';
-    ctx.fillText(String(Math.round(i * total / 5)), x(i * total / 5), bottom + 15);
-  }
-  ctx.fillText('iteration', (left + right) / 2, H - 4);
-  ctx.strokeStyle = '#90a4ae';
-  ctx.strokeRect(left, top, right - left, bottom - top);
-  // Batch loss: raw in pale blue, its moving average in blue.
-  if (losses.length > 1) {
-    ctx.strokeStyle = '#b9cfe8';
-    ctx.beginPath();
-    losses.forEach((l, i) => (i ? ctx.lineTo(x(i + 1), yLoss(l)) : ctx.moveTo(x(i + 1), yLoss(l))));
-    ctx.stroke();
-    ctx.strokeStyle = '#2f6db5';
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    let smooth = losses[0];
-    losses.forEach((l, i) => {
-      smooth = 0.9 * smooth + 0.1 * l;
-      i ? ctx.lineTo(x(i + 1), yLoss(smooth)) : ctx.moveTo(x(i + 1), yLoss(smooth));
-    });
-    ctx.stroke();
-  }
-  // Test accuracy: a line with a dot per evaluation, the latest value written next to it.
-  if (state.accuracy.length) {
-    ctx.strokeStyle = '#e07a1f';
-    ctx.fillStyle = '#e07a1f';
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    state.accuracy.forEach(([it, a], i) => (i ? ctx.lineTo(x(it), yAcc(a)) : ctx.moveTo(x(it), yAcc(a))));
-    ctx.stroke();
-    for (const [it, a] of state.accuracy) {
-      ctx.beginPath();
-      ctx.arc(x(it), yAcc(a), 3, 0, 2 * Math.PI);
-      ctx.fill();
-    }
-    const [it, a] = state.accuracy.at(-1);
-    ctx.textAlign = it > total * 0.85 ? 'right' : 'left';
-    ctx.font = 'bold 13px system-ui, sans-serif';
-    ctx.fillText(`${(a * 100).toFixed(1)} %`, x(it) + (it > total * 0.85 ? -6 : 6), yAcc(a) + 16);
-  }
-}
 
 // ---- the grid of test digits ----
 
@@ -257,69 +180,6 @@ for (const type of ['pointerup', 'pointercancel']) pad.addEventListener(type, ()
 });
 $('clear').onclick = clearPad;
 
-/** Area-averaging weights that map `n` source pixels starting at `from` onto `size` target pixels
- *  of `scale` target pixels per source pixel: for each target pixel, its [source index, overlap] pairs. */
-function areaWeights(from, n, scale, size) {
-  const out = [];
-  for (let t = 0; t < size; t++) {
-    const lo = from + t / scale, hi = from + (t + 1) / scale;
-    const pairs = [];
-    for (let s = Math.floor(lo); s < Math.min(Math.ceil(hi), from + n); s++) {
-      const w = Math.min(hi, s + 1) - Math.max(lo, s);
-      if (w > 0) pairs.push([s, w]);
-    }
-    out.push(pairs);
-  }
-  return out;
-}
-
-/**
- * The drawing as MNIST prepares its digits: the ink's bounding box scaled (keeping its aspect ratio)
- * into a 20×20 box by area averaging, then placed in the 28×28 field with its centre of mass at the
- * centre; values in [0, 1] like the training inputs (the mnist package's pixel/255). Null without ink.
- */
-function toMnistInput() {
-  const { width: W, height: H } = pad;
-  const rgba = padCtx.getImageData(0, 0, W, H).data;
-  const ink = new Float32Array(W * H);
-  let x0 = W, y0 = H, x1 = -1, y1 = -1;
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const v = rgba[4 * (y * W + x)] / 255;
-    ink[y * W + x] = v;
-    if (v > 0.05) {
-      x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-      y0 = Math.min(y0, y); y1 = Math.max(y1, y);
-    }
-  }
-  if (x1 < 0) return null;
-  const w = x1 - x0 + 1, h = y1 - y0 + 1;
-  const scale = 20 / Math.max(w, h);
-  const tw = Math.max(1, Math.round(w * scale)), th = Math.max(1, Math.round(h * scale));
-  const wx = areaWeights(x0, w, scale, tw), wy = areaWeights(y0, h, scale, th);
-  const small = new Float32Array(tw * th);
-  let mass = 0, mx = 0, my = 0;
-  for (let ty = 0; ty < th; ty++) for (let tx = 0; tx < tw; tx++) {
-    let sum = 0, area = 0;
-    for (const [sy, a] of wy[ty]) for (const [sx, b] of wx[tx]) {
-      sum += a * b * ink[sy * W + sx];
-      area += a * b;
-    }
-    const v = area > 0 ? Math.min(1, sum / area) : 0;
-    small[ty * tw + tx] = v;
-    mass += v;
-    mx += v * (tx + 0.5);
-    my += v * (ty + 0.5);
-  }
-  const input = new Float32Array(FEATURES);
-  if (mass === 0) return null;
-  const ox = Math.round(SIDE / 2 - mx / mass), oy = Math.round(SIDE / 2 - my / mass);
-  for (let ty = 0; ty < th; ty++) for (let tx = 0; tx < tw; tx++) {
-    const X = tx + ox, Y = ty + oy;
-    if (X >= 0 && X < SIDE && Y >= 0 && Y < SIDE) input[Y * SIDE + X] = small[ty * tw + tx];
-  }
-  return input;
-}
-
 let guessDirty = false;
 function scheduleGuess() {
   if (guessDirty) return;
@@ -332,7 +192,10 @@ function scheduleGuess() {
 
 function guess() {
   if (!hasInk || !state.model) return;
-  const input = toMnistInput();
+  const { width, height } = pad;
+  const rgba = padCtx.getImageData(0, 0, width, height).data;
+  // White ink on black: the red channel is the ink.
+  const input = toMnistInput(Float32Array.from({ length: width * height }, (_, p) => rgba[4 * p] / 255), width, height);
   if (!input) return;
   const img = new ImageData(SIDE, SIDE);
   for (let p = 0; p < FEATURES; p++) {
