@@ -4,7 +4,10 @@ import { loadModule, mlp, fit } from '../../dist/index.js';
 
 const CLASSES = 3;
 const POINTS = 900;
-const COLORS = [[230, 85, 60], [60, 130, 220], [70, 170, 90]];
+// One strong colour per class: the points use it as it is, the regions a lighter tint of it.
+const COLORS = [[214, 48, 39], [33, 102, 172], [26, 152, 80]];
+/** Share of the class colour in a region's tint (the rest is white): strong enough to tell the classes apart, light enough for the points. */
+const REGION_TINT = 0.62;
 const $ = (id) => document.getElementById(id);
 
 // Three interleaved spirals with a little noise; a tiny LCG keeps the page deterministic.
@@ -39,7 +42,7 @@ function drawRegions(model, data) {
     for (let ch = 0; ch < 3; ch++) {
       let v = 0;
       for (let c = 0; c < CLASSES; c++) v += p[q * CLASSES + c] * COLORS[c][ch];
-      img.data[4 * q + ch] = 255 - 0.45 * (255 - v);
+      img.data[4 * q + ch] = 255 - REGION_TINT * (255 - v);
     }
     img.data[4 * q + 3] = 255;
   }
@@ -47,10 +50,16 @@ function drawRegions(model, data) {
   off.getContext('2d').putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
+  // Points in the full class colour with a dark outline, so they stand out on any region.
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = 'rgba(20, 20, 20, 0.85)';
   for (let i = 0; i < data.labels.length; i++) {
     const [r, g, b] = COLORS[data.labels[i]];
     ctx.fillStyle = `rgb(${r},${g},${b})`;
-    ctx.fillRect((data.x[2 * i] + 1) / 2 * canvas.width - 1.5, (1 - data.x[2 * i + 1]) / 2 * canvas.height - 1.5, 3, 3);
+    ctx.beginPath();
+    ctx.arc((data.x[2 * i] + 1) / 2 * canvas.width, (1 - data.x[2 * i + 1]) / 2 * canvas.height, 2.6, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.stroke();
   }
 }
 
