@@ -46,6 +46,7 @@ const module = await loadModule();
 const { train } = await mnistSplit(0);
 const x = { data: train.images, shape: [train.count, MNIST_FEATURES] as [number, number] };
 const started = performance.now();
+const loadAtStart = os.loadavg();
 
 interface Run {
   model: MLP;
@@ -190,7 +191,7 @@ const out = {
     'are left out of the medians. Shared machine: compare within one run. workers = threads besides the main thread.',
   runSeconds: (performance.now() - started) / 1000,
   // 1-, 5- and 15-minute load averages: this job alone keeps about 1 + workers threads runnable.
-  loadAverage: { beforeChromium: loadBeforeChromium, atEnd: os.loadavg() },
+  loadAverage: { atStart: loadAtStart, beforeChromium: loadBeforeChromium, atEnd: os.loadavg() },
   results,
   chromium: browserRuns,
   npmStart: whole,
