@@ -1,10 +1,13 @@
 // fit({ workers }) with Web Workers in Debian's Chromium (playwright-core): workers 0, 1, 2 and
-// 'auto' give the bits of Node's workers: 0 run; no Web Worker is left after a run or an abort
+// 'auto' give the bits of Node's workers: 0 run, with the data copied into each worker (a plain
+// page) or shared (a cross-origin isolated page); no Web Worker is left after a run or an abort
 // (counted by wrapping the page's Worker class, independently of the library's own count); a
 // worker script that fails to load, throws at start or crashes mid-call gives a WorkerError.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { serve } from './browser/serve.js';
 import * as enkf from '../bindings/internal.js';
@@ -132,6 +135,43 @@ test('a worker script that fails to load, throws at start or crashes mid-call gi
     assert.match(e.message, /^Worker 0 failed while evaluating members: .*crash in a call/);
   }
   assert.is(got.live, 0);
+});
+
+// A cross-origin isolated origin (COOP + COEP headers): SharedArrayBuffer exists, the data are shared.
+async function isolatedServer(): Promise<{ server: Server; origin: string }> {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const headers = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+    if (!/^\/(dist|build|test\/browser)\/[\w.-]+\.(js|wasm|html)$/.test(path) || !existsSync(root + path)) return void res.writeHead(404, headers).end();
+    const type = path.endsWith('.wasm') ? 'application/wasm' : path.endsWith('.html') ? 'text/html' : 'text/javascript';
+    res.writeHead(200, { ...headers, 'content-type': type }).end(readFileSync(root + path));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
+test('a cross-origin isolated page shares the data (SharedArrayBuffer): workers 2 give the same bits', async () => {
+  const { server, origin: isolated } = await isolatedServer();
+  try {
+    const p = await browser.newPage();
+    await p.addInitScript(COUNT_WORKERS);
+    await p.goto(`${isolated}/test/browser/blank.html`);
+    const got = await p.evaluate(async ({ pkg, workload }) => {
+      const [lib, { fitWith: run }] = await Promise.all([import(pkg), import(workload)]);
+      const r = await run(lib, 2);
+      return { ...r, isolated: crossOriginIsolated, made: (globalThis as unknown as { workerCount: { made: number } }).workerCount.made, live: lib.liveWorkerCount() };
+    }, { pkg: `${isolated}/dist/internal.js`, workload: `${isolated}/test/browser/fit-workers.js` });
+    const inNode: Run = await fitWith(enkf, 0);
+    assert.is(got.isolated, true);
+    assert.is(got.made, 2);
+    assert.is(got.live, 0);
+    assert.equal(got.params, inNode.params);
+    assert.equal(got.losses, inNode.losses);
+    await p.close();
+  } finally {
+    server.close();
+  }
 });
 
 test.run();
