@@ -53,16 +53,23 @@ interface Run {
   logs: FitIteration[];
   // Wall time of each fit() call minus the time inside its iterations: thread start-up and tear-down.
   overheadMs: number[];
+  // Process CPU time (every thread) and wall time of the fit() calls: cpu/wall ≈ 1 + workers when each thread has a core.
+  cpuMs: number;
+  wallMs: number;
 }
 const runs = new Map<number, Run>(SETTINGS.map((w) => [w, {
-  model: mlp([MNIST_FEATURES, 64, 10], { activation: 'tanh', init: 'lecun', seed: 1, module }), logs: [], overheadMs: [],
+  model: mlp([MNIST_FEATURES, 64, 10], { activation: 'tanh', init: 'lecun', seed: 1, module }), logs: [], overheadMs: [], cpuMs: 0, wallMs: 0,
 }]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const w of SETTINGS) {
     const run = runs.get(w)!;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const h = await fit(run.model, x, train.labels, { ...SMALL, iterations: (round + 1) * PER_ROUND, seed: 1, workers: w, resume: round > 0 });
     const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    run.cpuMs += (cpu.user + cpu.system) / 1000;
+    run.wallMs += wall;
     run.logs.push(...h.iterations);
     run.overheadMs.push(wall - h.iterations.reduce((s, d) => s + d.totalMs, 0));
   }
@@ -79,7 +86,7 @@ const results = SETTINGS.map((w) => {
     run.logs.every((d, i) => Object.is(d.loss, base.logs[i].loss) && Object.is(d.lossBefore, base.logs[i].lossBefore));
   return {
     workers: w, threads: w + 1, iterations: run.logs.length, medianTotalMs: totalMs, medianForwardMs: forwardMs,
-    medianOverheadMsPerFit: median(run.overheadMs), bitIdenticalToWorkers0: identical,
+    medianOverheadMsPerFit: median(run.overheadMs), cpuPerWall: run.cpuMs / run.wallMs, bitIdenticalToWorkers0: identical,
   };
 });
 const t0 = results[0].medianTotalMs;
@@ -88,7 +95,7 @@ for (const r of results) {
   Object.assign(r, { speedupTotal: t0 / r.medianTotalMs, speedupForward: f0 / r.medianForwardMs });
   console.log(`workers ${r.workers}: ${r.medianTotalMs.toFixed(1)} ms/iteration (forward ${r.medianForwardMs.toFixed(1)} ms), ` +
     `×${(t0 / r.medianTotalMs).toFixed(2)} total, ×${(f0 / r.medianForwardMs).toFixed(2)} forward, start-up/tear-down ` +
-    `${r.medianOverheadMsPerFit.toFixed(0)} ms per fit(), bit-identical to workers 0: ${r.bitIdenticalToWorkers0}`);
+    `${r.medianOverheadMsPerFit.toFixed(0)} ms per fit(), cpu/wall ${r.cpuPerWall.toFixed(2)}, bit-identical to workers 0: ${r.bitIdenticalToWorkers0}`);
 }
 // The same rounds in Chromium: the package and the digits served from loopback, fit run in the page.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
