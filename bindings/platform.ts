@@ -1,8 +1,7 @@
 // Node built-ins without importing them. `process.getBuiltinModule` (Node ≥ 20.16, also Deno and
 // Bun) hands them over at run time, so the library has no `node:` import for a bundler to resolve:
 // a browser build never sees Node code to bundle or stub, and the same files run in Node, bundled
-// or not, as ESM or through require(). Only the worker thread script (bindings/nn/worker.ts) imports
-// node:worker_threads directly: it runs in Node only and is never part of an application bundle.
+// or not, as ESM or through require().
 
 type Builtins = {
   'fs/promises': typeof import('node:fs/promises');
@@ -10,6 +9,7 @@ type Builtins = {
   module: typeof import('node:module');
   path: typeof import('node:path');
   worker_threads: typeof import('node:worker_threads');
+  os: typeof import('node:os');
 };
 
 type GetBuiltin = <K extends keyof Builtins>(id: K) => Builtins[K];
@@ -24,13 +24,4 @@ export function nodeBuiltin<K extends keyof Builtins>(id: K, what: string): Buil
     throw new Error(`${what} needs Node's ${id} module, which this host does not have (Node ≥ 20.16 provides it through process.getBuiltinModule).`);
   }
   return getBuiltin(id);
-}
-
-/** Node's worker_threads, for the evaluator worker pool; in browsers the error says what to do. */
-export async function loadWorkerThreads(workers: number): Promise<Builtins['worker_threads']> {
-  if (!getBuiltin) {
-    throw new Error(`workers: ${workers} needs Node's worker_threads, which this host does not have. ` +
-      'Pass workers: 0 (the single-thread evaluator) in browsers.');
-  }
-  return getBuiltin('worker_threads');
 }

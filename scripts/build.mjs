@@ -1,7 +1,7 @@
 // Build: AssemblyScript → build/*.wasm (SIMD release, scalar fallback, and a debug build with its
 // source map that is not published), type declarations → dist/*.d.ts, esbuild bundles →
-// dist/index.js, dist/inline.js (bytes inlined), dist/internal.js (the unstable subpath),
-// dist/mnist.js (enkf-wasm/mnist) and dist/worker.js (the worker thread of fit({ workers })).
+// dist/index.js, dist/inline.js (bytes inlined), dist/internal.js (the unstable subpath) and
+// dist/mnist.js (enkf-wasm/mnist); the worker of fit({ workers }) is inlined into them as text.
 // The bundles are plain, unminified ES2022 without source maps (they would triple the package).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -30,10 +30,30 @@ const common = {
   minifyWhitespace: true,
   logLevel: 'warning',
 };
+// The evaluator worker (bindings/nn/worker.ts) as one IIFE script, no file of its own: its source is
+// inlined as WORKER_SOURCE (bindings/nn/worker-source.ts), which Node starts with eval and browsers
+// from a Blob URL, so no bundler needs to find or copy a worker file. It always receives the
+// compiled module, so its import.meta (empty in an IIFE) is never used to locate a .wasm file.
+const worker = await build({
+  ...common,
+  entryPoints: ['bindings/nn/worker.ts'],
+  format: 'iife',
+  write: false,
+  logOverride: { 'empty-import-meta': 'silent' },
+});
+const workerSource = worker.outputFiles[0].text;
+const inlineWorker = {
+  name: 'inline-worker',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]bindings[\\/]nn[\\/]worker-source\.ts$/ }, () => ({
+      contents: `export const WORKER_SOURCE = ${JSON.stringify(workerSource)};`, loader: 'js',
+    }));
+  },
+};
 // One split build: the entries share their code through dist/chunk-*.js, so 'enkf-wasm',
 // 'enkf-wasm/inline', 'enkf-wasm/internal' and 'enkf-wasm/mnist' see the same classes (instanceof holds across them)
 // and the same module cache and memory accounting. Chunks sit next to the entries, so the
-// import.meta.url-relative paths (../build/*.wasm, ./worker.js) still resolve.
+// import.meta.url-relative paths (../build/*.wasm) still resolve.
 await build({
   ...common,
   entryPoints: {
@@ -43,7 +63,6 @@ await build({
   splitting: true,
   chunkNames: 'chunk-[hash]',
   loader: { '.wasm': 'binary' },
+  plugins: [inlineWorker],
 });
-// The worker thread of fit({ workers }): loaded next to dist/index.js and dist/inline.js.
-await build({ ...common, entryPoints: ['bindings/nn/worker.ts'], outfile: 'dist/worker.js' });
-console.error('built build/enkf.wasm, build/enkf-scalar.wasm, build/enkf-debug.wasm, dist/index.js, dist/inline.js, dist/internal.js, dist/mnist.js, dist/worker.js');
+console.error(`built build/enkf.wasm, build/enkf-scalar.wasm, build/enkf-debug.wasm, dist/index.js, dist/inline.js, dist/internal.js, dist/mnist.js (worker inlined: ${workerSource.length} characters)`);

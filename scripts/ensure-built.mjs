@@ -3,5 +3,5 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const needed = ['build/enkf.wasm', 'build/enkf-scalar.wasm', 'dist/index.js', 'dist/worker.js'];
+const needed = ['build/enkf.wasm', 'build/enkf-scalar.wasm', 'dist/index.js'];
 if (needed.some((f) => !existsSync(f))) execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });

@@ -6,7 +6,8 @@ import { Workspace, bytesInUse } from '../bindings/workspace.js';
 import { mlp } from '../bindings/nn/mlp.js';
 import { fit, FitError, type History } from '../bindings/nn/fit.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
-import { ParallelMlpEvaluator, WorkerError, WorkerAbortError, liveWorkerCount } from '../bindings/nn/parallel.js';
+import { ParallelMlpEvaluator, WorkerError, WorkerAbortError, liveWorkerCount, autoWorkers, resolveWorkers } from '../bindings/nn/parallel.js';
+import { availableParallelism } from 'node:os';
 import { splitMembers } from '../bindings/optimizers/chunking.js';
 import { KernelError } from '../bindings/errors.js';
 import { epochPermutation } from '../bindings/nn/random.js';
@@ -46,7 +47,7 @@ function sameRun(a: { params: Float64Array; h: History }, b: { params: Float64Ar
   });
 }
 
-async function run(workers: number, options: Parameters<typeof fit>[3] = {}) {
+async function run(workers: number | 'auto', options: Parameters<typeof fit>[3] = {}) {
   const model = net();
   const h = await fit(model, train.x, train.y, { batchSize: 40, iterations: 12, seed: 2, workers, ...options });
   return { params: model.params.slice(), h };
@@ -255,12 +256,24 @@ test('fit with workers: an abort while the workers start, or mid-run with a work
   assert.equal(Array.from(m1.params), Array.from(m2.params));
 });
 
+test("workers: 'auto' = os.availableParallelism() − 1 (at least 0), and its run equals workers: 0 bit for bit", async () => {
+  const expected = Math.max(0, Math.min(64, availableParallelism() - 1));
+  assert.is(autoWorkers(), expected);
+  assert.is(resolveWorkers('auto'), expected);
+  assert.is(resolveWorkers(undefined), 0);
+  assert.is(resolveWorkers(3), 3);
+  // 'auto' must start at least one worker here for the run below to test anything beyond workers: 0.
+  assert.ok(expected >= 1, `this host reports ${availableParallelism()} cores`);
+  sameRun(await run(0), await run('auto'), "workers 'auto'");
+  assert.is(liveWorkerCount(), 0, 'every worker ended');
+});
+
 test('bad workers values give a RangeError that names the option', async () => {
-  for (const workers of [-1, 1.5, Number.NaN, 65, '2', true]) {
+  for (const workers of [-1, 1.5, Number.NaN, 65, '2', 'Auto', true]) {
     let error: unknown;
     await fit(net(), train.x, train.y, { iterations: 1, workers: workers as number }).catch((e) => { error = e; });
     assert.instance(error, RangeError, String(workers));
-    assert.match((error as Error).message, /^workers must be an integer in \[0, 64\]; got /, String(workers));
+    assert.match((error as Error).message, /^workers must be an integer in \[0, 64\] or 'auto'; got /, String(workers));
   }
   assert.is(liveWorkerCount(), 0);
 });

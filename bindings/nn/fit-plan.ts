@@ -8,7 +8,7 @@ import { YIELD_MS } from '../optimizers/abort.js';
 import type { EnkfModule } from '../wasm.js';
 import { PROCESS_KINDS, processOf } from '../optimizers/registry.js';
 import { resolveStopCriteria, type ResolvedStopCriteria, type StopCriteria } from '../optimizers/run.js';
-import { MAX_WORKERS } from './parallel.js';
+import { resolveWorkers } from './parallel.js';
 import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
 import { parameterCount, type MLP } from './mlp.js';
 import type { EarlyStoppingOptions, FitCallbacks, FitOptions, OptimizerKind } from './fit-types.js';
@@ -274,6 +274,6 @@ export function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: Fi
     yieldEvery: checkNumber('yieldEvery', options.yieldEvery ?? YIELD_MS, 0),
     validationEvery: options.validationEvery === undefined ? undefined : checkInt('validationEvery', options.validationEvery, 1),
     val, early: es, monitor, callbacks, signal, optimizerOptions, saved, averaging, exactLastLayer,
-    workers: checkInt('workers', options.workers ?? 0, 0, MAX_WORKERS), module: fitModule(model, options),
+    workers: resolveWorkers(options.workers), module: fitModule(model, options),
   };
 }

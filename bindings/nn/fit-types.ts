@@ -180,10 +180,10 @@ export interface FitOptions {
    */
   exactLastLayer?: { every?: number } & LastLayerOptions;
   /**
-   * Worker threads that evaluate ensemble members next to the main thread (Node worker_threads;
-   * default 0 = everything on the main thread). The members of each NLB draw are split between the
-   * threads; the iterates are bit-identical to workers: 0 (docs/method.md §5). Explicit rows (EKI, NLB
-   * candidates) stay on the main thread. Not available in browsers.
+   * Workers that evaluate ensemble members next to the main thread (Node worker threads, Web Workers
+   * in browsers; default 0 = everything on the main thread; 'auto' = logical cores − 1). The members
+   * of each NLB draw are split between the threads; the iterates are bit-identical to workers: 0
+   * (docs/method.md §5). Explicit rows (EKI, NLB candidates) stay on the main thread.
    */
-  workers?: number;
+  workers?: number | 'auto';
 }

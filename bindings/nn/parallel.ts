@@ -1,4 +1,5 @@
-// The ensemble forward of an MLP spread over worker threads (Node `worker_threads`): the members of
+// The ensemble forward of an MLP spread over workers (Node worker threads or browser Web Workers,
+// bindings/nn/lanes.ts): the members of
 // one NLB request are split into contiguous ranges, the main thread evaluates the first range (and
 // θ itself when the request carries the center) with its own MlpEvaluator while each worker
 // evaluates one of the other ranges in its own module instance (bindings/nn/worker.ts).
@@ -13,181 +14,18 @@ import type { Evaluator, PerturbedRequest } from '../optimizers/types.js';
 import type { EnkfModule } from '../wasm.js';
 import type { Buf } from '../workspace.js';
 import { checkInt, describe } from '../errors.js';
-import { loadWorkerThreads } from '../platform.js';
+import { Lane, MAX_WORKERS, WorkerAbortError, WorkerError, canShareMemory, why, type LaneOptions, type WorkerInit } from './lanes.js';
 import { splitAcrossThreads } from '../optimizers/chunking.js';
 import { MlpEvaluator, type MlpEvaluatorOptions } from './evaluator.js';
-import type { Activation } from './mlp.js';
 
-/** workerData of a worker: the compiled module, the network, the batch size, and the training data shared once. */
-export interface WorkerInit {
-  /** The main thread's compiled module: a worker runs exactly that code (a custom source, the inlined bundle). */
-  compiled?: WebAssembly.Module;
-  /** The build to load when the module is not given (a module object made by hand). */
-  simd: boolean;
-  layers: number[];
-  activation: Activation;
-  batchSize: number;
-  maxMembers: number;
-  /** The training rows (f32 rows × d_0, row-major), shared by every worker. */
-  data: SharedArrayBuffer;
-}
-
-/** One request to a worker: the evaluator's request for a member range (without the center), θ a
- *  transferred copy of θ_t (f64 n). */
-export interface WorkerCall {
-  id: number;
-  request: PerturbedRequest<Float64Array<ArrayBuffer>>;
-  /** The rows of the mini-batch, sent only when the batch changed since this worker's last call. */
-  batch?: Int32Array;
-}
-
-/** A worker's answer: the members' outputs (f64 count × m), or the error its evaluator threw.
- *  id −1 is the start-up message (ready or failed). */
-export interface WorkerReply {
-  id: number;
-  out?: Float64Array;
-  error?: { name: string; message: string };
-}
-
-/** Most worker threads fit() accepts. */
-export const MAX_WORKERS = 64;
-
-type NodeWorker = import('node:worker_threads').Worker;
-
-// Every worker thread started here and not yet exited (tests check that none is left behind).
-const live = new Set<NodeWorker>();
-
-/** Number of evaluator worker threads currently alive in this process. */
-export function liveWorkerCount(): number {
-  return live.size;
-}
-
-/** A worker thread could not start, failed or exited while evaluating members. */
-export class WorkerError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WorkerError';
-  }
-}
-
-/** The evaluator's AbortSignal fired: pending and later calls reject with this (name 'AbortError',
- *  `cause` = the signal's reason) and the worker threads are terminated. */
-export class WorkerAbortError extends Error {
-  constructor(reason: unknown) {
-    super('The evaluation was aborted: the AbortSignal given to ParallelMlpEvaluator.create fired; its worker threads were terminated.',
-      { cause: reason });
-    this.name = 'AbortError';
-  }
-}
+export { MAX_WORKERS, WorkerError, WorkerAbortError, liveWorkerCount, autoWorkers, resolveWorkers } from './lanes.js';
+export type { WorkerInit, WorkerCall, WorkerReply } from './lanes.js';
 
 /** Options of ParallelMlpEvaluator.create beyond the network. */
-export interface ParallelOptions {
+export interface ParallelOptions extends LaneOptions {
   /** Aborts pending and later calls (they reject with a WorkerAbortError) and terminates the workers;
    *  also while the workers are starting. */
   signal?: AbortSignal;
-  /** @internal For tests: the worker threads' heap limits. */
-  // the fields of Node's ResourceLimits, spelled out so the declarations need no Node types
-  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number };
-  /** @internal For tests: another worker entry (a module file) instead of bindings/nn/worker. */
-  entry?: URL;
-}
-
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
-// How to start a worker: the bundled dist/worker.js next to dist/index.js, or, when running from
-// source through tsx, a one-line bootstrap (eval) that registers tsx in the worker before importing
-// worker.ts (Node 20 does not apply the parent's `--import tsx` hooks to a worker's entry).
-function workerSource(): { entry: URL | string; eval: boolean } {
-  if (!import.meta.url.endsWith('.ts')) return { entry: new URL('./worker.js', import.meta.url), eval: false };
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const worker = new URL('./worker.ts', import.meta.url).href;
-  return {
-    entry: `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); });`,
-    eval: true,
-  };
-}
-
-const why = (e: unknown): string => (e instanceof Error ? (e.name === 'Error' ? e.message : `${e.name}: ${e.message}`) : String(e));
-
-// An error a worker reported (its name and message crossed the thread boundary).
-function reported(error: { name: string; message: string }): Error {
-  const e = new Error(error.message);
-  e.name = error.name;
-  return e;
-}
-
-/** One worker thread with its queue of pending calls. */
-class Lane {
-  readonly worker: NodeWorker;
-  private readonly pending = new Map<number, { resolve: (r: Float64Array) => void; reject: (e: Error) => void }>();
-  private nextId = 0;
-  private failure: Error | null = null;
-  /** The batch version this worker last received. */
-  batchVersion = -1;
-  /** Resolves when the worker is ready; rejects with why it could not start (an Error, or a string). */
-  readonly ready: Promise<void>;
-  /** Resolves once the thread exited. */
-  readonly exited: Promise<void>;
-
-  constructor(Worker: typeof import('node:worker_threads').Worker, init: WorkerInit, readonly index: number, options: ParallelOptions) {
-    const source = options.entry ? { entry: options.entry, eval: false } : workerSource();
-    this.worker = new Worker(source.entry, { workerData: init, eval: source.eval, resourceLimits: options.resourceLimits });
-    live.add(this.worker);
-    let started = false;
-    this.ready = new Promise<void>((resolve, reject) => {
-      const onStart = (r: WorkerReply): void => {
-        if (r.id !== -1) return;
-        this.worker.off('message', onStart);
-        started = true;
-        if (r.error) reject(reported(r.error));
-        else resolve();
-      };
-      this.worker.on('message', onStart);
-      this.worker.once('error', (e) => reject(e));
-      this.worker.once('exit', (code) => reject(new Error(`the thread exited with code ${code} before it was ready`)));
-    });
-    this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.on('message', (r: WorkerReply) => {
-      const p = this.pending.get(r.id);
-      if (!p) return;
-      this.pending.delete(r.id);
-      if (this.pending.size === 0) this.worker.unref();
-      if (r.error) p.reject(new WorkerError(`Worker ${index}: ${r.error.name}: ${r.error.message}`));
-      else p.resolve(r.out!);
-    });
-    this.worker.on('error', (e) => {
-      if (started) this.fail(new WorkerError(`Worker ${index} failed while evaluating members: ${why(e)}`, { cause: e }));
-    });
-    this.worker.on('exit', (code) => {
-      live.delete(this.worker);
-      this.fail(new WorkerError(`Worker ${index} exited (code ${code}) while evaluating members; this evaluator cannot continue. ` +
-        'Start a new one (or pass workers: 0 to evaluate on the main thread).'));
-    });
-  }
-
-  /** Rejects every pending call and every later one with `e` (the first failure wins). */
-  fail(e: Error): void {
-    this.failure ??= e;
-    for (const p of this.pending.values()) p.reject(this.failure);
-    this.pending.clear();
-  }
-
-  call(msg: Omit<WorkerCall, 'id'>): Promise<Float64Array> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    return new Promise<Float64Array>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      // A pending call keeps the process alive; an idle worker does not.
-      this.worker.ref();
-      this.worker.postMessage({ ...msg, id } satisfies WorkerCall, [msg.request.theta.buffer]);
-    });
-  }
-
-  /** Ends the thread; resolves once it exited. */
-  async terminate(): Promise<void> {
-    await this.worker.terminate();
-    await this.exited;
-  }
 }
 
 /**
@@ -227,7 +65,8 @@ export class ParallelMlpEvaluator implements Evaluator {
   /**
    * Starts `workers` threads, each with its own instance of `module`'s compiled WebAssembly module
    * and a view of `data` (the training rows, f32 rows × d_0, copied once into shared
-   * memory for all workers), and waits until all are ready. Node only; in a browser this throws.
+   * memory for all workers where the host allows it: Node, a cross-origin isolated page; else copied
+   * once per worker), and waits until all are ready.
    * A thread that cannot start gives a WorkerError (every thread is terminated); an abort of
    * `options.signal` while they start gives a WorkerAbortError.
    */
@@ -241,13 +80,9 @@ export class ParallelMlpEvaluator implements Evaluator {
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
       throw new TypeError(`signal must be an AbortSignal; got ${describe(signal)}.`);
     }
-    if (!isNode) {
-      throw new Error(`workers: ${workers} needs Node's worker_threads, which this host does not have. ` +
-        'Pass workers: 0 (the single-thread evaluator) in browsers.');
-    }
     if (signal?.aborted) throw new WorkerAbortError(signal.reason);
-    const { Worker } = await loadWorkerThreads(workers);
-    const shared = new SharedArrayBuffer(data.byteLength);
+    // Shared once by every worker where the host allows it; else each worker gets its own copy.
+    const shared = canShareMemory() ? new SharedArrayBuffer(data.byteLength) : new ArrayBuffer(data.byteLength);
     new Float32Array(shared).set(data);
     const init: WorkerInit = {
       compiled: module.compiled, simd: module.simd, layers: options.layers.slice(), activation: options.activation, batchSize: options.batchSize,
@@ -261,7 +96,7 @@ export class ParallelMlpEvaluator implements Evaluator {
         `failed (${why(e)}). Pass workers: 0 to evaluate on the main thread only.`, { cause: e });
       for (let w = 0; w < workers; w++) {
         try {
-          lanes.push(new Lane(Worker, init, w, parallel));
+          lanes.push(new Lane(init, w, parallel));
         } catch (e) {
           throw cannotStart(w, e);
         }
@@ -281,7 +116,7 @@ export class ParallelMlpEvaluator implements Evaluator {
     } finally {
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
-    for (const l of lanes) l.worker.unref();
+    for (const l of lanes) l.unref();
     return new ParallelMlpEvaluator(main, lanes, data, signal);
   }
 
@@ -368,6 +203,5 @@ export class ParallelMlpEvaluator implements Evaluator {
     const closing = new Error('ParallelMlpEvaluator.close() was called while this evaluation was pending.');
     for (const l of this.lanes) l.fail(closing);
     await Promise.all(this.lanes.map((l) => l.terminate()));
-    for (const l of this.lanes) live.delete(l.worker);
   }
 }
