@@ -162,6 +162,31 @@ export function checkDims(layers: i32, dims: usize, kernel: string): void {
   }
 }
 
+// Aborts unless layers ≥ 1 and dims (i32[layers + 1]) lies in memory and holds sizes ≥ 1.
+export function checkLayers(layers: i32, dims: usize, kernel: string): void {
+  checkSize(layers, kernel, "layers");
+  checkArray(dims, <u64>(layers + 1), 4, kernel, "dims");
+  checkDims(layers, dims, kernel);
+}
+
+// Aborts unless a rank-r member's m direction coordinates (coordCount of lowrank-core.ts) all
+// have u32 stream positions.
+// @ts-ignore: decorator
+@inline
+export function checkCoords(m: u64, kernel: string): void {
+  checkFits(m, <u64>0xFFFFFFFF, kernel, "the direction coordinates per member Σ_l (d_{l−1} + d_l)·rank + d_l",
+    "a stream position is u32; use a smaller rank or narrower layers");
+}
+
+// Aborts unless flag is −1 (automatic), 0 or 1; zero and one say what 0 and 1 mean.
+// @ts-ignore: decorator
+@inline
+export function checkAutoFlag(flag: i32, kernel: string, arg: string, zero: string, one: string): void {
+  if (flag < -1 || flag > 1) {
+    abort(kernel + ": " + arg + " must be −1 (automatic), 0 (" + zero + ") or 1 (" + one + "); got " + flag.toString());
+  }
+}
+
 // Aborts unless the per-member stride of a strided operand is valid: 0 (one operand shared by
 // all members) when shared is allowed, else ≥ len when there are several members.
 // @ts-ignore: decorator

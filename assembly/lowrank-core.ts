@@ -17,62 +17,12 @@
 //   over √r (variance 1), distinct entries uncorrelated (they differ in a U row or a V row).
 import { fillNormals, TILE } from "./rng-core";
 
-// ---- checks: "<kernel>: <argument> must be …; got …", strings built only on the abort path ---------
-
-// Aborts unless n ≥ lo.
-export function atLeast(n: i64, lo: i64, what: string): void {
-  if (n < lo) abort(what + " must be ≥ " + lo.toString() + "; got " + n.toString());
-}
-
-// Aborts unless act is an activation code 0–3.
-export function checkActCode(act: i32, what: string): void {
-  if (act < 0 || act > 3) abort(what + " must be 0 (identity), 1 (relu), 2 (tanh) or 3 (sigmoid); got " + act.toString());
-}
-
-// Aborts unless [ptr, ptr + bytes) lies in memory and ptr is align-aligned.
-export function checkBuffer(ptr: usize, bytes: u64, align: usize, what: string): void {
-  const end = <u64>ptr + bytes;
-  if (ptr == 0 || bytes > <u64>0xFFFFFFFF || end > (<u64>memory.size() << 16)) {
-    abort(what + " must be " + bytes.toString() + " bytes inside memory (" + (<u64>memory.size() << 16).toString() +
-      " bytes); got offset " + ptr.toString());
-  }
-  if ((ptr & (align - 1)) != 0) abort(what + " must be " + align.toString() + "-byte aligned; got offset " + ptr.toString());
-}
-
-// Aborts when [p, p + pb) and [q, q + qb) overlap.
-export function checkApart(p: usize, pb: u64, q: usize, qb: u64, what: string): void {
-  if (<u64>p < <u64>q + qb && <u64>q < <u64>p + pb) {
-    abort(what + " must not overlap; got [" + p.toString() + ", " + (<u64>p + pb).toString() + ") and [" +
-      q.toString() + ", " + (<u64>q + qb).toString() + ")");
-  }
-}
-
-// Aborts unless members member0 … member0 + count − 1 are u32.
-export function checkMembers(count: i32, member0: u32, what: string): void {
-  if (<u64>member0 + <u64>count > <u64>0x100000000) {
-    abort(what + " must be ≤ 2^32 − count (members are u32); got member0 = " + member0.toString() + ", count = " + count.toString());
-  }
-}
-
-// ---- dims and layout -------------------------------------------------------------------------------
+// ---- layout -----------------------------------------------------------------------------------------
 
 // @ts-ignore: decorator
 @inline
 export function dimAt(dims: usize, l: i32): i32 {
   return load<i32>(dims + (<usize>l << 2));
-}
-
-// Aborts unless layers ≥ 1, dims (i32[layers + 1]) is in memory and every d_l ≥ 1, and the
-// coordinate count fits the u32 index space of a stream. whatLayers / whatDims are literals.
-export function checkDims(layers: i32, dims: usize, rank: i32, whatLayers: string, whatDims: string): void {
-  atLeast(layers, 1, whatLayers);
-  checkBuffer(dims, <u64>(layers + 1) << 2, 4, whatDims);
-  for (let l = 0; l <= layers; l++) {
-    const d = dimAt(dims, l);
-    if (d < 1) abort(whatDims + "[" + l.toString() + "] must be ≥ 1; got " + d.toString());
-  }
-  const m = coordCount(layers, dims, rank);
-  if (m > <u64>0xFFFFFFFF) abort(whatDims + " must give ≤ 2^32 − 1 direction coordinates per member; got " + m.toString());
 }
 
 // m = Σ_l (d_{l−1} + d_l)·r + d_l: the coordinates of one stream.

@@ -6,12 +6,12 @@
 // Both kernels take whole antithetic pairs (member0, k even), like nlbUpdate and drawGram, and give
 // the same bits in the SIMD and scalar builds (lane-wise f64 or (even + odd) sums, see dot()).
 import { fillNormals, streamKey, TILE, XI } from "./rng-core";
-import { checkWholePairs } from "./checks";
-import { streamOf } from "./perturb";
 import {
-  atLeast, checkApart, checkBuffer, checkDims, checkMembers, coordCount, dimAt, fillRange, paramCount,
-  up16, widest,
-} from "./lowrank-core";
+  checkCoords, checkDisjoint, checkFinite, checkLayers, checkMemberRange, checkRegion, checkSize, checkWholePairs,
+  checkWorkBytes,
+} from "./checks";
+import { streamOf } from "./perturb";
+import { coordCount, dimAt, fillRange, paramCount, up16, widest } from "./lowrank-core";
 
 // Streams per pass of lowRankUpdate (its work holds their factors of one layer).
 const CHUNK: i32 = 16;
@@ -27,10 +27,12 @@ function streamCoef(coef: f64, z: usize, u: i32, anti: bool): f64 {
 // Bytes of `work` lowRankUpdate needs: CHUNK streams' U_l (max d_{l−1} × CHUNK·r) and scaled V_l
 // (CHUNK·r × max d_l), f64.
 export function lowRankUpdateWorkBytes(layers: i32, dims: usize, rank: i32): i32 {
-  atLeast(rank, 1, "lowRankUpdateWorkBytes: rank");
-  checkDims(layers, dims, rank, "lowRankUpdateWorkBytes: layers", "lowRankUpdateWorkBytes: dims");
+  const K = "lowRankUpdateWorkBytes";
+  checkSize(rank, K, "rank");
+  checkLayers(layers, dims, K);
+  checkCoords(coordCount(layers, dims, rank), K);
   const bytes = updateBytes(layers, dims, rank);
-  if (bytes > <u64>0x7FFFFFFF) abort("lowRankUpdateWorkBytes: scratch must be < 2 GiB; got " + bytes.toString() + " bytes");
+  checkWorkBytes(bytes, K, "use a smaller rank or narrower layers");
   return <i32>bytes;
 }
 
@@ -49,22 +51,24 @@ function updateBytes(layers: i32, dims: usize, rank: i32): u64 {
 // work: lowRankUpdateWorkBytes(layers, dims, rank) bytes, 16-aligned.
 export function lowRankUpdate(k: i32, layers: i32, dims: usize, rank: i32, coef: f64, seed: u32, iter: u32,
   member0: u32, antithetic: i32, z: usize, theta: usize, work: usize): void {
-  atLeast(k, 1, "lowRankUpdate: k");
-  atLeast(rank, 1, "lowRankUpdate: rank");
-  checkMembers(k, member0, "lowRankUpdate: member0");
-  if (!isFinite(coef)) abort("lowRankUpdate: coef must be finite; got " + coef.toString());
-  checkDims(layers, dims, rank, "lowRankUpdate: layers", "lowRankUpdate: dims");
+  const K = "lowRankUpdate";
+  checkSize(k, K, "k");
+  checkSize(rank, K, "rank");
+  checkMemberRange(k, member0, K);
+  checkFinite(coef, K, "coef");
+  checkLayers(layers, dims, K);
+  checkCoords(coordCount(layers, dims, rank), K);
   const anti = antithetic != 0;
-  checkWholePairs(k, member0, anti, "lowRankUpdate");
+  checkWholePairs(k, member0, anti, K);
   const zBytes = <u64>k << 3;
   const tBytes = paramCount(layers, dims) << 3;
   const wBytes = updateBytes(layers, dims, rank);
-  checkBuffer(z, zBytes, 8, "lowRankUpdate: z (f64 k)");
-  checkBuffer(theta, tBytes, 8, "lowRankUpdate: theta (f64 parameter count)");
-  checkBuffer(work, wBytes, 16, "lowRankUpdate: work (lowRankUpdateWorkBytes bytes)");
-  checkApart(theta, tBytes, z, zBytes, "lowRankUpdate: theta and z");
-  checkApart(theta, tBytes, work, wBytes, "lowRankUpdate: theta and work");
-  checkApart(work, wBytes, z, zBytes, "lowRankUpdate: work and z");
+  checkRegion(z, zBytes, 8, K, "z");
+  checkRegion(theta, tBytes, 8, K, "theta");
+  checkRegion(work, wBytes, 16, K, "work (lowRankUpdateWorkBytes bytes, 16-aligned)");
+  checkDisjoint(theta, tBytes, z, zBytes, K, "theta", "z");
+  checkDisjoint(theta, tBytes, work, wBytes, K, "theta", "work");
+  checkDisjoint(work, wBytes, z, zBytes, K, "work", "z");
   const S = anti ? k >> 1 : k;
   const first = streamOf(member0, anti);
   const UB = work; // f64 d_{l−1} × cs·r: U_l of the chunk's streams, stream g in columns g·r …
@@ -169,12 +173,15 @@ function dot(len: i32, x: usize, y: usize): f64 {
 
 // Bytes of `work` lowRankGram needs: every stream's m coordinates, f64 (S = k, or k/2 with pairs).
 export function lowRankGramWorkBytes(k: i32, layers: i32, dims: usize, rank: i32, antithetic: i32): i32 {
-  atLeast(k, 1, "lowRankGramWorkBytes: k");
-  atLeast(rank, 1, "lowRankGramWorkBytes: rank");
-  checkDims(layers, dims, rank, "lowRankGramWorkBytes: layers", "lowRankGramWorkBytes: dims");
+  const K = "lowRankGramWorkBytes";
+  checkSize(k, K, "k");
+  checkSize(rank, K, "rank");
+  checkLayers(layers, dims, K);
+  const m = coordCount(layers, dims, rank);
+  checkCoords(m, K);
   const S = antithetic != 0 ? (k + 1) >> 1 : k;
-  const bytes = <u64>S * coordCount(layers, dims, rank) << 3;
-  if (bytes > <u64>0x7FFFFFFF) abort("lowRankGramWorkBytes: scratch must be < 2 GiB; got " + bytes.toString() + " bytes");
+  const bytes = <u64>S * m << 3;
+  checkWorkBytes(bytes, K, "split the members");
   return <i32>bytes;
 }
 
@@ -187,28 +194,30 @@ export function lowRankGramWorkBytes(k: i32, layers: i32, dims: usize, rank: i32
 // theta: f64 n; G: f64 k×k; p: f64 k; work: lowRankGramWorkBytes bytes, 16-aligned (no overlaps).
 export function lowRankGram(k: i32, layers: i32, dims: usize, rank: i32, seed: u32, iter: u32, member0: u32,
   antithetic: i32, theta: usize, G: usize, p: usize, work: usize): void {
-  atLeast(k, 1, "lowRankGram: k");
-  atLeast(rank, 1, "lowRankGram: rank");
-  checkMembers(k, member0, "lowRankGram: member0");
-  checkDims(layers, dims, rank, "lowRankGram: layers", "lowRankGram: dims");
-  const anti = antithetic != 0;
-  checkWholePairs(k, member0, anti, "lowRankGram");
-  const S = anti ? k >> 1 : k;
+  const K = "lowRankGram";
+  checkSize(k, K, "k");
+  checkSize(rank, K, "rank");
+  checkMemberRange(k, member0, K);
+  checkLayers(layers, dims, K);
   const m = coordCount(layers, dims, rank);
+  checkCoords(m, K);
+  const anti = antithetic != 0;
+  checkWholePairs(k, member0, anti, K);
+  const S = anti ? k >> 1 : k;
   const tBytes = paramCount(layers, dims) << 3;
   const gBytes = <u64>k * <u64>k << 3;
   const pBytes = <u64>k << 3;
   const wBytes = <u64>S * m << 3;
-  checkBuffer(theta, tBytes, 8, "lowRankGram: theta (f64 parameter count)");
-  checkBuffer(G, gBytes, 8, "lowRankGram: G (f64 k × k)");
-  checkBuffer(p, pBytes, 8, "lowRankGram: p (f64 k)");
-  checkBuffer(work, wBytes, 16, "lowRankGram: work (lowRankGramWorkBytes bytes)");
-  checkApart(G, gBytes, theta, tBytes, "lowRankGram: G and theta");
-  checkApart(p, pBytes, theta, tBytes, "lowRankGram: p and theta");
-  checkApart(G, gBytes, p, pBytes, "lowRankGram: G and p");
-  checkApart(work, wBytes, theta, tBytes, "lowRankGram: work and theta");
-  checkApart(work, wBytes, G, gBytes, "lowRankGram: work and G");
-  checkApart(work, wBytes, p, pBytes, "lowRankGram: work and p");
+  checkRegion(theta, tBytes, 8, K, "theta");
+  checkRegion(G, gBytes, 8, K, "G");
+  checkRegion(p, pBytes, 8, K, "p");
+  checkRegion(work, wBytes, 16, K, "work (lowRankGramWorkBytes bytes, 16-aligned)");
+  checkDisjoint(G, gBytes, theta, tBytes, K, "G", "theta");
+  checkDisjoint(p, pBytes, theta, tBytes, K, "p", "theta");
+  checkDisjoint(G, gBytes, p, pBytes, K, "G", "p");
+  checkDisjoint(work, wBytes, theta, tBytes, K, "work", "theta");
+  checkDisjoint(work, wBytes, G, gBytes, K, "work", "G");
+  checkDisjoint(work, wBytes, p, pBytes, K, "work", "p");
   const first = streamOf(member0, anti);
   const rowB = <usize>m << 3;
   // Row u: stream u's coordinates with each U_l, V_l stored transposed (r × d: column c contiguous).

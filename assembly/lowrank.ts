@@ -15,13 +15,13 @@
 // x + 0 = x, so its bits are those of act(H·W + b).
 import { gemmBlock } from "./gemm-tile";
 import { dotTail, engineWorkBytes, kBlock, packB, packedWidth } from "./gemm-pack";
-import { ACT_IDENTITY } from "./checks";
+import {
+  ACT_IDENTITY, checkAct, checkAutoFlag, checkCoords, checkDisjoint, checkFinite, checkLayers, checkMemberRange,
+  checkRegion, checkSize, checkWorkBytes,
+} from "./checks";
 import { streamKey, TILE, XI } from "./rng-core";
 import { signOf, streamOf } from "./perturb";
-import {
-  atLeast, checkActCode, checkApart, checkBuffer, checkDims, checkMembers, coordCount, dimAt, fillRange,
-  paramCount, streamBound, up16, widest,
-} from "./lowrank-core";
+import { coordCount, dimAt, fillRange, paramCount, streamBound, up16, widest } from "./lowrank-core";
 import { countNonzeros, sparseProduct, SPARSE_MAX } from "./lowrank-sparse";
 
 export { lowRankUpdate, lowRankGram, lowRankGramWorkBytes, lowRankUpdateWorkBytes } from "./lowrank-update";
@@ -98,12 +98,14 @@ function plan(rows: i32, layers: i32, dims: usize, rank: i32, S: i32): u64 {
 
 // Bytes of `work` lowRankForward needs for these sizes (antithetic ≠ 0: pairs share a stream).
 export function lowRankForwardWorkBytes(members: i32, rows: i32, layers: i32, dims: usize, rank: i32, antithetic: i32): i32 {
-  atLeast(members, 1, "lowRankForwardWorkBytes: members");
-  atLeast(rows, 1, "lowRankForwardWorkBytes: rows");
-  atLeast(rank, 1, "lowRankForwardWorkBytes: rank");
-  checkDims(layers, dims, rank, "lowRankForwardWorkBytes: layers", "lowRankForwardWorkBytes: dims");
+  const K = "lowRankForwardWorkBytes";
+  checkSize(members, K, "members");
+  checkSize(rows, K, "rows");
+  checkSize(rank, K, "rank");
+  checkLayers(layers, dims, K);
+  checkCoords(coordCount(layers, dims, rank), K);
   const bytes = plan(rows, layers, dims, rank, streamBound(members, antithetic != 0));
-  if (bytes > <u64>0x7FFFFFFF) abort("lowRankForwardWorkBytes: scratch must be < 2 GiB; got " + bytes.toString() + " bytes: split the members or the batch");
+  checkWorkBytes(bytes, K, "split the members or the batch");
   return <i32>bytes;
 }
 
@@ -204,15 +206,17 @@ function perturbedWeights(din: i32, dout: i32, rank: i32, gv: f64, W: usize, U: 
 export function lowRankForward(members: i32, rows: i32, layers: i32, act: i32, outAct: i32, dims: usize,
   rank: i32, X: usize, theta: usize, sigma: f64, seed: u32, iter: u32, member0: u32, antithetic: i32,
   center: i32, sparse: i32, out: usize, work: usize): void {
-  atLeast(members, 1, "lowRankForward: members");
-  atLeast(rows, 1, "lowRankForward: rows");
-  atLeast(rank, 1, "lowRankForward: rank");
-  checkActCode(act, "lowRankForward: act");
-  checkActCode(outAct, "lowRankForward: outAct");
-  checkMembers(members, member0, "lowRankForward: member0");
-  if (sparse < -1 || sparse > 1) abort("lowRankForward: sparse must be −1 (automatic), 0 (dense) or 1 (sparse); got " + sparse.toString());
-  if (!isFinite(sigma)) abort("lowRankForward: sigma must be finite; got " + sigma.toString());
-  checkDims(layers, dims, rank, "lowRankForward: layers", "lowRankForward: dims");
+  const K = "lowRankForward";
+  checkSize(members, K, "members");
+  checkSize(rows, K, "rows");
+  checkSize(rank, K, "rank");
+  checkAct(act, K, "act");
+  checkAct(outAct, K, "outAct");
+  checkMemberRange(members, member0, K);
+  checkAutoFlag(sparse, K, "sparse", "dense", "sparse");
+  checkFinite(sigma, K, "sigma");
+  checkLayers(layers, dims, K);
+  checkCoords(coordCount(layers, dims, rank), K);
   const anti = antithetic != 0;
   const first = streamOf(member0, anti);
   const S = <i32>(streamOf(member0 + <u32>(members - 1), anti) - first) + 1;
@@ -224,15 +228,15 @@ export function lowRankForward(members: i32, rows: i32, layers: i32, act: i32, o
   const xBytes = <u64>rows * <u64>d0 << 2;
   const tBytes = paramCount(layers, dims) << 3;
   const oBytes = <u64>(members + lead) * <u64>rows * <u64>dL << 2;
-  checkBuffer(X, xBytes, 4, "lowRankForward: X (f32 rows × d_0)");
-  checkBuffer(theta, tBytes, 8, "lowRankForward: theta (f64 parameter count)");
-  checkBuffer(out, oBytes, 4, "lowRankForward: out (f32 (center + members) × rows × d_L)");
-  checkBuffer(work, wBytes, 16, "lowRankForward: work (lowRankForwardWorkBytes bytes)");
-  checkApart(out, oBytes, X, xBytes, "lowRankForward: out and X");
-  checkApart(out, oBytes, theta, tBytes, "lowRankForward: out and theta");
-  checkApart(out, oBytes, work, wBytes, "lowRankForward: out and work");
-  checkApart(work, wBytes, X, xBytes, "lowRankForward: work and X");
-  checkApart(work, wBytes, theta, tBytes, "lowRankForward: work and theta");
+  checkRegion(X, xBytes, 4, K, "X");
+  checkRegion(theta, tBytes, 8, K, "theta");
+  checkRegion(out, oBytes, 4, K, "out");
+  checkRegion(work, wBytes, 16, K, "work (lowRankForwardWorkBytes bytes, 16-aligned)");
+  checkDisjoint(out, oBytes, X, xBytes, K, "out", "X");
+  checkDisjoint(out, oBytes, theta, tBytes, K, "out", "theta");
+  checkDisjoint(out, oBytes, work, wBytes, K, "out", "work");
+  checkDisjoint(work, wBytes, X, xBytes, K, "work", "X");
+  checkDisjoint(work, wBytes, theta, tBytes, K, "work", "theta");
 
   // P1 = [W_1 | U_1 of streams first … first + S − 1 | 0 padding], narrowed to f32 (U exact: ξ
   // are f32 values)

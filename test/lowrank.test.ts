@@ -272,14 +272,30 @@ test('lowrank kernels reject bad arguments with "<kernel>: <argument> must be �
     expectKernelError(() => fwd(1, 2, d.ptr, NaN), /^lowRankForward: sigma must be finite; got NaN$/);
     expectKernelError(() => mod.exports.lowRankForward(2, 3, 2, 2, 0, d.ptr, 1, X.ptr, th.ptr, 0.1, 1, 0, 0, 0, 0, 2, out.ptr, work.ptr),
       /^lowRankForward: sparse must be −1 \(automatic\), 0 \(dense\) or 1 \(sparse\); got 2$/);
+    expectKernelError(() => mod.exports.lowRankForward(2, 3, 2, 2, 0, d.ptr, 1, X.ptr, th.ptr, 0.1, 1, 0, 0xFFFFFFFF, 0, 0, -1, out.ptr, work.ptr),
+      /^lowRankForward: member0 \+ k must be ≤ 2\^32 \(member is u32\); got member0 = 4294967295, k = 2$/);
     expectKernelError(() => mod.exports.lowRankForward(2, 3, 2, 2, 0, d.ptr, 1, X.ptr, th.ptr, 0.1, 1, 0, 0, 0, 0, -1, out.ptr, X.ptr),
-      /^lowRankForward: (out and work|work and X) must not overlap; got \[/);
+      /^lowRankForward: (out and work|work and X) must not overlap \(pass separate buffers\); got \[\d+, \d+\) and \[\d+, \d+\)$/);
     expectKernelError(() => mod.exports.lowRankUpdate(2, 2, d.ptr, 1, 1, 1, 0, 1, 1, z.ptr, th.ptr, work.ptr),
       /^lowRankUpdate: with antithetic pairs member0 and k must be even.*got member0 = 1, k = 2/);
+    expectKernelError(() => mod.exports.lowRankUpdate(2, 2, d.ptr, 1, Infinity, 1, 0, 0, 0, z.ptr, th.ptr, work.ptr),
+      /^lowRankUpdate: coef must be finite; got Infinity$/);
+    // z (2 f64) ending 8 bytes past the end of memory
+    const end = mod.exports.memoryBytes();
+    expectKernelError(() => mod.exports.lowRankUpdate(2, 2, d.ptr, 1, 1, 1, 0, 0, 0, end - 8, th.ptr, work.ptr),
+      new RegExp(`^lowRankUpdate: z must lie inside memory; got pointer ${end - 8} \\+ extent 16 bytes > memory size ${end} bytes$`));
     expectKernelError(() => mod.exports.lowRankGram(2, 2, d.ptr, 1, 1, 0, 0, 0, th.ptr, G.ptr, G.ptr, work.ptr),
-      /^lowRankGram: G and p must not overlap; got \[/);
+      /^lowRankGram: G and p must not overlap \(pass separate buffers\); got \[\d+, \d+\) and \[\d+, \d+\)$/);
     expectKernelError(() => mod.exports.lowRankGram(2, 2, d.ptr, 1, 1, 0, 0, 0, th.ptr, G.ptr, p.ptr, 0),
-      /^lowRankGram: work \(lowRankGramWorkBytes bytes\) must be \d+ bytes inside memory/);
+      /^lowRankGram: work \(lowRankGramWorkBytes bytes, 16-aligned\) must be a buffer from alloc; got the null pointer 0$/);
+    // m = (2²⁹ + 2²⁹)·4 + 2²⁹ = 4831838208 coordinates: past the u32 stream positions
+    const wide = ws.from('i32', [1 << 29, 1 << 29]);
+    expectKernelError(() => mod.exports.lowRankForwardWorkBytes(1, 1, 1, wide.ptr, 4, 0),
+      /^lowRankForwardWorkBytes: the direction coordinates per member .* must be ≤ 4294967295 \(.*\); got 4831838208$/);
+    // k = 2³⁰ members × m = 17 coordinates × 8 bytes
+    expectKernelError(() => mod.exports.lowRankGramWorkBytes(1 << 30, 2, d.ptr, 1, 0),
+      /^lowRankGramWorkBytes: the scratch must be < 2 GiB \(split the members\); got 146028888064 bytes$/);
+    expectKernelError(() => mod.exports.lowRankUpdateWorkBytes(0, d.ptr, 1), /^lowRankUpdateWorkBytes: layers must be ≥ 1; got 0$/);
   } finally {
     ws.dispose();
   }
