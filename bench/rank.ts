@@ -56,7 +56,7 @@ function parseVariant(spec: string): Variant {
 // the runners-up of the tuning runs.
 const DEFAULT_VARIANTS = SMOKE
   ? 'k=4,rank=0,batch=64;k=8,rank=1,batch=64'
-  : 'k=32,rank=0;k=128,rank=1;k=128,rank=1,hidden=128;k=64,rank=1,hidden=128';
+  : 'k=32,rank=0,tau=1;k=128,rank=1,tau=1;k=128,rank=1,tau=0.5;k=64,rank=1,tau=0.5;k=32,rank=1,tau=0.5';
 const variants = argText('variants', DEFAULT_VARIANTS).split(';').map(parseVariant);
 
 // Multiply-adds of the forward calls of one iteration (one call per request):
