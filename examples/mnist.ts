@@ -16,7 +16,8 @@ import { lineChart } from './svg-plot.js';
 
 const wallStart = performance.now();
 // One worker next to the main thread when there is a second core: the same iterates as one thread
-// (fit's workers option), ×1.6 faster per iteration (bench/results/workers.json).
+// (fit's workers option): ×1.6 faster per iteration with Gaussian members (bench/results/workers.json), ×1.2
+// with the rank-1 default on a quiet machine (17.7 → 14.0 ms; under load 4–5 it measured slower, docs/defaults.md).
 const DEFAULT_WORKERS = os.availableParallelism() >= 2 ? 1 : 0;
 // NLB's ensemble size here: with fit's other defaults (rank-1 members), k = 64 ended highest after
 // 60 s of training (k = 128, fit's default, reaches 91.7 % sooner; docs/defaults.md). The time
