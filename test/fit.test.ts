@@ -5,6 +5,7 @@ import { mlp } from '../bindings/nn/mlp.js';
 import { fit, FitError, FIT_NLB_DEFAULTS, type FitIteration } from '../bindings/nn/fit.js';
 import { OptimizationError } from '../bindings/errors.js';
 import { createNlb } from '../bindings/optimizers/nlb.js';
+import { mlpBlocks } from '../bindings/optimizers/directions.js';
 import type { NlbState } from '../bindings/optimizers/types.js';
 import { Workspace } from '../bindings/workspace.js';
 import { decodeModel, encodeModel } from '../bindings/nn/serialize.js';
@@ -157,7 +158,9 @@ test('a version-1 file (training state v1) still loads and resumes bit-identical
   const { x, y } = tinySet();
   const opts = { batchSize: 10, seed: 2, nlb: { ensembleSize: 4 } };
   const whole = mlp([3, 4, 2], { activation: 'tanh', seed: 1, module });
-  await fit(whole, x, y, { ...opts, iterations: 9 });
+  // The file was written under fit's former defaults (Gaussian members, trust region 1); resuming
+  // it keeps them, so the uninterrupted run spells them out.
+  await fit(whole, x, y, { ...opts, nlb: { ensembleSize: 4, perturbation: 'gaussian', trustRegion: 1 }, iterations: 9 });
   const old = decodeModel(bytes, { module });
   assert.is((old.trainingState as { version: number }).version, 1);
   const h = await fit(old, x, y, { ...opts, iterations: 9, resume: true });
@@ -181,7 +184,7 @@ test('the saved state is the optimizers\' public state, and a file holds θ once
     assert.is(st.version, 2);
     // A fresh optimizer takes the state through loadState and reports it back unchanged.
     const ws = new Workspace(module);
-    const opt = createNlb(ws, new Float64Array(model.params.length), { ...FIT_NLB_DEFAULTS, ...fast });
+    const opt = createNlb(ws, new Float64Array(model.params.length), { ...FIT_NLB_DEFAULTS, ...fast, blocks: mlpBlocks(model.layers) });
     opt.loadState(st.optimizerState);
     assert.equal(opt.saveState(), st.optimizerState);
     opt.dispose();

@@ -205,12 +205,14 @@ export function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: Fi
     throw new TypeError(`fit takes no ${kind}.maxIterations; its budget is the iterations or epochs option.`);
   }
   const stop = resolveStopCriteria({ maxIterations: total, tolerance, gradientTolerance, patience } as StopCriteria, FIT_STOP_DEFAULTS);
-  const optimizerOptions = { ...process.networkDefaults, seed, ...userOptions };
+  // A resumed run keeps the options it was saved with: a default changed since does not apply to it.
+  const resumed = options.resume ? upgradeState(model.trainingState) : undefined;
+  const optimizerOptions = { ...(resumed?.optimizerOptions ?? process.networkDefaults), seed, ...userOptions };
 
   // Resume: the saved run must have been on the same data size, batch size, seed and optimizer.
   let saved: FitState | undefined;
   if (options.resume) {
-    const st = upgradeState(model.trainingState);
+    const st = resumed!;
     const mismatch = (what: string, a: unknown, b: unknown) =>
       new RangeError(`resume: the saved run used ${what} ${JSON.stringify(a)}, this call ${JSON.stringify(b)}. Use the same settings to continue it, or drop resume.`);
     if (st.optimizer !== kind) throw mismatch('optimizer', st.optimizer, kind);
