@@ -7,25 +7,10 @@ import * as assert from 'uvu/assert';
 import { loadModule } from '../bindings/wasm.js';
 import { mlp } from '../bindings/nn/mlp.js';
 import { fit, type FitIteration } from '../bindings/nn/fit.js';
-import { mulberry32, gaussian } from './nn-oracle.js';
+import { blobs } from './nn-oracle.js';
 
 const module = await loadModule();
 
-/** Four Gaussian blobs in 8-D (centres 3 apart, noise 0.35). */
-function blobs(rows: number, seed: number) {
-  const rand = mulberry32(seed);
-  const centres = [
-    [3, 0, 0, 0, 1, 0, 0, 0], [0, 3, 0, 0, 0, -1, 0, 0], [0, 0, 3, 0, 0, 0, 1, 0], [0, 0, 0, 3, 0, 0, 0, -1],
-  ];
-  const x = new Float32Array(rows * 8);
-  const y = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const c = Math.floor(rand() * 4);
-    y[r] = c;
-    for (let j = 0; j < 8; j++) x[r * 8 + j] = centres[c][j] + 0.35 * gaussian(rand);
-  }
-  return { x: { data: x, shape: [rows, 8] as [number, number] }, y };
-}
 
 const train = blobs(300, 31);
 const net = () => mlp([8, 12, 4], { activation: 'tanh', seed: 3, module });

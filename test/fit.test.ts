@@ -10,25 +10,10 @@ import type { NlbState } from '../bindings/optimizers/types.js';
 import { Workspace } from '../bindings/workspace.js';
 import { decodeModel, encodeModel } from '../bindings/nn/serialize.js';
 import { epochPermutation } from '../bindings/nn/random.js';
-import { mulberry32, gaussian } from './nn-oracle.js';
+import { blobs, gaussian, mulberry32 } from './nn-oracle.js';
 
 const module = await loadModule();
 
-/** Four Gaussian blobs in 8-D with centres ≥ 3 apart and noise 0.35: separable with a wide margin. */
-function blobs(rows: number, seed: number) {
-  const rand = mulberry32(seed);
-  const centres = [
-    [3, 0, 0, 0, 1, 0, 0, 0], [0, 3, 0, 0, 0, -1, 0, 0], [0, 0, 3, 0, 0, 0, 1, 0], [0, 0, 0, 3, 0, 0, 0, -1],
-  ];
-  const x = new Float32Array(rows * 8);
-  const y = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const c = Math.floor(rand() * 4);
-    y[r] = c;
-    for (let j = 0; j < 8; j++) x[r * 8 + j] = centres[c][j] + 0.35 * gaussian(rand);
-  }
-  return { x: { data: x, shape: [rows, 8] as [number, number] }, y };
-}
 
 const small = () => mlp([8, 12, 4], { activation: 'tanh', seed: 3, module });
 const fast = { ensembleSize: 12 };

@@ -36,3 +36,20 @@ export function referenceForward(layers: readonly number[], activation: string, 
   }
   return input;
 }
+
+/** Four Gaussian blobs in 8-D with centres ≥ 3 apart and noise 0.35: separable with a wide margin
+ *  (the fit suites' synthetic classification set). */
+export function blobs(rows: number, seed: number) {
+  const rand = mulberry32(seed);
+  const centres = [
+    [3, 0, 0, 0, 1, 0, 0, 0], [0, 3, 0, 0, 0, -1, 0, 0], [0, 0, 3, 0, 0, 0, 1, 0], [0, 0, 0, 3, 0, 0, 0, -1],
+  ];
+  const x = new Float32Array(rows * 8);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const c = Math.floor(rand() * 4);
+    y[r] = c;
+    for (let j = 0; j < 8; j++) x[r * 8 + j] = centres[c][j] + 0.35 * gaussian(rand);
+  }
+  return { x: { data: x, shape: [rows, 8] as [number, number] }, y };
+}
