@@ -24,6 +24,8 @@ import { loadModule, Workspace, createNlb, LeastSquares, CrossEntropy, type Enkf
 import { MlpEvaluator } from '../bindings/nn/evaluator.js';
 import type { PerturbedRequest } from '../bindings/optimizers/types.js';
 import { initialParameters } from '../bindings/nn/mlp.js';
+import { FIT_NLB_DEFAULTS } from '../bindings/optimizers/nlb-options.js';
+import { membersPerCall, withNetworkBlocks } from '../bindings/nn/lowrank-evaluator.js';
 import { SMOKE, writeResult } from './lib/smoke.js';
 
 const quick = process.argv.includes('--quick');
@@ -61,9 +63,9 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
 };
 
-const FORWARD_KERNELS = ['mlpForward', 'mlpForwardPerturbed', 'narrow', 'widen', 'denseEnsemble', 'sgemm'];
+const FORWARD_KERNELS = ['mlpForward', 'mlpForwardPerturbed', 'lowRankForward', 'narrow', 'widen', 'denseEnsemble', 'sgemm'];
 const GENERATION_KERNELS = ['perturb32', 'perturb64'];
-const ALLOC_KERNELS = ['alloc', 'free', 'memoryBytes', 'simdEnabled', 'sgemmWorkBytes', 'mlpWorkBytes'];
+const ALLOC_KERNELS = ['alloc', 'free', 'memoryBytes', 'simdEnabled', 'sgemmWorkBytes', 'mlpWorkBytes', 'lowRankForwardWorkBytes'];
 
 interface Split {
   totalMs: number;
@@ -302,9 +304,63 @@ async function mnist(mod: EnkfModule) {
   return results;
 }
 
+// Part 3 — the split as fit runs it (workers 0): fit's NLB defaults (FIT_NLB_DEFAULTS) with the
+// network's blocks and members per call filled in as fit does, for rank-1 members (k = 32 and fit's
+// k = 128) next to Gaussian ones (k = 32). Algebra now includes lowRankUpdate / lowRankGram.
+async function perturbations(mod: EnkfModule) {
+  const layers = [784, 64, 10];
+  const batch = 512;
+  const N = 4096;
+  let s = 777;
+  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const X = Float32Array.from({ length: N * 784 }, rand);
+  const labelsAll = Int32Array.from({ length: N }, () => Math.floor(rand() * 10));
+  const theta0 = initialParameters(layers, 'lecun', 1);
+  const configs = [
+    { perturbation: 'gaussian' as const, k: 32 },
+    { perturbation: { kind: 'low-rank' as const, rank: 1 }, k: 32 },
+    { perturbation: { kind: 'low-rank' as const, rank: 1 }, k: 128 },
+  ];
+  const results = [];
+  for (const { perturbation, k } of configs) {
+    const timed = timedModule(mod);
+    const ws = new Workspace(timed.module);
+    const options = withNetworkBlocks({ ...FIT_NLB_DEFAULTS, ensembleSize: k, perturbation, seed: 1 }, layers);
+    const ev = new MlpEvaluator(timed.module, { layers, activation: 'tanh', batchSize: batch, maxMembers: membersPerCall(options) });
+    const obj = new CrossEntropy(ws, 10, labelsAll.subarray(0, batch));
+    const nlb = createNlb(ws, theta0, options);
+    const reps = SMOKE ? 1 : quick ? 4 : 10;
+    const warm = SMOKE ? 1 : 2;
+    const runs: Split[] = [];
+    for (let r = 0; r < reps + warm; r++) {
+      const index = Int32Array.from({ length: batch }, (_, i) => ((r * batch + i) * 7919) % N);
+      ev.setBatch(X, index);
+      obj.setLabels(Array.from(index, (i) => labelsAll[i]));
+      timed.times.clear();
+      const d = nlb.step(ev, obj, { newBatch: true });
+      if (r >= warm) runs.push(split(d.totalMs, 0, timed.times, d.tries));
+    }
+    const sp = medianSplit(runs);
+    const kind = perturbation === 'gaussian' ? 'gaussian' : 'rank-1';
+    const pct = (x: number) => +(100 * x / sp.totalMs).toFixed(1);
+    results.push({
+      perturbation: kind, k, layers, batch, reps, maxMembers: ev.maxMembers, ...sp,
+      percent: { forward: pct(sp.forwardMs), generation: pct(sp.generationMs), algebra: pct(sp.algebraMs), bookkeeping: pct(sp.bookkeepingMs) },
+    });
+    console.log(`fit path, ${kind}, k = ${k}: total ${sp.totalMs.toFixed(1)} ms, forward ${sp.forwardMs.toFixed(1)} (${pct(sp.forwardMs)} %), ` +
+      `algebra ${sp.algebraMs.toFixed(1)} (${pct(sp.algebraMs)} %), generation ${sp.generationMs.toFixed(1)}, bookkeeping ` +
+      `${sp.bookkeepingMs.toFixed(1)} (${pct(sp.bookkeepingMs)} %)\n  kernels: ` +
+      Object.entries(sp.kernels).map(([kn, ms]) => `${kn} ${ms.toFixed(2)}`).join(', '));
+    ev.dispose();
+    ws.dispose();
+  }
+  return results;
+}
+
 const mod = await loadModule();
 const started = performance.now();
 const mlp = await mnist(mod);
+const byPerturbation = await perturbations(mod);
 const linear = await grid(mod);
 const out = {
   benchmark: 'NLB iteration split: forward / generation / algebra / bookkeeping (medians, ms)',
@@ -314,10 +370,12 @@ const out = {
   notes: 'kalmanFraction = (total − forward)/total; forward = the model only (JS forward, or mlpForward + narrow + widen; ' +
     'mlpForwardPerturbed, which also generates the members, counts as forward). mnist[i] is the fused evaluator, ' +
     'mnist[i].unfused the perturb32 + mlpForward path, stepped alternately in the same run; bytes = module memory held. ' +
-    'Shared 2-core machine: absolute times drift; compare within one run.',
+    'perturbations: fit\'s NLB defaults on the fit path (workers 0), Gaussian k = 32 vs rank-1 k = 32 and 128; lowRankForward ' +
+    'counts as forward, lowRankUpdate / lowRankGram as algebra. Shared 2-core machine: absolute times drift; compare within one run.',
   runSeconds: (performance.now() - started) / 1000,
   smoke: SMOKE,
   mnist: mlp,
+  perturbations: byPerturbation,
   linear,
 };
 const written = quick && !SMOKE ? undefined : writeResult('iteration', out);

@@ -15,7 +15,8 @@ const TIMEOUT_MS = 120_000;
 const SUITES: Record<string, string[]> = {
   // gemm also compiles bench/peak.ts (the SIMD peak loop) with asc.
   gemm: ['shapes', 'mlpForward', 'rounds', 'smoke'],
-  iteration: ['environment', 'mnist', 'linear', 'smoke'],
+  iteration: ['environment', 'mnist', 'perturbations', 'linear', 'smoke'],
+  scaling: ['environment', 'settings', 'results', 'linearity', 'smoke'],
   lowrank: ['results', 'peakGflops', 'sparseFirstLayerCrossover', 'smoke'],
   rank: ['settings', 'results', 'ratios', 'smoke'],
   defaults: ['defaults', 'results', 'eki', 'smoke'],
