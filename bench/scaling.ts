@@ -5,7 +5,8 @@
 //   k ∈ {32, 64, 128, 256}, batch ∈ {128, 256, 512, 1024}, hidden layers of 64 ∈ {1, 2, 4}.
 // Per point: the median of a few iterations' wall time (after one warm-up). Linearity in k and batch:
 // least-squares line t = a + b·x with its R², and the time ratio per doubling of x (2 if linear with
-// no fixed cost, lower when a fixed part dominates, higher when superlinear).
+// no fixed cost, lower when a fixed part dominates, higher when superlinear), and a quadratic fit whose
+// x² share at the largest x shows how much of the growth comes from the k × k algebra.
 //
 // Run: node --import tsx bench/scaling.ts [--smoke]   → bench/results/scaling.json (smoke: bench/lib/smoke.ts)
 import os from 'node:os';
@@ -73,7 +74,28 @@ function linearity(points: Point[], x: (p: Point) => number) {
   const intercept = mt - slope * mx;
   const r2 = sxx > 0 && stt > 0 ? (sxt * sxt) / (sxx * stt) : 1;
   const ratios = ts.slice(1).map((t, i) => +(t / ts[i]).toFixed(3));
-  return { x: xs, ms: ts.map((t) => +t.toFixed(2)), slopeMsPerUnit: slope, interceptMs: intercept, r2: +r2.toFixed(4), ratioPerDoubling: ratios };
+  const quad = quadratic(xs, ts);
+  return {
+    x: xs, ms: ts.map((t) => +t.toFixed(2)), slopeMsPerUnit: slope, interceptMs: intercept, r2: +r2.toFixed(4), ratioPerDoubling: ratios,
+    quadratic: quad,
+  };
+}
+
+// Least-squares t = a + b·x + c·x² (normal equations, 3 × 3, Cramer): the share of c·x² in t at the
+// largest x says how much of the growth is quadratic (k² terms: the k × k system and Gram).
+function quadratic(xs: number[], ts: number[]) {
+  if (xs.length < 3) return null;
+  const S = (p: number) => xs.reduce((acc, x) => acc + x ** p, 0);
+  const T = (p: number) => xs.reduce((acc, x, i) => acc + x ** p * ts[i], 0);
+  const A = [[S(0), S(1), S(2)], [S(1), S(2), S(3)], [S(2), S(3), S(4)]];
+  const rhs = [T(0), T(1), T(2)];
+  const det = (M: number[][]) => M[0][0] * (M[1][1] * M[2][2] - M[1][2] * M[2][1]) - M[0][1] * (M[1][0] * M[2][2] - M[1][2] * M[2][0]) +
+    M[0][2] * (M[1][0] * M[2][1] - M[1][1] * M[2][0]);
+  const D = det(A);
+  const [a, b, c] = [0, 1, 2].map((j) => det(A.map((row, i) => row.map((v, jj) => (jj === j ? rhs[i] : v)))) / D);
+  const xMax = Math.max(...xs);
+  const tMax = a + b * xMax + c * xMax * xMax;
+  return { a, b, c, quadraticShareAtMax: +((c * xMax * xMax) / tMax).toFixed(3) };
 }
 
 const mod = await loadModule();
@@ -85,7 +107,7 @@ const axes = SMOKE
   : { k: [32, 64, 128, 256], batch: [128, 256, 512, 1024], hidden: [1, 2, 4] };
 const smokeBase = { k: 16, batch: 64, hidden: 1 };
 const b0 = SMOKE ? smokeBase : base;
-const reps = SMOKE ? 1 : 5;
+const reps = SMOKE ? 1 : 7;
 const results: Point[] = [];
 const summary: Record<string, unknown> = {};
 for (const kind of ['rank-1', 'gaussian'] as const) {
@@ -98,7 +120,8 @@ for (const kind of ['rank-1', 'gaussian'] as const) {
 for (const kind of ['rank-1', 'gaussian']) {
   const s = summary[kind] as Record<string, ReturnType<typeof linearity>>;
   for (const axis of ['k', 'batch', 'hidden']) {
-    console.log(`${kind} vs ${axis}: R² ${s[axis].r2}, ratio per step ${s[axis].ratioPerDoubling.join(' ')}, intercept ${s[axis].interceptMs.toFixed(1)} ms`);
+    console.log(`${kind} vs ${axis}: R² ${s[axis].r2}, ratio per step ${s[axis].ratioPerDoubling.join(' ')}, intercept ${s[axis].interceptMs.toFixed(1)} ms, ` +
+      `x² share at max ${s[axis].quadratic?.quadraticShareAtMax ?? '-'}`);
   }
 }
 const out = {
@@ -109,7 +132,8 @@ const out = {
   },
   settings: { base: b0, axes, reps, warmup: 1, optimizer: { ...FIT_NLB_DEFAULTS }, activation: 'tanh', hiddenWidth: 64 },
   notes: 'One axis varies at a time around the base point. linearity[kind][axis]: least-squares line ms = interceptMs + ' +
-    'slopeMsPerUnit·x, its R², and ms ratio between consecutive points (per doubling for k and batch; depth steps 1→2→4). ' +
+    'slopeMsPerUnit·x, its R², and ms ratio between consecutive points (per doubling for k and batch; depth steps 1→2→4); ' +
+    'quadratic: ms = a + b·x + c·x², quadraticShareAtMax = c·x²/ms at the largest x. ' +
     'Shared, loaded 2-core machine: absolute times drift; see the load averages.',
   runSeconds: (performance.now() - started) / 1000,
   smoke: SMOKE,
