@@ -9,18 +9,16 @@
 // Each timing is a Benchmark.js run (median of its samples).
 //
 // Run: node --import tsx bench/gemm.ts [--quick | --smoke]   → bench/results/gemm.json (smoke: bench/lib/smoke.ts)
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import Benchmark from 'benchmark';
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadModule, Workspace } from '../bindings/index.js';
 import { jsGemm } from './lib/jsgemm.js';
 import { SMOKE, writeResult } from './lib/smoke.js';
+import { PEAK_FLOPS, PEAK_ITERS, compilePeak, median } from './lib/peak.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = SMOKE ? 1 : quick ? 3 : 9;
@@ -28,13 +26,8 @@ const ROUNDS = SMOKE ? 1 : quick ? 3 : 9;
 const MIN_TIME = SMOKE ? 0.001 : 0.01;
 const MAX_TIME = SMOKE ? 0.005 : 0.1;
 const WARM_UP = SMOKE ? 1 : 20;
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
-};
 
 // Median seconds per call of fn, from one Benchmark.js run.
 function secondsPerCall(name: string, fn: () => void, maxTime = MAX_TIME): number {
@@ -44,25 +37,6 @@ function secondsPerCall(name: string, fn: () => void, maxTime = MAX_TIME): numbe
   return median(b.stats.sample as number[]);
 }
 
-// ---- the peak loop: compiled from bench/peak.ts into a temporary directory ----------------------
-function compilePeak(): (iters: number, m: number, c: number) => number {
-  const dir = mkdtempSync(join(os.tmpdir(), 'enkf-peak-'));
-  try {
-    const out = join(dir, 'peak.wasm');
-    execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), join(root, 'bench/peak.ts'),
-      '--outFile', out, '-O3', '--enable', 'simd', '--runtime', 'stub'],
-    // cwd outside the project: asc would otherwise add the project's asconfig.json entries.
-    { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(out)), {
-      env: { abort: () => { throw new Error('peak.wasm aborted'); } },
-    });
-    return instance.exports.peak as (iters: number, m: number, c: number) => number;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-const PEAK_ITERS = 200_000;
-const PEAK_FLOPS = PEAK_ITERS * 12 * 8; // 12 chains × (mul + add) × 4 lanes
 
 // ---- set-up -------------------------------------------------------------------------------------
 const loadBefore = os.loadavg();

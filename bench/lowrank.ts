@@ -7,14 +7,11 @@
 // are taken within a round and reported as medians over rounds; absolute times are indicative only.
 //
 // Run: node --import tsx bench/lowrank.ts [--quick]   → bench/results/lowrank.json
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Benchmark from 'benchmark';
 import { loadModule, Workspace } from '../bindings/index.js';
 import { SMOKE, writeResult } from './lib/smoke.js';
+import { PEAK_FLOPS, PEAK_ITERS, compilePeak, median } from './lib/peak.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = SMOKE ? 1 : quick ? 2 : 5;
@@ -22,12 +19,7 @@ const ENSEMBLES = SMOKE ? [33] : [33, 129, 257];
 const DIMS = [784, 64, 10];
 const ROWS = 512;
 const TANH = 2;
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
-};
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 // Median seconds per call of fn from one Benchmark.js run (≥ 3 samples).
@@ -38,23 +30,6 @@ function seconds(name: string, fn: () => void): number {
   return median(b.stats.sample as number[]);
 }
 
-// The peak loop, compiled into a temporary directory (outside the project's asconfig.json).
-function compilePeak(): (iters: number, m: number, c: number) => number {
-  const dir = mkdtempSync(join(os.tmpdir(), 'enkf-peak-'));
-  try {
-    const out = join(dir, 'peak.wasm');
-    execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), join(root, 'bench/peak.ts'),
-      '--outFile', out, '-O3', '--enable', 'simd', '--runtime', 'stub'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(out)), {
-      env: { abort: () => { throw new Error('peak.wasm aborted'); } },
-    });
-    return inst.exports.peak as (iters: number, m: number, c: number) => number;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-const PEAK_ITERS = 200_000;
-const PEAK_FLOPS = PEAK_ITERS * 96;
 
 const loadBefore = os.loadavg();
 const peak = compilePeak();
