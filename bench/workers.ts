@@ -17,7 +17,7 @@
 // (--quick: 2 rounds of 20 iterations; the file records which)
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../test/browser/chromium.js';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,7 +98,6 @@ for (const r of results) {
     `${r.medianOverheadMsPerFit.toFixed(0)} ms per fit(), cpu/wall ${r.cpuPerWall.toFixed(2)}, bit-identical to workers 0: ${r.bitIdenticalToWorkers0}`);
 }
 // The same rounds in Chromium: the package and the digits served from loopback, fit run in the page.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 async function inChromium() {
   if (!existsSync(CHROMIUM)) return { skipped: `no Chromium at ${CHROMIUM}` };
   const root = fileURLToPath(new URL('../', import.meta.url));
@@ -117,7 +116,7 @@ async function inChromium() {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     // tsx names the functions written inside page.evaluate through a __name helper the page lacks.

@@ -8,15 +8,13 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser/chromium.js';
 import { serve } from './browser/serve.js';
 import * as enkf from '../bindings/internal.js';
 // @ts-ignore: a plain ES module shared with the page
 import { fitWith } from './browser/fit-workers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 
 let browser: Browser;
 let page: Page;
@@ -36,11 +34,10 @@ const COUNT_WORKERS = `{
 }`;
 
 test.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH.`);
   const s = await serve();
   origin = s.origin;
   close = () => s.server.close();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launchChromium();
   page = await browser.newPage();
   await page.addInitScript(COUNT_WORKERS);
   await page.goto(`${origin}/test/browser/blank.html`);

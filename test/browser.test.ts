@@ -3,16 +3,13 @@
 // from the inlined bundle without fetching, and computes the same bits as in Node.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser/chromium.js';
 import { serve } from './browser/serve.js';
 import { loadModule, Workspace } from '../bindings/index.js';
 // @ts-ignore: a plain ES module shared with the page
 import { trainEverywhere } from './browser/train-everywhere.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 
 let browser: Browser;
 let page: Page;
@@ -21,11 +18,10 @@ let close: () => void;
 const wasmRequests: string[] = [];
 
 test.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH.`);
   const s = await serve();
   origin = s.origin;
   close = () => s.server.close();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launchChromium();
   page = await browser.newPage();
   page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasmRequests.push(r.url()); });
   await page.goto(`${origin}/test/browser/blank.html`);

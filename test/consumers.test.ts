@@ -15,14 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { build as viteBuild, createServer as viteServer } from 'vite';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './browser/chromium.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let tmp: string;
 let app: string;
@@ -62,7 +60,7 @@ test.before(async () => {
 });
 
 let sharedBrowser: Promise<Browser> | undefined;
-const browser = () => (sharedBrowser ??= chromium.launch({ executablePath: CHROMIUM, args: FLAGS }));
+const browser = () => (sharedBrowser ??= launchChromium());
 
 test.after(async () => {
   if (sharedBrowser) await (await sharedBrowser).close();

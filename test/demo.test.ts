@@ -4,10 +4,10 @@
 // the same network in Node — and stops on Stop. Screenshots go to test-results/.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser/chromium.js';
 import { loadModule, mlp, fit, type MLP } from '../bindings/index.js';
 import { mnistSplit, MNIST_FEATURES } from '../bindings/data/mnist.js';
 // @ts-ignore: plain ES modules shared with the page and `npm run demo`
@@ -17,9 +17,6 @@ import { decodeDigits } from '../examples/browser/mnist-digits.js';
 // @ts-ignore
 import { toMnistInput } from '../examples/browser/mnist-draw.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../test-results/', import.meta.url));
 // A short seeded run: 150 iterations of NLB with 16 members on batches of 256, tested every 25.
@@ -32,12 +29,11 @@ let url: string;
 let close: () => void;
 
 test.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH.`);
   await prepareDemo();
   const s = await serveDemo({ port: 0 });
   ({ origin, url } = s);
   close = () => s.server.close();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launchChromium();
   await mkdir(RESULTS, { recursive: true });
 });
 
