@@ -11,7 +11,7 @@
 //  28 pStride (floats)                    32 out: members × rows × d_L f32 (the logits)
 //  36 bufA, 40 bufB: rows × max(d_1 … d_{L−1}) f32 each (bufA used from 2 layers, bufB from 3)
 //  44 work: mlpWorkBytes(rows, L, dims) bytes, 16-aligned
-import { checkAct, checkDims, checkDisjoint, checkRegion, checkSize, checkStride, checkWorkBytes } from "./checks";
+import { checkAct, checkDisjoint, checkLayers, checkRegion, checkSize, checkStride, checkWorkBytes } from "./checks";
 import { engineWorkBytes } from "./gemm-pack";
 
 // @ts-ignore: decorator
@@ -40,9 +40,7 @@ export function mlpNetworkBytes(): i32 {
 
 // Reads and checks dims (layers + 1 sizes ≥ 1); returns the work bytes the layers need.
 function layerWork(layers: i32, dims: usize, kernel: string): u64 {
-  checkSize(layers, kernel, "layers");
-  checkRegion(dims, <u64>(layers + 1) << 2, 4, kernel, "dims");
-  checkDims(layers, dims, kernel);
+  checkLayers(layers, dims, kernel);
   let bytes: u64 = 0;
   for (let l = 1; l <= layers; l++) {
     const b = engineWorkBytes(load<i32>(dims + (<usize>l << 2)), load<i32>(dims + (<usize>(l - 1) << 2)));
