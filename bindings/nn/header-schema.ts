@@ -2,7 +2,7 @@
 // checksum is intact can still have been edited or written by another program: every field is
 // checked here, and a bad one is a FormatError naming the field, what was expected and what came.
 import { FormatError } from '../errors.js';
-import { checkLayers, parameterCount } from './mlp.js';
+import { ACTIVATIONS, checkLayers, parameterCount } from './mlp.js';
 
 /** Deepest nesting of arrays/objects a header may hold (fit's own state is 4 levels deep). */
 export const MAX_HEADER_DEPTH = 32;
@@ -92,7 +92,7 @@ export function checkHeader(h: unknown, version: number): number[] {
   } catch {
     throw headerError('header.architecture.layers', 'an array of ≥ 2 integer sizes in [1, 2^20] ending in ≥ 2 classes', a.layers);
   }
-  oneOf(a.activation, 'header.architecture.activation', ['tanh', 'relu', 'sigmoid']);
+  oneOf(a.activation, 'header.architecture.activation', ACTIVATIONS);
   oneOf(a.init, 'header.architecture.init', ['he', 'glorot', 'lecun']);
   int(a.seed, 'header.architecture.seed', 0, 0xffffffff);
   oneOf(a.loss, 'header.architecture.loss', ['softmax-cross-entropy']);

@@ -12,13 +12,16 @@ import { checkInt, describe } from '../errors.js';
 import { SeededRandom, hash32 } from './random.js';
 import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
 
-export type Activation = 'tanh' | 'relu' | 'sigmoid';
+export type Activation = 'tanh' | 'relu' | 'sigmoid' | 'sign' | 'heaviside' | 'hardTanh';
 /** Weight initialization (biases start at 0), normal with standard deviation:
  *  'he' √(2/fan-in), 'glorot' √(2/(fan-in + fan-out)), 'lecun' √(1/fan-in). */
 export type InitScheme = 'he' | 'glorot' | 'lecun';
 
-/** Activation codes of the dense kernels (bindings/wasm.ts: 0 identity, 1 relu, 2 tanh, 3 sigmoid). */
-export const ACTIVATION_CODE: Readonly<Record<Activation | 'identity', number>> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
+/** Activation codes of the kernels (assembly/checks.ts ACT_*): 0 identity, 1 relu, 2 tanh, 3 sigmoid,
+ *  4 sign (v ≥ 0 ? 1 : −1), 5 heaviside (v > 0 ? 1 : 0), 6 hardTanh (clamp(v, −1, 1)). */
+export const ACTIVATION_CODE: Readonly<Record<Activation | 'identity', number>> = {
+  identity: 0, relu: 1, tanh: 2, sigmoid: 3, sign: 4, heaviside: 5, hardTanh: 6,
+};
 
 export interface MlpOptions {
   /** Hidden-layer activation (default 'tanh'). */
@@ -59,7 +62,7 @@ export function parameterCount(layers: readonly number[]): number {
   return n;
 }
 
-const ACTIVATIONS: readonly Activation[] = ['tanh', 'relu', 'sigmoid'];
+export const ACTIVATIONS: readonly Activation[] = ['tanh', 'relu', 'sigmoid', 'sign', 'heaviside', 'hardTanh'];
 const INITS: readonly InitScheme[] = ['he', 'glorot', 'lecun'];
 
 /** Checks layer sizes: at least [inputs, outputs], positive integers, ≥ 2 outputs (classes). */
