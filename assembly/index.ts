@@ -11,4 +11,5 @@ export * from "./convert";
 export * from "./finite";
 export * from "./cholesky";
 export * from "./lowrank";
+export { lowRankMembers, lowRankMembersWorkBytes } from "./lowrank-members";
 export { selfCheck } from "./selfcheck";

@@ -148,16 +148,26 @@ export interface RawExports {
     antithetic: number, center: number, sparse: number, out: Ptr, work: Ptr): void;
   /** Bytes of scratch `work` lowRankForward needs. */
   lowRankForwardWorkBytes(members: number, rows: number, layers: number, dims: Ptr, rank: number, antithetic: number): number;
+  // lowrank-update.ts, lowrank-members.ts — the same directions for weight blocks of any shapes:
+  // shapes: i32[2·layers] = [fanIn_1, fanOut_1, fanIn_2, fanOut_2, …] (an MLP: [d_0, d_1, d_1, d_2, …],
+  // same bits as its dims); theta: f64 n, per block W (fanIn×fanOut) then b (fanOut).
   /** θ += coef·Σ_i z_i e_i (the contract of nlbUpdate; split calls give the same bits; whole pairs).
    *  z: f64 k; work: lowRankUpdateWorkBytes bytes. */
-  lowRankUpdate(k: number, layers: number, dims: Ptr, rank: number, coef: number, seed: number, iter: number,
+  lowRankUpdate(k: number, layers: number, shapes: Ptr, rank: number, coef: number, seed: number, iter: number,
     member0: number, antithetic: number, z: Ptr, theta: Ptr, work: Ptr): void;
   /** Bytes of scratch `work` lowRankUpdate needs. */
-  lowRankUpdateWorkBytes(layers: number, dims: Ptr, rank: number): number;
+  lowRankUpdateWorkBytes(layers: number, shapes: Ptr, rank: number): number;
   /** G(k×k) = [e_a·e_b], p(k) = [e_a·θ] in closed form from the factors (the contract of drawGram).
    *  work: lowRankGramWorkBytes bytes. */
-  lowRankGram(k: number, layers: number, dims: Ptr, rank: number, seed: number, iter: number, member0: number,
+  lowRankGram(k: number, layers: number, shapes: Ptr, rank: number, seed: number, iter: number, member0: number,
     antithetic: number, theta: Ptr, G: Ptr, p: Ptr, work: Ptr): void;
   /** Bytes of scratch `work` lowRankGram needs (every stream's coordinates, f64). */
-  lowRankGramWorkBytes(k: number, layers: number, dims: Ptr, rank: number, antithetic: number): number;
+  lowRankGramWorkBytes(k: number, layers: number, shapes: Ptr, rank: number, antithetic: number): number;
+  /** f32 parameter rows dstStride floats apart: [θ if center ≠ 0], then θ + σ·s_i·D_{q_i} for members
+   *  i = member0 … member0 + count − 1, each entry the f64 value of lowRankUpdate's single member
+   *  rounded once. work: lowRankMembersWorkBytes bytes. */
+  lowRankMembers(count: number, layers: number, shapes: Ptr, rank: number, sigma: number, seed: number, draw: number,
+    member0: number, antithetic: number, center: number, theta: Ptr, dst: Ptr, dstStride: number, work: Ptr): void;
+  /** Bytes of scratch `work` lowRankMembers needs (one stream's coordinates and a block's w·Vᵀ). */
+  lowRankMembersWorkBytes(layers: number, shapes: Ptr, rank: number): number;
 }

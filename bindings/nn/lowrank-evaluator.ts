@@ -30,8 +30,10 @@ export class LowRankForward {
   /** logits = F of θ (with request.center) and of the request's rank-r members. */
   run(request: PerturbedRequest, p: LowRankPerturbation): void {
     const { ws, layers, dims, X, logits, act, batchSize } = this.t;
-    if (p.dims.length !== layers.length || p.dims.some((d, l) => d !== layers[l])) {
-      throw new RangeError(`The low-rank members are drawn for layers [${p.dims.join(', ')}] but this network has [${layers.join(', ')}]; ` +
+    const drawn = p.dims;
+    if (!drawn || drawn.length !== layers.length || drawn.some((d, l) => d !== layers[l])) {
+      const what = drawn ? `layers [${drawn.join(', ')}]` : `blocks ${p.shapes.map(([i, o]) => `${i}×${o}`).join(', ')} (not an MLP chain)`;
+      throw new RangeError(`The low-rank members are drawn for ${what} but this network has [${layers.join(', ')}]; ` +
         'declare blocks that match the network (fit does this from the model).');
     }
     const raw = ws.raw;
