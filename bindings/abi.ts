@@ -170,4 +170,19 @@ export interface RawExports {
     member0: number, antithetic: number, center: number, theta: Ptr, dst: Ptr, dstStride: number, work: Ptr): void;
   /** Bytes of scratch `work` lowRankMembers needs (one stream's coordinates and a block's w·Vᵀ). */
   lowRankMembersWorkBytes(layers: number, shapes: Ptr, rank: number): number;
+
+  // seq.ts — sequential networks (dense, conv2d, maxPool2d, avgPool2d) from a layer table of
+  // L × 20 i32 words (op, act, inH, inW, inC, outH, outW, outC, kh, kw, strideH, strideW, padTop,
+  // padLeft, wOffset, levels, range bits, 3 reserved; bindings/nn/layers.ts); images channels-last.
+  /** Parameter count n of the table (checked: shapes chain, window sizes, contiguous offsets). */
+  seqParamCount(layers: number, table: Ptr): number;
+  /** Bytes of scratch `work` (16-aligned) seqForward needs for `rows` rows. */
+  seqWorkBytes(layers: number, table: Ptr, rows: number): number;
+  /** Bytes of a sequential network descriptor. */
+  seqNetworkBytes(): number;
+  /** Writes and checks the descriptor: X (rows × input size f32), P (f32 parameter rows pStride
+   *  apart, pStride ≥ n, a multiple of 4), out (members × rows × last layer's size f32). */
+  seqNetwork(net: Ptr, layers: number, table: Ptr, rows: number, X: Ptr, P: Ptr, pStride: number, out: Ptr, work: Ptr): void;
+  /** out[m] = the forward of P row m over the batch, m < members. */
+  seqForward(net: Ptr, members: number): void;
 }

@@ -331,3 +331,31 @@ export function initialLayerParameters(p: Placement, seed: number): Float64Array
   }
   return theta;
 }
+
+/** A sequential model's architecture as JSON (saved in model files, sent to worker threads). */
+export interface SeqArchitecture {
+  readonly type: 'sequential';
+  readonly inputShape: readonly [number, number, number];
+  readonly layers: readonly Layer[];
+  /** One scheme for every layer; absent: per layer ('he' for relu, 'glorot' otherwise). */
+  readonly init?: InitScheme;
+}
+
+const INIT_SCHEMES: readonly InitScheme[] = ['he', 'glorot', 'lecun'];
+
+/** An architecture checked as sequential() checks its arguments (layers, input shape, init, the
+ *  placement); throws the constructors' typed errors. */
+export function checkArchitecture(v: unknown): SeqArchitecture {
+  const o = checkObject('architecture', v, "{ type: 'sequential', inputShape: [28, 28, 1], layers: [...] }");
+  checkKeys('architecture', o, ['type', 'inputShape', 'layers', 'init']);
+  if (o.type !== 'sequential') throw new TypeError(`architecture.type must be 'sequential'; got ${describe(o.type)}.`);
+  const inputShape = checkInputShape(o.inputShape);
+  if (!Array.isArray(o.layers)) throw new TypeError(`layers must be an array of layers such as [dense({ units: 10 })]; got ${describe(o.layers)}.`);
+  const layers = o.layers.map((l, i) => checkLayer(l, `layers[${i}]`));
+  if (o.init !== undefined && !INIT_SCHEMES.includes(o.init as InitScheme)) {
+    throw new RangeError(`init must be one of ${INIT_SCHEMES.map((a) => `'${a}'`).join(', ')}; got ${describe(o.init)}.`);
+  }
+  const init = o.init as InitScheme | undefined;
+  placeLayers(layers, inputShape, init);
+  return Object.freeze({ type: 'sequential', inputShape: Object.freeze(inputShape), layers: Object.freeze(layers), ...(init && { init }) });
+}

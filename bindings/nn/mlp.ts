@@ -126,7 +126,7 @@ function checkOptions(options: unknown): void {
 }
 
 /** The module unless it is set and not one loadModule() returned. */
-function checkModule(module: unknown, name = 'module'): EnkfModule | undefined {
+export function checkModule(module: unknown, name = 'module'): EnkfModule | undefined {
   if (module === undefined) return undefined;
   const m = module as Partial<EnkfModule> | null;
   if (!m || typeof m !== 'object' || !(m.memory instanceof WebAssembly.Memory) || typeof m.exports?.mlpForward !== 'function') {
@@ -225,16 +225,7 @@ export class MLP {
 
   /** Class probabilities softmax(logits), rows × classes, row-major. */
   predict(x: MatrixInput): Float32Array {
-    const z = this.logits(x);
-    const C = this.classes;
-    for (let r = 0; r < z.length; r += C) {
-      let max = -Infinity;
-      for (let c = 0; c < C; c++) max = Math.max(max, z[r + c]);
-      let sum = 0;
-      for (let c = 0; c < C; c++) sum += (z[r + c] = Math.exp(z[r + c] - max));
-      for (let c = 0; c < C; c++) z[r + c] /= sum;
-    }
-    return z;
+    return softmaxRows(this.logits(x), this.classes);
   }
 
   /** The arg-max class of each row. */
@@ -291,6 +282,18 @@ export class MLP {
 /** mlp([784, 64, 10], { activation: 'tanh', seed: 1 }): a seeded, initialized classifier. */
 export function mlp(layers: readonly number[], options: MlpOptions = {}): MLP {
   return new MLP(layers, options);
+}
+
+/** softmax of each row of the rows × C logits z, in place; returns z. */
+export function softmaxRows(z: Float32Array, C: number): Float32Array {
+  for (let r = 0; r < z.length; r += C) {
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, z[r + c]);
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += (z[r + c] = Math.exp(z[r + c] - max));
+    for (let c = 0; c < C; c++) z[r + c] /= sum;
+  }
+  return z;
 }
 
 /** Arg-max of each row of a rows × C matrix (first index on ties). */
