@@ -233,6 +233,16 @@ export const layerInit = (activation: LayerActivation, init: InitScheme | undefi
  *  logits (identity, ≥ 2 units). Throws a RangeError naming the layer whose shape does not fit. */
 export function placeLayers(layers: readonly Layer[], inputShape: readonly [number, number, number], init?: InitScheme): Placement {
   if (layers.length === 0) throw new RangeError('sequential needs at least one layer: the last one a dense({ units: classes }) layer (the logits).');
+  const last = layers[layers.length - 1];
+  if (last.type !== 'dense') {
+    throw new RangeError(`The last layer must be dense({ units: classes }) (the logits of a softmax classifier); got ${last.type}. ` +
+      'Add flatten() and dense({ units: classes }) at the end.');
+  }
+  if (last.activation !== 'identity') {
+    throw new RangeError(`The last dense layer gives the logits, so its activation must be 'identity' (softmax is in the loss); got '${last.activation}'. ` +
+      'Drop its activation, or add another dense({ units: classes }) after it.');
+  }
+  if (last.units < 2) throw new RangeError(`The last layer has ${last.units} unit; a classifier needs at least 2 (one per class).`);
   const placed: PlacedLayer[] = [];
   let shape = inputShape;
   let at = 0;
@@ -277,16 +287,6 @@ export function placeLayers(layers: readonly Layer[], inputShape: readonly [numb
     if (at > 2 ** 28) throw new RangeError(`${where}: the model has over 2^28 parameters so far (${at}); use fewer filters or units.`);
     shape = out;
   });
-  const last = layers[layers.length - 1];
-  if (last.type !== 'dense') {
-    throw new RangeError(`The last layer must be dense({ units: classes }) (the logits of a softmax classifier); got ${last.type}. ` +
-      'Add flatten() and dense({ units: classes }) at the end.');
-  }
-  if (last.activation !== 'identity') {
-    throw new RangeError(`The last dense layer gives the logits, so its activation must be 'identity' (softmax is in the loss); got '${last.activation}'. ` +
-      'Drop its activation, or add another dense({ units: classes }) after it.');
-  }
-  if (last.units < 2) throw new RangeError(`The last layer has ${last.units} unit; a classifier needs at least 2 (one per class).`);
   return { layers: placed, n: at, inputSize: size(inputShape), classes: last.units };
 }
 
