@@ -40,10 +40,10 @@ test('a tiny CNN learns horizontal vs vertical bars to ≥ 98 % with fit (rank-1
   const held = bars(400, 2);
   const model = cnn(module);
   const before = model.evaluate(held.x, held.y).accuracy;
-  const h = await fit(model, train.x, train.y, { batchSize: 64, iterations: 250, seed: 3 });
+  const h = await fit(model, train.x, train.y, { batchSize: 64, iterations: 100, seed: 3 });
   const after = model.evaluate(held.x, held.y);
   assert.ok(after.accuracy >= 0.98, `held-out accuracy ${after.accuracy} (before training ${before})`);
-  assert.ok(h.iteration === 250 && Number.isFinite(after.loss));
+  assert.ok(before < 0.8 && h.iteration === 100 && Number.isFinite(after.loss), `before ${before}`);
   // fit drew rank-r members over the model's own blocks: conv [3, 3, 1, 4], [4], dense [36, 2], [2]
   assert.equal(modelBlocks(model), [[3, 3, 1, 4], [4], [36, 2], [2]]);
   assert.equal((withNetworkBlocks({ ...FIT_NLB_DEFAULTS }, modelBlocks(model)) as any).blocks, [[3, 3, 1, 4], [4], [36, 2], [2]]);
@@ -88,9 +88,10 @@ test('a sign-activation network: the first layer\'s gradient is exactly 0, yet N
   model.setParameters(t);
   assert.ok(model.evaluate(train.x, train.y).loss !== base);
   model.setParameters(theta);
-  await fit(model, train.x, train.y, { batchSize: 100, iterations: 300, seed: 4 });
+  const start = model.evaluate(held.x, held.y).accuracy;
+  await fit(model, train.x, train.y, { batchSize: 100, iterations: 100, seed: 4 });
   const acc = model.evaluate(held.x, held.y).accuracy;
-  assert.ok(acc >= 0.95, `held-out accuracy ${acc}`);
+  assert.ok(start < 0.7 && acc >= 0.95, `held-out accuracy ${start} → ${acc}`);
   // the first layer moved: NLB trained through the zero-gradient units
   assert.ok(model.params.subarray(0, 64).some((v, i) => v !== theta[i]));
 });
@@ -109,9 +110,11 @@ test('resume after save/load continues bit-identically; workers: 1 gives the bit
     const loaded = decodeModel(encodeModel(half), { module }) as Sequential;
     await fit(loaded, x, y, { ...options, iterations: 12, resume: true });
     assert.is(bits(loaded.params), bits(straight.params), `resume ${nlb ? 'gaussian' : 'rank-1'}`);
-    const threaded = cnn(module, 3);
-    await fit(threaded, x, y, { ...options, iterations: 12, workers: 1 });
-    assert.is(bits(threaded.params), bits(straight.params), `workers ${nlb ? 'gaussian' : 'rank-1'}`);
+    for (const workers of nlb ? [1] : [1, 2]) {
+      const threaded = cnn(module, 3);
+      await fit(threaded, x, y, { ...options, iterations: 12, workers });
+      assert.is(bits(threaded.params), bits(straight.params), `workers: ${workers} ${nlb ? 'gaussian' : 'rank-1'}`);
+    }
   }
 });
 
@@ -131,16 +134,12 @@ test('exactLastLayer on a sequential model: the solve lowers the loss and keeps 
   } finally {
     solver.dispose();
   }
-  // and through fit
+  // and through fit: the solves run every 3 iterations on the model's features
   const fitted = cnn(module, 5);
+  const start = fitted.evaluate(x, y).loss;
   const h = await fit(fitted, x, y, { batchSize: 50, iterations: 6, exactLastLayer: { every: 3 } });
   assert.is(h.iteration, 6);
-  assert.ok(fitted.evaluate(x, y).loss < before(model, x, y));
+  assert.ok(fitted.evaluate(x, y).loss < 0.8 * start);
 });
-
-function before(model: Sequential, x: Float32Array, y: Int32Array): number {
-  const fresh = cnn(model.module, 5);
-  return fresh.evaluate(x, y).loss;
-}
 
 test.run();
