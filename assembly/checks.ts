@@ -67,13 +67,17 @@ export const ACT_IDENTITY: i32 = 0;
 export const ACT_RELU: i32 = 1;
 export const ACT_TANH: i32 = 2;
 export const ACT_SIGMOID: i32 = 3;
+export const ACT_SIGN: i32 = 4;
+export const ACT_HEAVISIDE: i32 = 5;
+export const ACT_HARD_TANH: i32 = 6;
 
 // Aborts unless act is an activation code.
 // @ts-ignore: decorator
 @inline
 export function checkAct(act: i32, kernel: string, arg: string): void {
-  if (act < ACT_IDENTITY || act > ACT_SIGMOID) {
-    abort(kernel + ": " + arg + " must be 0 (identity), 1 (relu), 2 (tanh) or 3 (sigmoid); got " + act.toString());
+  if (act < ACT_IDENTITY || act > ACT_HARD_TANH) {
+    abort(kernel + ": " + arg + " must be 0 (identity), 1 (relu), 2 (tanh), 3 (sigmoid), 4 (sign), 5 (heaviside) or 6 (hardTanh); got " +
+      act.toString());
   }
 }
 
@@ -217,5 +221,19 @@ export function checkFactor(n: i32, L: usize, kernel: string): void {
 export function checkStride(stride: i32, min: u64, kernel: string, arg: string, what: string): void {
   if (stride < 0 || <u64>stride < min) {
     abort(kernel + ": " + arg + " must be ≥ " + what + " = " + min.toString() + "; got " + stride.toString());
+  }
+}
+
+// Aborts unless layers ≥ 1 and shapes (i32[2·layers]: fanIn_l, fanOut_l pairs of weight blocks)
+// lies in memory and holds sizes ≥ 1.
+export function checkShapes(layers: i32, shapes: usize, kernel: string): void {
+  checkSize(layers, kernel, "layers");
+  checkArray(shapes, <u64>layers << 1, 4, kernel, "shapes");
+  for (let j = 0; j < layers << 1; j++) {
+    const d = load<i32>(shapes + (<usize>j << 2));
+    if (d < 1) {
+      abort(kernel + ": shapes[" + j.toString() + "] (the " + ((j & 1) == 0 ? "fanIn" : "fanOut") + " of block " +
+        ((j >> 1) + 1).toString() + ") must be ≥ 1; got " + d.toString());
+    }
   }
 }
