@@ -295,6 +295,8 @@ test('save → load: the same architecture, θ and predictions; malformed layer 
     { inputShape: [6, 4, 1], seed: 5, init: 'lecun', module });
   model.trainingState = { note: 'mine', counts: Int32Array.of(1, 2) };
   const bytes = encodeModel(model);
+  // format version 3 for a sequential model; mlp() files stay version 2 (earlier releases read them)
+  assert.equal([new DataView(bytes.buffer).getUint32(8, true), new DataView(encodeModel(mlp([3, 2])).buffer).getUint32(8, true)], [3, 2]);
   const back = decodeModel(bytes, { module });
   assert.ok(back instanceof Sequential);
   const s = back as Sequential;
