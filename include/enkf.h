@@ -54,7 +54,7 @@
 /* import env.abort: (i32, i32, i32, i32) -> nil */
 typedef void enkf_abort_fn(int32_t msg, int32_t file, int32_t line, int32_t column);
 
-/* The 40 exported functions, in export order. */
+/* The 45 exported functions, in export order. */
 /* mlpNetwork: (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
 typedef void enkf_mlpNetwork_fn(int32_t net, int32_t layers, int32_t act, int32_t outAct, int32_t rows, int32_t dims, int32_t X, int32_t P, int32_t pStride, int32_t out, int32_t bufA, int32_t bufB, int32_t work);
 /* mlpNetworkBytes: () -> i32 */
@@ -65,6 +65,16 @@ typedef int32_t enkf_mlpWorkBytes_fn(int32_t rows, int32_t layers, int32_t dims)
 typedef void enkf_lowRankMembers_fn(int32_t count, int32_t layers, int32_t shapes, int32_t rank, double sigma, int32_t seed, int32_t draw, int32_t member0, int32_t antithetic, int32_t center, int32_t theta, int32_t dst, int32_t dstStride, int32_t work);
 /* lowRankMembersWorkBytes: (i32, i32, i32) -> i32 */
 typedef int32_t enkf_lowRankMembersWorkBytes_fn(int32_t layers, int32_t shapes, int32_t rank);
+/* seqForward: (i32, i32) -> nil */
+typedef void enkf_seqForward_fn(int32_t net, int32_t members);
+/* seqNetwork: (i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
+typedef void enkf_seqNetwork_fn(int32_t net, int32_t layers, int32_t table, int32_t rows, int32_t X, int32_t P, int32_t pStride, int32_t out, int32_t work);
+/* seqNetworkBytes: () -> i32 */
+typedef int32_t enkf_seqNetworkBytes_fn(void);
+/* seqParamCount: (i32, i32) -> i32 */
+typedef int32_t enkf_seqParamCount_fn(int32_t layers, int32_t table);
+/* seqWorkBytes: (i32, i32, i32) -> i32 */
+typedef int32_t enkf_seqWorkBytes_fn(int32_t layers, int32_t table, int32_t rows);
 /* selfCheck: () -> i32 */
 typedef int32_t enkf_selfCheck_fn(void);
 /* alloc: (i32) -> i32 */
@@ -143,6 +153,11 @@ typedef int32_t enkf_lowRankUpdateWorkBytes_fn(int32_t layers, int32_t shapes, i
   X(mlpWorkBytes, "(i32, i32, i32) -> i32") \
   X(lowRankMembers, "(i32, i32, i32, i32, f64, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil") \
   X(lowRankMembersWorkBytes, "(i32, i32, i32) -> i32") \
+  X(seqForward, "(i32, i32) -> nil") \
+  X(seqNetwork, "(i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil") \
+  X(seqNetworkBytes, "() -> i32") \
+  X(seqParamCount, "(i32, i32) -> i32") \
+  X(seqWorkBytes, "(i32, i32, i32) -> i32") \
   X(selfCheck, "() -> i32") \
   X(alloc, "(i32) -> i32") \
   X(free, "(i32) -> nil") \
