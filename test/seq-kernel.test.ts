@@ -89,10 +89,11 @@ const FLOAT_CASES: Case[] = [
     ],
   },
   {
-    name: 'conv same 5×5 s3 on 7×7 cin4, conv 1×1, K > 512 (conv 3×3 on 64 channels)',
+    name: 'conv same 5×5 s3 on 7×7 cin4, K > 512 (conv same 3×3 on 64 channels), conv 1×1',
     input: [7, 7, 4], rows: 6, members: 2,
     specs: [
       { type: 'conv2d', filters: 64, kernel: [5, 5], strides: [3, 3], padding: 'same', act: 'tanh' },
+      { type: 'conv2d', filters: 6, kernel: [3, 3], padding: 'same', act: 'relu' },
       { type: 'conv2d', filters: 3, kernel: [1, 1], act: 'identity' },
       { type: 'dense', units: 4 },
     ],
