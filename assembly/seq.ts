@@ -24,7 +24,7 @@
 import {
   ACT_HARD_TANH, ACT_IDENTITY, checkAct, checkArray, checkDisjoint, checkFits, checkRegion, checkSize, checkStride, checkWorkBytes,
 } from "./checks";
-import { convBlock, convChunk, Geom, poolBlock } from "./conv";
+import { convBlock, convChunk, convPackDot, Geom, poolBlock } from "./conv";
 import { COPY_BYTES, dotTail, kBlock, packB, packedWidth, TILE_BYTES } from "./gemm-pack";
 import { gemmBlock } from "./gemm-tile";
 import { up16 } from "./lowrank-core";
@@ -348,9 +348,15 @@ function packMember(layers: i32, table: usize, p: usize, work: usize): void {
     }
     const kc = kBlock(K);
     const pw = <usize>packedWidth(N);
+    let dot = dotTail(N, 4);
+    if (word(table, l, W_OP) == OP_CONV) {
+      const g = changetype<Geom>(GEOM);
+      geometry(table, l, g);
+      dot = convPackDot(g);
+    }
     for (let k0 = 0; k0 < K; k0 += kc) {
       const kb = min(kc, K - k0);
-      packB(false, k0, kb, N, W, N, dst + <usize>k0 * pw * 4, dotTail(N, 4));
+      packB(false, k0, kb, N, W, N, dst + <usize>k0 * pw * 4, dot);
     }
     dst += <usize>K * pw * 4;
   }
