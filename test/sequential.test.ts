@@ -264,6 +264,10 @@ test('SeqEvaluator.evaluatePerturbed gives evaluate() of the explicit member row
         // and the outputs are the model's own forward of θ for row 0
         const own = oracle(model.placement, model.params, Float32Array.from(Array.from(index, (r) => Array.from(x.subarray(r * model.inputSize, (r + 1) * model.inputSize))).flat()), B);
         assertClose(fast.view().subarray(0, m), own, 2e-5, `${what} center`);
+        // rank-r members drawn over other blocks (same n, another split) are refused, not evaluated
+        const wrong = { kind: 'low-rank' as const, rank: 1, shapes: [[n - 3, 1], [1, 1]] as [number, number][] };
+        assert.throws(() => ev.evaluatePerturbed({ theta, sigma: 0.05, seed: 9, draw: 3, member0: 0, count: 2, antithetic: false, center: false, perturbation: wrong }, fast),
+          (e: Error) => e instanceof RangeError && /drawn for blocks .* but this model's weights are 18×3, 18×4, 4×3/.test(e.message));
         dirs.dispose();
       } finally {
         ev.dispose();
