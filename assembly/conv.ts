@@ -270,6 +270,14 @@ export function convBlock(g: Geom, samples: i32, act: i32, inp: usize, packed: u
 // Max / average ('valid') pooling of a block of samples: dst(samples × outH × outW × C), each
 // output the max or the mean of its kh × kw window of inp, taken in the order ky, kx.
 export function poolBlock(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize): void {
+  // one specialized loop nest each (isMax a constant inside)
+  if (isMax) pool(g, samples, true, inp, dst);
+  else pool(g, samples, false, inp, dst);
+}
+
+// @ts-ignore: decorator
+@inline
+function pool(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize): void {
   const C = g.inC, kh = g.kh, kw = g.kw;
   const lineB = <usize>(g.inW * C) << 2;
   const pixB = <usize>C << 2;
