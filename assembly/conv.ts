@@ -269,53 +269,83 @@ export function convBlock(g: Geom, samples: i32, act: i32, inp: usize, packed: u
 
 // Max / average ('valid') pooling of a block of samples: dst(samples × outH × outW × C), each
 // output the max or the mean of its kh × kw window of inp, taken in the order ky, kx.
-export function poolBlock(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize): void {
-  // one specialized loop nest each (isMax a constant inside)
-  if (isMax) pool(g, samples, true, inp, dst);
-  else pool(g, samples, false, inp, dst);
+//   taps: kh·kw i32 of scratch (the window's byte offsets)
+export function poolBlock(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize, taps: usize): void {
+  const lineB = g.inW * g.inC << 2;
+  let t = 0;
+  for (let ky = 0; ky < g.kh; ky++) {
+    for (let kx = 0; kx < g.kw; kx++) {
+      store<i32>(taps + (<usize>t << 2), ky * lineB + (kx * g.inC << 2));
+      t++;
+    }
+  }
+  // one specialized loop nest each (isMax a constant inside); channel vectors where C ≥ 4
+  if (ASC_FEATURE_SIMD && g.inC >= 4) {
+    if (isMax) poolVec(g, samples, true, inp, dst, taps);
+    else poolVec(g, samples, false, inp, dst, taps);
+  } else {
+    if (isMax) poolScalar(g, samples, true, inp, dst, taps);
+    else poolScalar(g, samples, false, inp, dst, taps);
+  }
 }
 
+// Vectors c0 = 0, 4, …, and a last one at C − 4 (overlapping lanes get the same values).
 // @ts-ignore: decorator
 @inline
-function pool(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize): void {
-  const C = g.inC, kh = g.kh, kw = g.kw;
+function poolVec(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize, taps: usize): void {
+  const C = g.inC;
   const lineB = <usize>(g.inW * C) << 2;
   const pixB = <usize>C << 2;
   const sampleB = <usize>g.inH * lineB;
-  const count = <f32>(kh * kw);
-  // channel vectors: c0 = 0, 4, …, and a last one at C − 4 (overlapping lanes get the same values)
-  const vec = ASC_FEATURE_SIMD && C >= 4;
+  const count = f32x4.splat(<f32>(g.kh * g.kw));
+  // tap 0 is the window origin (offset 0): the others are at taps + 4 … tapEnd
+  const tapEnd = taps + (<usize>(g.kh * g.kw) << 2);
   let out = dst;
   for (let s = 0; s < samples; s++) {
     const base = inp + <usize>s * sampleB;
     for (let oy = 0; oy < g.outH; oy++) {
       for (let ox = 0; ox < g.outW; ox++) {
         const win = base + <usize>(oy * g.sh) * lineB + <usize>(ox * g.sw) * pixB;
-        if (vec) {
-          for (let c0 = 0; c0 < C; c0 += 4) {
-            const o = <usize>min(c0, C - 4) << 2;
-            let v = v128.load(win + o);
-            for (let ky = 0; ky < kh; ky++) {
-              for (let kx = ky == 0 ? 1 : 0; kx < kw; kx++) {
-                const x = v128.load(win + <usize>ky * lineB + <usize>kx * pixB + o);
-                v = isMax ? f32x4.max(v, x) : f32x4.add(v, x);
-              }
-            }
-            if (!isMax) v = f32x4.div(v, f32x4.splat(count));
-            v128.store(out + o, v);
+        for (let c0 = 0; c0 < C; c0 += 4) {
+          const o = <usize>min(c0, C - 4) << 2;
+          let v = v128.load(win + o);
+          for (let pt = taps + 4; pt < tapEnd; pt += 4) {
+            const x = v128.load(win + o + <usize>load<i32>(pt));
+            v = isMax ? f32x4.max(v, x) : f32x4.add(v, x);
           }
-        } else {
-          for (let c = 0; c < C; c++) {
-            const o = <usize>c << 2;
-            let v = load<f32>(win + o);
-            for (let ky = 0; ky < kh; ky++) {
-              for (let kx = ky == 0 ? 1 : 0; kx < kw; kx++) {
-                const x = load<f32>(win + <usize>ky * lineB + <usize>kx * pixB + o);
-                v = isMax ? max<f32>(v, x) : v + x;
-              }
-            }
-            store<f32>(out + o, isMax ? v : v / count);
+          if (!isMax) v = f32x4.div(v, count);
+          v128.store(out + o, v);
+        }
+        out += pixB;
+      }
+    }
+  }
+}
+
+// poolVec one channel at a time (the same operations per lane).
+// @ts-ignore: decorator
+@inline
+function poolScalar(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize, taps: usize): void {
+  const C = g.inC;
+  const lineB = <usize>(g.inW * C) << 2;
+  const pixB = <usize>C << 2;
+  const sampleB = <usize>g.inH * lineB;
+  const count = <f32>(g.kh * g.kw);
+  const tapEnd = taps + (<usize>(g.kh * g.kw) << 2);
+  let out = dst;
+  for (let s = 0; s < samples; s++) {
+    const base = inp + <usize>s * sampleB;
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++) {
+        const win = base + <usize>(oy * g.sh) * lineB + <usize>(ox * g.sw) * pixB;
+        for (let c = 0; c < C; c++) {
+          const o = <usize>c << 2;
+          let v = load<f32>(win + o);
+          for (let pt = taps + 4; pt < tapEnd; pt += 4) {
+            const x = load<f32>(win + o + <usize>load<i32>(pt));
+            v = isMax ? max<f32>(v, x) : v + x;
           }
+          store<f32>(out + o, isMax ? v : v / count);
         }
         out += pixB;
       }

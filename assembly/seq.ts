@@ -19,7 +19,7 @@ import { up16 } from "./lowrank-core";
 import { quantizeInto } from "./quantize";
 import {
   checkTable, fanIn, inSize, LAYER_WORDS, OP_AVG_POOL, OP_CONV, OP_DENSE, OP_MAX_POOL, outSize, parametric, W_ACT, W_IN,
-  W_LEVELS, W_OFFSET, W_OP, W_OUT, W_RANGE, word,
+  W_KH, W_LEVELS, W_OFFSET, W_OP, W_OUT, W_RANGE, word,
 } from "./seq-table";
 
 // Samples per block: its widest activation holds at most ACT_FLOATS floats (2 × 256 KiB ping-pong,
@@ -54,7 +54,7 @@ let oPACK: u64 = 0;  // f32 Σ_l K_l·packedWidth(N_l): one member's packed W of
 let oQ: u64 = 0;     // f32 max over quantized layers of fanIn·fanOut: Q(W) before packing
 let oPING: u64 = 0;  // f32 block × widest activation
 let oPONG: u64 = 0;  // f32 block × widest activation
-let oCOL: u64 = 0;   // f32 COL_FLOATS (or less): im2col rows
+let oCOL: u64 = 0;   // f32 COL_FLOATS (or less): im2col rows, a direct conv's or a pool's tap offsets
 let block: i32 = 1;  // samples per block
 
 // Sets the work layout for rows samples; returns its total bytes (offset 0: the engine's tile).
@@ -62,7 +62,10 @@ function plan(layers: i32, table: usize, rows: i32): u64 {
   let widest = 1, pack: u64 = 0, q: u64 = 0, col: u64 = 0;
   for (let l = 0; l < layers; l++) {
     if (l < layers - 1) widest = max(widest, outSize(table, l));
-    if (!parametric(table, l)) continue;
+    if (!parametric(table, l)) {
+      col = max(col, <u64>word(table, l, W_KH) * <u64>word(table, l, W_KH + 1));
+      continue;
+    }
     const K = fanIn(table, l), N = word(table, l, W_OUT + 2);
     pack += <u64>K * <u64>packedWidth(N);
     if (word(table, l, W_LEVELS) != 0) q = max(q, <u64>K * <u64>N);
@@ -197,7 +200,7 @@ function runBlock(layers: i32, table: usize, samples: i32, inp: usize, p: usize,
     const y = l == layers - 1 ? dst : (l & 1) == 0 ? work + <usize>oPING : work + <usize>oPONG;
     if (op == OP_MAX_POOL || op == OP_AVG_POOL) {
       geometry(table, l, g);
-      poolBlock(g, samples, op == OP_MAX_POOL, inp, y);
+      poolBlock(g, samples, op == OP_MAX_POOL, inp, y, work + <usize>oCOL);
     } else {
       const K = fanIn(table, l), N = word(table, l, W_OUT + 2), act = word(table, l, W_ACT);
       const bias = p + (<usize>word(table, l, W_OFFSET) << 2) + (<usize>K * <usize>N << 2);
