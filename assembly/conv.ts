@@ -179,19 +179,11 @@ function nextOrigin(g: Geom): usize {
 }
 
 // convBlock without im2col (directWindows(g)): the tiles read the windows in place.
-//   offs: K i32 of scratch (the taps' byte offsets)
 function convDirect(g: Geom, samples: i32, act: i32, inp: usize, packed: usize, bias: usize, dst: usize,
-  offs: usize, tile: usize): void {
+  tile: usize): void {
   const C = g.inC, K = g.kh * g.kw * C, N = g.outC;
-  let k = 0;
-  for (let ky = 0; ky < g.kh; ky++) {
-    for (let kx = 0; kx < g.kw; kx++) {
-      for (let ci = 0; ci < C; ci++) {
-        store<i32>(offs + (<usize>k << 2), ((ky * g.inW + kx) * C + ci) << 2);
-        k++;
-      }
-    }
-  }
+  const kh = g.kh, run = g.kw * C;
+  const lineB = <usize>(g.inW * C) << 2;
   const total = samples * g.outH * g.outW;
   const ldcB = <usize>N << 2;
   atS = atY = atX = 0;
@@ -211,10 +203,10 @@ function convDirect(g: Geom, samples: i32, act: i32, inp: usize, packed: usize, 
       const cp = cRow + (<usize>j0 << 2);
       const bb = bias + (<usize>j0 << 2);
       if (ASC_FEATURE_SIMD) {
-        if (w == 8) directTile8(K, offs, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
-        else directTile4(K, offs, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
+        if (w == 8) directTile8(kh, run, lineB, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
+        else directTile4(kh, run, lineB, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
       } else {
-        directTileScalar(K, offs, a0, a1, a2, a3, bp, w, cp, ldcB, rows, cols, bb, act, tile);
+        directTileScalar(kh, run, lineB, a0, a1, a2, a3, bp, w, cp, ldcB, rows, cols, bb, act, tile);
       }
       j0 += w;
     }
@@ -246,7 +238,7 @@ export function convBlock(g: Geom, samples: i32, act: i32, inp: usize, packed: u
   const total = samples * g.outH * g.outW;
   const chunk = convChunk(K, total, colFloats);
   if (directWindows(g)) {
-    convDirect(g, samples, act, inp, packed, bias, dst, col, tile);
+    convDirect(g, samples, act, inp, packed, bias, dst, tile);
     return;
   }
   const trans = transposedPatches(g.kw, g.inC);
