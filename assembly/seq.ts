@@ -12,7 +12,7 @@
 //  16 P: parameter rows f32, pStride floats apart   20 pStride
 //  24 out: members × rows × outH·outW·outC (last layer) f32   28 work: seqWorkBytes bytes, 16-aligned
 import { ACT_IDENTITY, checkDisjoint, checkRegion, checkSize, checkStride, checkWorkBytes } from "./checks";
-import { convBlock, convChunk, convPackDot, Geom, poolBlock } from "./conv";
+import { convBlock, convChunk, convPackDot, directConv, Geom, paddedSize, poolBlock } from "./conv";
 import { COPY_BYTES, dotTail, kBlock, packB, packedWidth, TILE_BYTES } from "./gemm-pack";
 import { gemmBlock } from "./gemm-tile";
 import { up16 } from "./lowrank-core";
@@ -54,22 +54,28 @@ let oPACK: u64 = 0;  // f32 Σ_l K_l·packedWidth(N_l): one member's packed W of
 let oQ: u64 = 0;     // f32 max over quantized layers of fanIn·fanOut: Q(W) before packing
 let oPING: u64 = 0;  // f32 block × widest activation
 let oPONG: u64 = 0;  // f32 block × widest activation
-let oCOL: u64 = 0;   // f32 COL_FLOATS (or less): im2col rows, a direct conv's or a pool's tap offsets
+let oCOL: u64 = 0;   // f32 COL_FLOATS (or less): im2col rows, or a pool's tap offsets
+let oPAD: u64 = 0;   // f32 block × the largest paddedSize: a padded conv's zero-padded input
 let block: i32 = 1;  // samples per block
 
 // Sets the work layout for rows samples; returns its total bytes (offset 0: the engine's tile).
 function plan(layers: i32, table: usize, rows: i32): u64 {
-  let widest = 1, pack: u64 = 0, q: u64 = 0, col: u64 = 0;
+  const g = changetype<Geom>(GEOM);
+  let widest = 1, pack: u64 = 0, q: u64 = 0, col: u64 = 0, pad: u64 = 0;
   for (let l = 0; l < layers; l++) {
     if (l < layers - 1) widest = max(widest, outSize(table, l));
-    if (!parametric(table, l)) {
+    const op = word(table, l, W_OP);
+    if (op == OP_MAX_POOL || op == OP_AVG_POOL) {
       col = max(col, <u64>word(table, l, W_KH) * <u64>word(table, l, W_KH + 1));
       continue;
     }
     const K = fanIn(table, l), N = word(table, l, W_OUT + 2);
     pack += <u64>K * <u64>packedWidth(N);
     if (word(table, l, W_LEVELS) != 0) q = max(q, <u64>K * <u64>N);
-    if (word(table, l, W_OP) == OP_CONV) col = max(col, <u64>convChunk(K, 0x7FFFFFFF, COL_FLOATS) * <u64>K);
+    if (op != OP_CONV) continue;
+    geometry(table, l, g);
+    if (!directConv(g)) col = max(col, <u64>convChunk(K, 0x7FFFFFFF, COL_FLOATS) * <u64>K);
+    else pad = max(pad, <u64>paddedSize(g));
   }
   block = min(rows, min(BLOCK_MAX, max(1, ACT_FLOATS / widest)));
   const act = <u64>block * <u64>(layers > 1 ? widest : 0);
@@ -79,6 +85,7 @@ function plan(layers: i32, table: usize, rows: i32): u64 {
   oPING = at; at = up16(at + (act << 2));
   oPONG = at; at = up16(at + (act << 2));
   oCOL = at; at = up16(at + (col << 2));
+  oPAD = at; at = up16(at + (<u64>block * pad << 2));
   return at;
 }
 
@@ -207,7 +214,7 @@ function runBlock(layers: i32, table: usize, samples: i32, inp: usize, p: usize,
       if (op == OP_DENSE) denseBlock(samples, K, N, act, inp, packed, bias, y, tile);
       else {
         geometry(table, l, g);
-        convBlock(g, samples, act, inp, packed, bias, y, work + <usize>oCOL, COL_FLOATS, tile);
+        convBlock(g, samples, act, inp, packed, bias, y, work + <usize>oCOL, COL_FLOATS, work + <usize>oPAD, tile);
       }
       packed += <usize>K * <usize>packedWidth(N) << 2;
     }
