@@ -98,65 +98,53 @@ function im2col(g: Geom, p0: i32, count: i32, inp: usize, col: usize): void {
   }
 }
 
-// Whether the patches are gathered transposed (im2colT): short runs (kw·inC < 16 floats, e.g. a
-// one-channel input) make row-wise copies cost more per float than the GEMM, whereas a column
-// of the transposed patches is a run of output positions (contiguous for inC = 1, strideW = 1).
-export function transposedPatches(kw: i32, inC: i32): bool {
-  return kw * inC < 16;
+// Whether the layer runs as a direct convolution (conv-tile.ts): one K block (the tiles sum all K
+// taps at once); else im2col + gemmBlock.
+export function directConv(g: Geom): bool {
+  const K = g.kh * g.kw * g.inC;
+  return kBlock(K) == K;
 }
 
-// im2col transposed: col[k·ld + i] = patch element k of output position p0 + i, i < count.
-function im2colT(g: Geom, p0: i32, count: i32, inp: usize, col: usize, ld: i32): void {
-  const inH = g.inH, inW = g.inW, C = g.inC, kh = g.kh, kw = g.kw, sw = g.sw;
-  const sampleB = <usize>inH * <usize>inW * <usize>C << 2;
-  const lineB = <usize>(inW * C) << 2;
-  const stepB = <usize>(sw * C) << 2;
-  const ldB = <usize>ld << 2;
-  const positions = g.outH * g.outW;
-  let s = p0 / positions;
-  let r = p0 - s * positions;
-  let oy = r / g.outW;
-  let ox = r - oy * g.outW;
-  // one segment = the positions of one output row (s, oy) inside the chunk
-  for (let i = 0; i < count; ) {
-    const len = min(g.outW - ox, count - i);
-    const base = inp + <usize>s * sampleB;
-    for (let ky = 0; ky < kh; ky++) {
-      const iy = oy * g.sh - g.padTop + ky;
-      for (let kx = 0; kx < kw; kx++) {
-        const ix0 = ox * sw - g.padLeft + kx;
-        const inside = iy >= 0 && iy < inH && ix0 >= 0 && ix0 + (len - 1) * sw < inW;
-        for (let ci = 0; ci < C; ci++) {
-          const d = col + <usize>((ky * kw + kx) * C + ci) * ldB + (<usize>i << 2);
-          if (inside) {
-            const src = base + <usize>iy * lineB + (<usize>(ix0 * C + ci) << 2);
-            if (stepB == 4) copyFloats(len, src, d);
-            else for (let j = 0; j < len; j++) store<f32>(d + (<usize>j << 2), load<f32>(src + <usize>j * stepB));
-          } else {
-            for (let j = 0; j < len; j++) {
-              const ix = ix0 + j * sw;
-              const ok = iy >= 0 && iy < inH && ix >= 0 && ix < inW;
-              store<f32>(d + (<usize>j << 2), ok ? load<f32>(base + <usize>iy * lineB + (<usize>(ix * C + ci) << 2)) : 0.0);
-            }
-          }
-        }
+// Floats per sample of the zero-padded input a direct convolution reads when some window leaves
+// the input ((outH − 1)·strideH + kh rows × (outW − 1)·strideW + kw columns × inC), else 0.
+export function paddedSize(g: Geom): i32 {
+  const hp = (g.outH - 1) * g.sh + g.kh, wp = (g.outW - 1) * g.sw + g.kw;
+  if (g.padTop == 0 && g.padLeft == 0 && hp <= g.inH && wp <= g.inW) return 0;
+  return hp * wp * g.inC;
+}
+
+// Geometry of the padded input (the direct path's view of a padded layer).
+const PADDED = memory.data(48, 16);
+
+// Copies the block's inputs into dst zero-padded to paddedSize(g) per sample; returns its geometry.
+function padInput(g: Geom, samples: i32, inp: usize, dst: usize): Geom {
+  const C = g.inC;
+  const hp = (g.outH - 1) * g.sh + g.kh, wp = (g.outW - 1) * g.sw + g.kw;
+  const left = min(g.padLeft, wp);
+  const copied = max(0, min(g.inW, wp - left));
+  const lineB = <usize>(g.inW * C) << 2;
+  let d = dst;
+  for (let s = 0; s < samples; s++) {
+    const base = inp + <usize>s * <usize>g.inH * lineB;
+    for (let y = 0; y < hp; y++) {
+      const iy = y - g.padTop;
+      if (iy < 0 || iy >= g.inH) {
+        zeroFloats(wp * C, d);
+      } else {
+        zeroFloats(left * C, d);
+        copyFloats(copied * C, base + <usize>iy * lineB, d + (<usize>(left * C) << 2));
+        zeroFloats((wp - left - copied) * C, d + (<usize>((left + copied) * C) << 2));
       }
-    }
-    i += len;
-    ox = 0;
-    if (++oy == g.outH) {
-      oy = 0;
-      s++;
+      d += <usize>(wp * C) << 2;
     }
   }
-}
-
-// Whether the layer runs as a direct convolution (conv-tile.ts): no padding, every window inside
-// the input, and one K block (the tiles sum all K taps at once).
-export function directWindows(g: Geom): bool {
-  const K = g.kh * g.kw * g.inC;
-  return g.padTop == 0 && g.padLeft == 0 && (g.outH - 1) * g.sh + g.kh <= g.inH &&
-    (g.outW - 1) * g.sw + g.kw <= g.inW && kBlock(K) == K;
+  const p = changetype<Geom>(PADDED);
+  memory.copy(PADDED, changetype<usize>(g), 48);
+  p.inH = hp;
+  p.inW = wp;
+  p.padTop = 0;
+  p.padLeft = 0;
+  return p;
 }
 
 // The output position the direct path is at (sample, row, column).
@@ -178,20 +166,13 @@ function nextOrigin(g: Geom): usize {
   return o;
 }
 
-// convBlock without im2col (directWindows(g)): the tiles read the windows in place.
-//   offs: K i32 of scratch (the taps' byte offsets)
+// convBlock without im2col (directConv(g), every window inside the input): the tiles read the
+// windows in place.
 function convDirect(g: Geom, samples: i32, act: i32, inp: usize, packed: usize, bias: usize, dst: usize,
-  offs: usize, tile: usize): void {
+  tile: usize): void {
   const C = g.inC, K = g.kh * g.kw * C, N = g.outC;
-  let k = 0;
-  for (let ky = 0; ky < g.kh; ky++) {
-    for (let kx = 0; kx < g.kw; kx++) {
-      for (let ci = 0; ci < C; ci++) {
-        store<i32>(offs + (<usize>k << 2), ((ky * g.inW + kx) * C + ci) << 2);
-        k++;
-      }
-    }
-  }
+  const kh = g.kh, run = g.kw * C;
+  const lineB = <usize>(g.inW * C) << 2;
   const total = samples * g.outH * g.outW;
   const ldcB = <usize>N << 2;
   atS = atY = atX = 0;
@@ -211,10 +192,10 @@ function convDirect(g: Geom, samples: i32, act: i32, inp: usize, packed: usize, 
       const cp = cRow + (<usize>j0 << 2);
       const bb = bias + (<usize>j0 << 2);
       if (ASC_FEATURE_SIMD) {
-        if (w == 8) directTile8(K, offs, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
-        else directTile4(K, offs, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
+        if (w == 8) directTile8(kh, run, lineB, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
+        else directTile4(kh, run, lineB, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
       } else {
-        directTileScalar(K, offs, a0, a1, a2, a3, bp, w, cp, ldcB, rows, cols, bb, act, tile);
+        directTileScalar(kh, run, lineB, a0, a1, a2, a3, bp, w, cp, ldcB, rows, cols, bb, act, tile);
       }
       j0 += w;
     }
@@ -224,7 +205,7 @@ function convDirect(g: Geom, samples: i32, act: i32, inp: usize, packed: usize, 
 // Whether the filter bank is packed with a dot tail (dotTail(outC, 4)): only on the im2col path
 // with rows of patches (contiguous in k), as gemmBlock expects it there.
 export function convPackDot(g: Geom): bool {
-  return dotTail(g.outC, 4) && !directWindows(g) && !transposedPatches(g.kw, g.inC);
+  return dotTail(g.outC, 4) && !directConv(g);
 }
 
 // Output positions per im2col chunk: col holds colFloats floats, a chunk count × K of them.
@@ -233,35 +214,35 @@ export function convChunk(K: i32, positions: i32, colFloats: i32): i32 {
   return min(c, positions);
 }
 
-// dst(samples·outH·outW × outC) = act(im2col(inp)·W + b) for a block of samples.
+// dst(samples·outH·outW × outC) = act(conv(inp)·W + b) for a block of samples: direct (after
+// zero-padding into `padded` where windows leave the input), or im2col + gemmBlock for K > one
+// K block.
 //   packed: the filter bank (K × outC) packed by packB, K block after K block, with the dot tail
-//   of dotTail(outC, 4) unless transposedPatches (then none: op(A) is not contiguous in k)
-//   col: convChunk(K, …, colFloats) × K floats; tile: the engine's TILE_BYTES + COPY_BYTES
+//   of dotTail(outC, 4) on the im2col path only (convPackDot)
+//   col: convChunk(K, …, colFloats) × K floats (im2col path); padded: samples × paddedSize(g)
+//   floats (direct path); tile: the engine's TILE_BYTES + COPY_BYTES
 export function convBlock(g: Geom, samples: i32, act: i32, inp: usize, packed: usize, bias: usize,
-  dst: usize, col: usize, colFloats: i32, tile: usize): void {
+  dst: usize, col: usize, colFloats: i32, padded: usize, tile: usize): void {
+  if (directConv(g)) {
+    if (paddedSize(g) == 0) convDirect(g, samples, act, inp, packed, bias, dst, tile);
+    else convDirect(padInput(g, samples, inp, padded), samples, act, padded, packed, bias, dst, tile);
+    return;
+  }
   const K = g.kh * g.kw * g.inC;
   const N = g.outC;
   const kc = kBlock(K);
   const pw = <usize>packedWidth(N);
   const total = samples * g.outH * g.outW;
   const chunk = convChunk(K, total, colFloats);
-  if (directWindows(g)) {
-    convDirect(g, samples, act, inp, packed, bias, dst, col, tile);
-    return;
-  }
-  const trans = transposedPatches(g.kw, g.inC);
-  // op(A)[i][k] at col + i·aRow + k·aCol bytes
-  const aRow: usize = trans ? 4 : <usize>K << 2;
-  const aCol: usize = trans ? <usize>chunk << 2 : 4;
+  const rowB = <usize>K << 2;
   for (let p0 = 0; p0 < total; p0 += chunk) {
     const count = min(chunk, total - p0);
-    if (trans) im2colT(g, p0, count, inp, col, chunk);
-    else im2col(g, p0, count, inp, col);
+    im2col(g, p0, count, inp, col);
     const c = dst + (<usize>p0 * <usize>N << 2);
     for (let k0 = 0; k0 < K; k0 += kc) {
       const kb = min(kc, K - k0);
       const last = k0 + kb == K;
-      gemmBlock(count, N, kb, col + <usize>k0 * aCol, aRow, aCol, packed + <usize>k0 * pw * 4, c, N, 1.0, 1.0,
+      gemmBlock(count, N, kb, col + (<usize>k0 << 2), rowB, 4, packed + <usize>k0 * pw * 4, c, N, 1.0, 1.0,
         k0 > 0, last ? bias : 0, last ? act : ACT_IDENTITY, tile);
     }
   }
@@ -269,45 +250,83 @@ export function convBlock(g: Geom, samples: i32, act: i32, inp: usize, packed: u
 
 // Max / average ('valid') pooling of a block of samples: dst(samples × outH × outW × C), each
 // output the max or the mean of its kh × kw window of inp, taken in the order ky, kx.
-export function poolBlock(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize): void {
-  const C = g.inC, kh = g.kh, kw = g.kw;
+//   taps: kh·kw i32 of scratch (the window's byte offsets)
+export function poolBlock(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize, taps: usize): void {
+  const lineB = g.inW * g.inC << 2;
+  let t = 0;
+  for (let ky = 0; ky < g.kh; ky++) {
+    for (let kx = 0; kx < g.kw; kx++) {
+      store<i32>(taps + (<usize>t << 2), ky * lineB + (kx * g.inC << 2));
+      t++;
+    }
+  }
+  // one specialized loop nest each (isMax a constant inside); channel vectors where C ≥ 4
+  if (ASC_FEATURE_SIMD && g.inC >= 4) {
+    if (isMax) poolVec(g, samples, true, inp, dst, taps);
+    else poolVec(g, samples, false, inp, dst, taps);
+  } else {
+    if (isMax) poolScalar(g, samples, true, inp, dst, taps);
+    else poolScalar(g, samples, false, inp, dst, taps);
+  }
+}
+
+// Vectors c0 = 0, 4, …, and a last one at C − 4 (overlapping lanes get the same values).
+// @ts-ignore: decorator
+@inline
+function poolVec(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize, taps: usize): void {
+  const C = g.inC;
   const lineB = <usize>(g.inW * C) << 2;
   const pixB = <usize>C << 2;
   const sampleB = <usize>g.inH * lineB;
-  const count = <f32>(kh * kw);
-  // channel vectors: c0 = 0, 4, …, and a last one at C − 4 (overlapping lanes get the same values)
-  const vec = ASC_FEATURE_SIMD && C >= 4;
+  const count = f32x4.splat(<f32>(g.kh * g.kw));
+  // tap 0 is the window origin (offset 0): the others are at taps + 4 … tapEnd
+  const tapEnd = taps + (<usize>(g.kh * g.kw) << 2);
   let out = dst;
   for (let s = 0; s < samples; s++) {
     const base = inp + <usize>s * sampleB;
     for (let oy = 0; oy < g.outH; oy++) {
       for (let ox = 0; ox < g.outW; ox++) {
         const win = base + <usize>(oy * g.sh) * lineB + <usize>(ox * g.sw) * pixB;
-        if (vec) {
-          for (let c0 = 0; c0 < C; c0 += 4) {
-            const o = <usize>min(c0, C - 4) << 2;
-            let v = v128.load(win + o);
-            for (let ky = 0; ky < kh; ky++) {
-              for (let kx = ky == 0 ? 1 : 0; kx < kw; kx++) {
-                const x = v128.load(win + <usize>ky * lineB + <usize>kx * pixB + o);
-                v = isMax ? f32x4.max(v, x) : f32x4.add(v, x);
-              }
-            }
-            if (!isMax) v = f32x4.div(v, f32x4.splat(count));
-            v128.store(out + o, v);
+        for (let c0 = 0; c0 < C; c0 += 4) {
+          const o = <usize>min(c0, C - 4) << 2;
+          let v = v128.load(win + o);
+          for (let pt = taps + 4; pt < tapEnd; pt += 4) {
+            const x = v128.load(win + o + <usize>load<i32>(pt));
+            v = isMax ? f32x4.max(v, x) : f32x4.add(v, x);
           }
-        } else {
-          for (let c = 0; c < C; c++) {
-            const o = <usize>c << 2;
-            let v = load<f32>(win + o);
-            for (let ky = 0; ky < kh; ky++) {
-              for (let kx = ky == 0 ? 1 : 0; kx < kw; kx++) {
-                const x = load<f32>(win + <usize>ky * lineB + <usize>kx * pixB + o);
-                v = isMax ? max<f32>(v, x) : v + x;
-              }
-            }
-            store<f32>(out + o, isMax ? v : v / count);
+          if (!isMax) v = f32x4.div(v, count);
+          v128.store(out + o, v);
+        }
+        out += pixB;
+      }
+    }
+  }
+}
+
+// poolVec one channel at a time (the same operations per lane).
+// @ts-ignore: decorator
+@inline
+function poolScalar(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize, taps: usize): void {
+  const C = g.inC;
+  const lineB = <usize>(g.inW * C) << 2;
+  const pixB = <usize>C << 2;
+  const sampleB = <usize>g.inH * lineB;
+  const count = <f32>(g.kh * g.kw);
+  const tapEnd = taps + (<usize>(g.kh * g.kw) << 2);
+  let out = dst;
+  for (let s = 0; s < samples; s++) {
+    const base = inp + <usize>s * sampleB;
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++) {
+        const win = base + <usize>(oy * g.sh) * lineB + <usize>(ox * g.sw) * pixB;
+        for (let c = 0; c < C; c++) {
+          const o = <usize>c << 2;
+          let v = load<f32>(win + o);
+          for (let pt = taps + 4; pt < tapEnd; pt += 4) {
+            const x = load<f32>(win + o + <usize>load<i32>(pt));
+            v = isMax ? max<f32>(v, x) : v + x;
           }
+          store<f32>(out + o, isMax ? v : v / count);
         }
         out += pixB;
       }
