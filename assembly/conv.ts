@@ -6,7 +6,8 @@
 // output position p of the block is row p of the result, which is exactly the channels-last layout.
 // Pooling ('valid') is a pass over the activation, vectorized over channels when c ≥ 4.
 import { ACT_IDENTITY } from "./checks";
-import { kBlock, packedWidth } from "./gemm-pack";
+import { directTile4, directTile8, directTileScalar } from "./conv-tile";
+import { dotTail, kBlock, packedWidth } from "./gemm-pack";
 import { gemmBlock } from "./gemm-tile";
 
 // The geometry of a conv / pool layer (read from its table entry by seq.ts).
@@ -27,16 +28,19 @@ export class Geom {
   padLeft: i32;
 }
 
-// Copies n floats from src to dst (4 at a time in the SIMD build).
+// Copies n floats from src to dst. SIMD build, n ≥ 4: 4 at a time, the last 4 ending at n (a
+// tail overlaps floats already copied, with the same values), so a short run costs ⌈n/4⌉ moves.
 // @ts-ignore: decorator
 @inline
 function copyFloats(n: i32, src: usize, dst: usize): void {
   const end = <usize>n << 2;
-  let o: usize = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; o + 16 <= end; o += 16) v128.store(dst + o, v128.load(src + o));
+  if (ASC_FEATURE_SIMD && n >= 4) {
+    const last = end - 16;
+    for (let o: usize = 0; o < last; o += 16) v128.store(dst + o, v128.load(src + o));
+    v128.store(dst + last, v128.load(src + last));
+    return;
   }
-  for (; o < end; o += 4) store<f32>(dst + o, load<f32>(src + o));
+  for (let o: usize = 0; o < end; o += 4) store<f32>(dst + o, load<f32>(src + o));
 }
 
 // Zeroes n floats at dst.
@@ -94,17 +98,136 @@ function im2col(g: Geom, p0: i32, count: i32, inp: usize, col: usize): void {
   }
 }
 
+// Whether the layer runs as a direct convolution (conv-tile.ts): one K block (the tiles sum all K
+// taps at once); else im2col + gemmBlock.
+export function directConv(g: Geom): bool {
+  const K = g.kh * g.kw * g.inC;
+  return kBlock(K) == K;
+}
+
+// Floats per sample of the zero-padded input a direct convolution reads when some window leaves
+// the input ((outH − 1)·strideH + kh rows × (outW − 1)·strideW + kw columns × inC), else 0.
+export function paddedSize(g: Geom): i32 {
+  const hp = (g.outH - 1) * g.sh + g.kh, wp = (g.outW - 1) * g.sw + g.kw;
+  if (g.padTop == 0 && g.padLeft == 0 && hp <= g.inH && wp <= g.inW) return 0;
+  return hp * wp * g.inC;
+}
+
+// Geometry of the padded input (the direct path's view of a padded layer).
+const PADDED = memory.data(48, 16);
+
+// Copies the block's inputs into dst zero-padded to paddedSize(g) per sample; returns its geometry.
+function padInput(g: Geom, samples: i32, inp: usize, dst: usize): Geom {
+  const C = g.inC;
+  const hp = (g.outH - 1) * g.sh + g.kh, wp = (g.outW - 1) * g.sw + g.kw;
+  const left = min(g.padLeft, wp);
+  const copied = max(0, min(g.inW, wp - left));
+  const lineB = <usize>(g.inW * C) << 2;
+  let d = dst;
+  for (let s = 0; s < samples; s++) {
+    const base = inp + <usize>s * <usize>g.inH * lineB;
+    for (let y = 0; y < hp; y++) {
+      const iy = y - g.padTop;
+      if (iy < 0 || iy >= g.inH) {
+        zeroFloats(wp * C, d);
+      } else {
+        zeroFloats(left * C, d);
+        copyFloats(copied * C, base + <usize>iy * lineB, d + (<usize>(left * C) << 2));
+        zeroFloats((wp - left - copied) * C, d + (<usize>((left + copied) * C) << 2));
+      }
+      d += <usize>(wp * C) << 2;
+    }
+  }
+  const p = changetype<Geom>(PADDED);
+  memory.copy(PADDED, changetype<usize>(g), 48);
+  p.inH = hp;
+  p.inW = wp;
+  p.padTop = 0;
+  p.padLeft = 0;
+  return p;
+}
+
+// The output position the direct path is at (sample, row, column).
+let atS = 0, atY = 0, atX = 0;
+
+// Byte offset of the window origin of the current output position; then moves to the next one.
+// @ts-ignore: decorator
+@inline
+function nextOrigin(g: Geom): usize {
+  const o = (<usize>atS * <usize>g.inH * <usize>g.inW + <usize>(atY * g.sh) * <usize>g.inW + <usize>(atX * g.sw)) *
+    <usize>g.inC << 2;
+  if (++atX == g.outW) {
+    atX = 0;
+    if (++atY == g.outH) {
+      atY = 0;
+      atS++;
+    }
+  }
+  return o;
+}
+
+// convBlock without im2col (directConv(g), every window inside the input): the tiles read the
+// windows in place.
+function convDirect(g: Geom, samples: i32, act: i32, inp: usize, packed: usize, bias: usize, dst: usize,
+  tile: usize): void {
+  const C = g.inC, K = g.kh * g.kw * C, N = g.outC;
+  const kh = g.kh, run = g.kw * C;
+  const lineB = <usize>(g.inW * C) << 2;
+  const total = samples * g.outH * g.outW;
+  const ldcB = <usize>N << 2;
+  atS = atY = atX = 0;
+  for (let p0 = 0; p0 < total; p0 += 4) {
+    const rows = min(4, total - p0);
+    // window origins of the tile's rows; rows past the end re-read the last one (never stored)
+    const a0 = inp + nextOrigin(g);
+    const a1 = rows > 1 ? inp + nextOrigin(g) : a0;
+    const a2 = rows > 2 ? inp + nextOrigin(g) : a1;
+    const a3 = rows > 3 ? inp + nextOrigin(g) : a2;
+    const cRow = dst + <usize>p0 * ldcB;
+    for (let j0 = 0; j0 < N; ) {
+      const rem = N - j0;
+      const w = rem >= 8 ? 8 : rem <= 4 ? 4 : 8;
+      const cols = min(rem, w);
+      const bp = packed + <usize>j0 * <usize>K * 4;
+      const cp = cRow + (<usize>j0 << 2);
+      const bb = bias + (<usize>j0 << 2);
+      if (ASC_FEATURE_SIMD) {
+        if (w == 8) directTile8(kh, run, lineB, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
+        else directTile4(kh, run, lineB, a0, a1, a2, a3, bp, cp, ldcB, rows, cols, bb, act, tile);
+      } else {
+        directTileScalar(kh, run, lineB, a0, a1, a2, a3, bp, w, cp, ldcB, rows, cols, bb, act, tile);
+      }
+      j0 += w;
+    }
+  }
+}
+
+// Whether the filter bank is packed with a dot tail (dotTail(outC, 4)): only on the im2col path
+// with rows of patches (contiguous in k), as gemmBlock expects it there.
+export function convPackDot(g: Geom): bool {
+  return dotTail(g.outC, 4) && !directConv(g);
+}
+
 // Output positions per im2col chunk: col holds colFloats floats, a chunk count × K of them.
 export function convChunk(K: i32, positions: i32, colFloats: i32): i32 {
   const c = max(4, (colFloats / K) & ~3);
   return min(c, positions);
 }
 
-// dst(samples·outH·outW × outC) = act(im2col(inp)·W + b) for a block of samples.
-//   packed: the filter bank (K × outC) packed by packB, K block after K block
-//   col: convChunk(K, …, colFloats) × K floats; tile: the engine's TILE_BYTES + COPY_BYTES
+// dst(samples·outH·outW × outC) = act(conv(inp)·W + b) for a block of samples: direct (after
+// zero-padding into `padded` where windows leave the input), or im2col + gemmBlock for K > one
+// K block.
+//   packed: the filter bank (K × outC) packed by packB, K block after K block, with the dot tail
+//   of dotTail(outC, 4) on the im2col path only (convPackDot)
+//   col: convChunk(K, …, colFloats) × K floats (im2col path); padded: samples × paddedSize(g)
+//   floats (direct path); tile: the engine's TILE_BYTES + COPY_BYTES
 export function convBlock(g: Geom, samples: i32, act: i32, inp: usize, packed: usize, bias: usize,
-  dst: usize, col: usize, colFloats: i32, tile: usize): void {
+  dst: usize, col: usize, colFloats: i32, padded: usize, tile: usize): void {
+  if (directConv(g)) {
+    if (paddedSize(g) == 0) convDirect(g, samples, act, inp, packed, bias, dst, tile);
+    else convDirect(padInput(g, samples, inp, padded), samples, act, padded, packed, bias, dst, tile);
+    return;
+  }
   const K = g.kh * g.kw * g.inC;
   const N = g.outC;
   const kc = kBlock(K);
@@ -127,45 +250,83 @@ export function convBlock(g: Geom, samples: i32, act: i32, inp: usize, packed: u
 
 // Max / average ('valid') pooling of a block of samples: dst(samples × outH × outW × C), each
 // output the max or the mean of its kh × kw window of inp, taken in the order ky, kx.
-export function poolBlock(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize): void {
-  const C = g.inC, kh = g.kh, kw = g.kw;
+//   taps: kh·kw i32 of scratch (the window's byte offsets)
+export function poolBlock(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize, taps: usize): void {
+  const lineB = g.inW * g.inC << 2;
+  let t = 0;
+  for (let ky = 0; ky < g.kh; ky++) {
+    for (let kx = 0; kx < g.kw; kx++) {
+      store<i32>(taps + (<usize>t << 2), ky * lineB + (kx * g.inC << 2));
+      t++;
+    }
+  }
+  // one specialized loop nest each (isMax a constant inside); channel vectors where C ≥ 4
+  if (ASC_FEATURE_SIMD && g.inC >= 4) {
+    if (isMax) poolVec(g, samples, true, inp, dst, taps);
+    else poolVec(g, samples, false, inp, dst, taps);
+  } else {
+    if (isMax) poolScalar(g, samples, true, inp, dst, taps);
+    else poolScalar(g, samples, false, inp, dst, taps);
+  }
+}
+
+// Vectors c0 = 0, 4, …, and a last one at C − 4 (overlapping lanes get the same values).
+// @ts-ignore: decorator
+@inline
+function poolVec(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize, taps: usize): void {
+  const C = g.inC;
   const lineB = <usize>(g.inW * C) << 2;
   const pixB = <usize>C << 2;
   const sampleB = <usize>g.inH * lineB;
-  const count = <f32>(kh * kw);
-  // channel vectors: c0 = 0, 4, …, and a last one at C − 4 (overlapping lanes get the same values)
-  const vec = ASC_FEATURE_SIMD && C >= 4;
+  const count = f32x4.splat(<f32>(g.kh * g.kw));
+  // tap 0 is the window origin (offset 0): the others are at taps + 4 … tapEnd
+  const tapEnd = taps + (<usize>(g.kh * g.kw) << 2);
   let out = dst;
   for (let s = 0; s < samples; s++) {
     const base = inp + <usize>s * sampleB;
     for (let oy = 0; oy < g.outH; oy++) {
       for (let ox = 0; ox < g.outW; ox++) {
         const win = base + <usize>(oy * g.sh) * lineB + <usize>(ox * g.sw) * pixB;
-        if (vec) {
-          for (let c0 = 0; c0 < C; c0 += 4) {
-            const o = <usize>min(c0, C - 4) << 2;
-            let v = v128.load(win + o);
-            for (let ky = 0; ky < kh; ky++) {
-              for (let kx = ky == 0 ? 1 : 0; kx < kw; kx++) {
-                const x = v128.load(win + <usize>ky * lineB + <usize>kx * pixB + o);
-                v = isMax ? f32x4.max(v, x) : f32x4.add(v, x);
-              }
-            }
-            if (!isMax) v = f32x4.div(v, f32x4.splat(count));
-            v128.store(out + o, v);
+        for (let c0 = 0; c0 < C; c0 += 4) {
+          const o = <usize>min(c0, C - 4) << 2;
+          let v = v128.load(win + o);
+          for (let pt = taps + 4; pt < tapEnd; pt += 4) {
+            const x = v128.load(win + o + <usize>load<i32>(pt));
+            v = isMax ? f32x4.max(v, x) : f32x4.add(v, x);
           }
-        } else {
-          for (let c = 0; c < C; c++) {
-            const o = <usize>c << 2;
-            let v = load<f32>(win + o);
-            for (let ky = 0; ky < kh; ky++) {
-              for (let kx = ky == 0 ? 1 : 0; kx < kw; kx++) {
-                const x = load<f32>(win + <usize>ky * lineB + <usize>kx * pixB + o);
-                v = isMax ? max<f32>(v, x) : v + x;
-              }
-            }
-            store<f32>(out + o, isMax ? v : v / count);
+          if (!isMax) v = f32x4.div(v, count);
+          v128.store(out + o, v);
+        }
+        out += pixB;
+      }
+    }
+  }
+}
+
+// poolVec one channel at a time (the same operations per lane).
+// @ts-ignore: decorator
+@inline
+function poolScalar(g: Geom, samples: i32, isMax: bool, inp: usize, dst: usize, taps: usize): void {
+  const C = g.inC;
+  const lineB = <usize>(g.inW * C) << 2;
+  const pixB = <usize>C << 2;
+  const sampleB = <usize>g.inH * lineB;
+  const count = <f32>(g.kh * g.kw);
+  const tapEnd = taps + (<usize>(g.kh * g.kw) << 2);
+  let out = dst;
+  for (let s = 0; s < samples; s++) {
+    const base = inp + <usize>s * sampleB;
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++) {
+        const win = base + <usize>(oy * g.sh) * lineB + <usize>(ox * g.sw) * pixB;
+        for (let c = 0; c < C; c++) {
+          const o = <usize>c << 2;
+          let v = load<f32>(win + o);
+          for (let pt = taps + 4; pt < tapEnd; pt += 4) {
+            const x = load<f32>(win + o + <usize>load<i32>(pt));
+            v = isMax ? max<f32>(v, x) : v + x;
           }
+          store<f32>(out + o, isMax ? v : v / count);
         }
         out += pixB;
       }

@@ -276,7 +276,7 @@ test('bad perturbations and blocks give typed errors that say what was expected'
   const out = ws.f64(4 * ev.m);
   assert.throws(() => ev.evaluatePerturbed({
     theta: th, sigma: 0.1, seed: 1, draw: 0, member0: 0, count: 2, antithetic: false, center: false,
-    perturbation: { kind: 'low-rank', rank: 1, dims: [4, 3, 1, 2] },
+    perturbation: { kind: 'low-rank', rank: 1, shapes: [[4, 3], [3, 1], [1, 2]], dims: [4, 3, 1, 2] },
   }, out), (e: Error) => e instanceof RangeError && /drawn for layers \[4, 3, 1, 2\] but this network has \[4, 3, 2\]/.test(e.message));
   ev.dispose();
   ws.dispose();

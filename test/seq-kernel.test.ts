@@ -89,10 +89,11 @@ const FLOAT_CASES: Case[] = [
     ],
   },
   {
-    name: 'conv same 5×5 s3 on 7×7 cin4, conv 1×1, K > 512 (conv 3×3 on 64 channels)',
+    name: 'conv same 5×5 s3 on 7×7 cin4, K > 512 (conv same 3×3 on 64 channels), conv 1×1',
     input: [7, 7, 4], rows: 6, members: 2,
     specs: [
       { type: 'conv2d', filters: 64, kernel: [5, 5], strides: [3, 3], padding: 'same', act: 'tanh' },
+      { type: 'conv2d', filters: 6, kernel: [3, 3], padding: 'same', act: 'relu' },
       { type: 'conv2d', filters: 3, kernel: [1, 1], act: 'identity' },
       { type: 'dense', units: 4 },
     ],
@@ -143,6 +144,33 @@ function check(mod: EnkfModule, c: Case, seed: number, exact: boolean): Float32A
   }
   return got;
 }
+
+test('sign, heaviside, hardTanh: exact values at 0, ±1, ±∞, NaN in every epilogue path of both builds', () => {
+  const xs = [0, -0, 2 ** -149, -(2 ** -149), 1e-30, -1e-30, 0.5, -0.5, 1, -1, 1 + 2 ** -23, -1 - 2 ** -23, 3, -3,
+    Infinity, -Infinity, NaN, 7];
+  // pre-activation x·1 + 0 (−0 becomes +0); sign(NaN) = −1 and heaviside(NaN) = 0 (comparisons are false)
+  const want: Record<'sign' | 'heaviside' | 'hardTanh', (v: number) => number> = {
+    sign: (v) => (v >= 0 ? 1 : -1),
+    heaviside: (v) => (v > 0 ? 1 : 0),
+    hardTanh: (v) => Math.min(Math.max(v, -1), 1),
+  };
+  for (const mod of mods) {
+    for (const act of ['sign', 'heaviside', 'hardTanh'] as const) {
+      // width 8: full SIMD tiles (act4), 3: the scalar edge epilogue, 2: the dot tile's column epilogue
+      for (const units of [8, 3, 2]) {
+        const { table } = seqTable([1, 1, 1], [{ type: 'dense', units, act }]);
+        const P = new Float32Array(up4(2 * units)).fill(0).fill(1, 0, units);
+        const got = runSeq(mod, table, xs.length, xs, P, P.length, 1);
+        xs.forEach((x, i) => {
+          const w = want[act](Math.fround(x) + 0);
+          for (let j = 0; j < units; j++) {
+            assert.ok(Object.is(got[i * units + j], w), `${label(mod)} ${act} width ${units}: f(${x}) = ${got[i * units + j]}, want ${w}`);
+          }
+        });
+      }
+    }
+  }
+});
 
 test('seqForward equals the plain-TS reference (float data, several members)', () => {
   for (const mod of mods) FLOAT_CASES.forEach((c, i) => check(mod, c, 100 + i, false));

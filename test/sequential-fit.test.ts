@@ -142,4 +142,30 @@ test('exactLastLayer on a sequential model: the solve lowers the loss and keeps 
   assert.ok(fitted.evaluate(x, y).loss < 0.8 * start);
 });
 
+test('fit options on a sequential model: validation, early stopping, averaging, callbacks, abort, EKI', async () => {
+  const [module] = await builds();
+  const train = bars(200, 21);
+  const held = bars(100, 22);
+  const model = cnn(module, 8);
+  let calls = 0;
+  const h = await fit(model, train.x, train.y, {
+    batchSize: 40, epochs: 4, validationData: [held.x, held.y], earlyStopping: { monitor: 'val_accuracy', patience: 50, restoreBest: true },
+    averaging: { decay: 0.5, start: 2 }, callbacks: { onEpochEnd: () => { calls++; } },
+  });
+  // 4 epochs of 5 batches, one validation per epoch end, the callback after each
+  assert.equal([h.iteration, h.validation.length, calls, h.history.val_acc!.length], [20, 4, 4, 4]);
+  assert.ok(h.bestIteration! >= 0 && model.evaluate(held.x, held.y).accuracy === Math.max(...h.validation.map((v) => v.accuracy)));
+  // an abort from a callback ends the run after that iteration, resumable
+  const ctrl = new AbortController();
+  const aborted = cnn(module, 8);
+  const ha = await fit(aborted, train.x, train.y, { batchSize: 40, iterations: 50, signal: ctrl.signal, callbacks: { onIterationEnd: (l) => { if (l.iteration === 2) ctrl.abort(); } } });
+  assert.equal([ha.stopReason, ha.iteration], ['aborted', 3]);
+  // EKI evaluates explicit parameter rows (SeqEvaluator.evaluate) and lowers the loss
+  const eki = cnn(module, 8);
+  const start = eki.evaluate(train.x, train.y).loss;
+  await fit(eki, train.x, train.y, { optimizer: 'eki', batchSize: 100, iterations: 30, eki: { ensembleSize: 24 } });
+  const end = eki.evaluate(train.x, train.y).loss;
+  assert.ok(end < 0.9 * start, `EKI loss ${start} → ${end}`);
+});
+
 test.run();

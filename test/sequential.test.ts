@@ -144,7 +144,8 @@ test('bad models: the last layer, shapes that shrink below 1, the input shape an
   for (const [fn, pattern] of cases) assert.throws(fn, (e: Error) => (e instanceof RangeError || e instanceof TypeError) && pattern.test(e.message), String(pattern));
   const model = sequential([flatten(), dense({ units: 2 })], { inputShape: [2, 3, 2], module });
   assert.throws(() => model.predict(new Float32Array(10)), (e: Error) => /not a positive multiple of 12/.test(e.message));
-  assert.throws(() => model.predict({ data: new Float32Array(10), shape: [1, 10] }), (e: Error) => /has 10 columns; expected 12/.test(e.message));
+  assert.throws(() => model.predict({ data: new Float32Array(10), shape: [1, 10] }),
+    (e: Error) => e instanceof RangeError && /has 10 columns; expected 12.*inputShape is \[2, 3, 2\]: each row holds its h·w·c = 12 values/.test(e.message));
 });
 
 test('placement: shapes, padding, the parameter layout, the blocks and the layer table', () => {
@@ -229,7 +230,7 @@ test('a sequential stack of dense layers gives the logits of the equivalent mlp(
   }
 });
 
-test('SeqEvaluator.evaluatePerturbed gives evaluate() of the explicit member rows (Gaussian and rank-r, center, pairs)', async () => {
+test('SeqEvaluator.evaluatePerturbed gives evaluate() of the explicit member rows bit for bit (Gaussian and rank-r, center, pairs)', async () => {
   const [module] = await builds();
   const model = sequential([conv2d({ filters: 3, kernelSize: 3, activation: 'relu' }), maxPool2d(), dense({ units: 4, activation: 'tanh' }), dense({ units: 3 })],
     { inputShape: [8, 7, 2], seed: 2 });
@@ -256,12 +257,17 @@ test('SeqEvaluator.evaluatePerturbed gives evaluate() of the explicit member row
         const slow = ws.f64((count + 1) * m);
         ev.evaluate(rows, count + 1, slow);
         const what = `${perturbation ? 'rank-2' : 'gaussian'}${antithetic ? ' pairs' : ''}`;
-        assertClose(fast.view(), slow.view(), 1e-6, what);
+        // the same f32 rows either way: the same bits
+        assert.equal(Array.from(fast.view()), Array.from(slow.view()), what);
         // the members differ from θ: the request did perturb
         assert.ok(fast.view().subarray(m, 2 * m).some((v, i) => v !== fast.view()[i]), what);
         // and the outputs are the model's own forward of θ for row 0
         const own = oracle(model.placement, model.params, Float32Array.from(Array.from(index, (r) => Array.from(x.subarray(r * model.inputSize, (r + 1) * model.inputSize))).flat()), B);
         assertClose(fast.view().subarray(0, m), own, 2e-5, `${what} center`);
+        // rank-r members drawn over other blocks (same n, another split) are refused, not evaluated
+        const wrong = { kind: 'low-rank' as const, rank: 1, shapes: [[n - 3, 1], [1, 1]] as [number, number][] };
+        assert.throws(() => ev.evaluatePerturbed({ theta, sigma: 0.05, seed: 9, draw: 3, member0: 0, count: 2, antithetic: false, center: false, perturbation: wrong }, fast),
+          (e: Error) => e instanceof RangeError && /drawn for blocks .* but this model's weights are 18×3, 18×4, 4×3/.test(e.message));
         dirs.dispose();
       } finally {
         ev.dispose();
@@ -295,6 +301,8 @@ test('save → load: the same architecture, θ and predictions; malformed layer 
     { inputShape: [6, 4, 1], seed: 5, init: 'lecun', module });
   model.trainingState = { note: 'mine', counts: Int32Array.of(1, 2) };
   const bytes = encodeModel(model);
+  // format version 3 for a sequential model; mlp() files stay version 2 (earlier releases read them)
+  assert.equal([new DataView(bytes.buffer).getUint32(8, true), new DataView(encodeModel(mlp([3, 2])).buffer).getUint32(8, true)], [3, 2]);
   const back = decodeModel(bytes, { module });
   assert.ok(back instanceof Sequential);
   const s = back as Sequential;

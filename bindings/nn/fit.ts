@@ -76,6 +76,7 @@ async function fitPlanned(p: Plan): Promise<History> {
       : createEvaluator(module, evaluatorOptions);
     objective = new CrossEntropy(ws, model.classes, new Int32Array(p.batchSize));
     if (p.exactLastLayer) {
+      // a sequential model's activations are in its placement (the activation argument is an MLP's)
       lastLayer = isSequential(model)
         ? new LastLayerSolver(module, model.placement, 'tanh', p.data, p.labels)
         : new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);

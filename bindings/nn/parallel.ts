@@ -1,5 +1,5 @@
-// The ensemble forward of a model (an MLP or a sequential one, bindings/nn/model.ts) spread over workers (Node worker threads or browser Web Workers,
-// bindings/nn/lanes.ts): the members of
+// The ensemble forward of a model (an MLP or a sequential one, bindings/nn/model.ts) spread over
+// workers (Node worker threads or browser Web Workers, bindings/nn/lanes.ts): the members of
 // one NLB request are split into contiguous ranges, the main thread evaluates the first range (and
 // θ itself when the request carries the center) with its own evaluator while each worker
 // evaluates one of the other ranges in its own module instance (bindings/nn/worker.ts).

@@ -2,11 +2,12 @@
 // Evaluator for the optimizers (bindings/optimizers/types.ts): one seqForward call runs every
 // requested member's f32 parameter row over the current mini-batch (assembly/seq.ts). Explicit f64
 // rows (evaluate: EKI members, NLB candidates, θ alone) are narrowed into the rows; NLB's members
-// (evaluatePerturbed) are generated straight into f32 rows — Gaussian ones by perturb32, rank-r ones
-// by lowRankMembers — exactly the members the optimizer's directions define, rounded once, so a
-// request split into calls or across worker threads gives the same bits. The row buffer grows only
+// (evaluatePerturbed) are generated straight into f32 rows by MemberRows — Gaussian ones by perturb32,
+// rank-r ones by lowRankMembers — exactly the members the optimizer's directions define, rounded
+// once, so a request split into calls or across worker threads gives the same bits. The row buffer grows only
 // when a call needs more rows. The f32 logits are widened to the f64 outputs.
-import type { Evaluator, LowRankPerturbation, PerturbedRequest } from '../optimizers/types.js';
+import type { Evaluator, PerturbedRequest } from '../optimizers/types.js';
+import { MemberRows } from '../optimizers/lowrank-members.js';
 import type { EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
 import { checkInt } from '../errors.js';
@@ -42,10 +43,8 @@ export class SeqEvaluator implements Evaluator {
   private readonly work: Buf<'f32'>;
   // the network descriptor of seqForward (written by describe())
   private readonly net: Buf<'i32'>;
-  // rank-r members: the blocks' shapes (i32 2L) and lowRankMembers' scratch, made on first use
-  private shapes: Buf<'i32'> | null = null;
-  private lowRankWork: Buf<'f64'> | null = null;
-  private lowRankKey = '';
+  // the member rows of perturbed requests (its scratch lives in this workspace)
+  private readonly members: MemberRows;
   private describedRows = 0;
   private rowsInBatch = 0;
   private disposed = false;
@@ -74,6 +73,7 @@ export class SeqEvaluator implements Evaluator {
       this.logits = ws.f32(this.maxMembers * this.m);
       this.work = ws.f32(Math.max(4, Math.ceil(ws.raw.seqWorkBytes(this.layerCount, this.table.ptr, this.batchSize) / 4)));
       this.net = ws.i32(ws.raw.seqNetworkBytes() / 4);
+      this.members = new MemberRows(ws, this.n);
       this.describe(this.batchSize);
     } catch (e) {
       // a failed allocation gives back the buffers made before it
@@ -146,41 +146,26 @@ export class SeqEvaluator implements Evaluator {
 
   evaluatePerturbed(request: PerturbedRequest, out: Buf<'f64'>): void {
     this.alive('evaluatePerturbed');
-    const { theta, sigma, seed, draw, member0, count, antithetic, center } = request;
+    const { theta, count, center } = request;
     const first = center ? 1 : 0;
     this.checkCall(count + first, out);
     if (theta.length < this.n) throw new RangeError(`θ holds ${theta.length} values; the network has ${this.n} parameters.`);
     const raw = this.ws.raw;
     const P = this.rowsFor(count + first);
-    if (request.perturbation) {
-      this.lowRankRows(request, request.perturbation, P);
-    } else {
-      // docs/method.md §2.2–2.3: θ first with center, then θ + σ·s_i·ξ_{q_i} rounded to f32 (perturb32)
-      if (center) raw.narrow(this.n, theta.ptr, P.ptr);
-      raw.perturb32(count, this.n, sigma, seed, draw, member0, antithetic ? 1 : 0, this.pStride, theta.ptr, P.byteOffset(first * this.pStride));
-    }
+    if (request.perturbation) this.checkBlocks(request.perturbation.shapes);
+    // docs/method.md §2.2–2.3: θ first with center, then θ + σ·s_i·e_i rounded to f32, all run in one call
+    this.members.write(request, P.ptr, this.pStride);
     raw.seqForward(this.net.ptr, count + first);
     raw.widen((count + first) * this.m, this.logits.ptr, out.ptr);
   }
 
-  // [θ], θ + σ·s_i·D_{q_i}: the request's rank-r member rows, f32, into P.
-  private lowRankRows(request: PerturbedRequest, p: LowRankPerturbation, P: Buf<'f32'>): void {
-    const { ws } = this;
+  // Rank-r members must be drawn over this model's weight blocks (a mismatch would still cover n).
+  private checkBlocks(shapes: readonly (readonly [number, number])[]): void {
     const blocks = this.placement.layers.filter((l) => l.weights >= 0);
-    if (p.shapes.length !== blocks.length || p.shapes.some(([i, o], l) => i !== blocks[l].fanIn || o !== blocks[l].fanOut)) {
-      throw new RangeError(`The low-rank members are drawn for blocks ${p.shapes.map(([i, o]) => `${i}×${o}`).join(', ')} but this model's ` +
+    if (shapes.length !== blocks.length || shapes.some(([i, o], l) => i !== blocks[l].fanIn || o !== blocks[l].fanOut)) {
+      throw new RangeError(`The low-rank members are drawn for blocks ${shapes.map(([i, o]) => `${i}×${o}`).join(', ')} but this model's ` +
         `weights are ${blocks.map((l) => `${l.fanIn}×${l.fanOut}`).join(', ')}; declare blocks that match the model (fit does this from it).`);
     }
-    const key = `${p.rank}`;
-    if (!this.shapes) this.shapes = ws.from('i32', p.shapes.flat());
-    if (!this.lowRankWork || this.lowRankKey !== key) {
-      if (this.lowRankWork) ws.free(this.lowRankWork);
-      this.lowRankWork = ws.f64(Math.max(2, Math.ceil(ws.raw.lowRankMembersWorkBytes(blocks.length, this.shapes.ptr, p.rank) / 8)));
-      this.lowRankKey = key;
-    }
-    const r = request;
-    ws.raw.lowRankMembers(r.count, blocks.length, this.shapes.ptr, p.rank, r.sigma, r.seed, r.draw, r.member0, r.antithetic ? 1 : 0,
-      r.center ? 1 : 0, r.theta.ptr, P.ptr, this.pStride, this.lowRankWork.ptr);
   }
 
   /** The one-member forward of θ over `rows` rows of `data` (rows × inputSize f32), in chunks of

@@ -12,7 +12,7 @@ import {
   checkArchitecture, initialLayerParameters, layerBlocks, placeLayers, type InputShape, type Layer, type Placement,
   type SeqArchitecture,
 } from './layers.js';
-import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
+import { toLabels, toMatrix, type LabelInput, type Matrix, type MatrixInput } from './matrix.js';
 import { SeqEvaluator } from './seq-evaluator.js';
 
 export interface SequentialOptions {
@@ -107,7 +107,7 @@ export class Sequential {
 
   /** The logits (rows × classes, row-major) of `x` (rows of h·w·c values), computed in WebAssembly. */
   logits(x: MatrixInput): Float32Array {
-    const m = toMatrix('X', x, this.inputSize);
+    const m = this.rows(x);
     return this.forwardRows(m.data, m.rows);
   }
 
@@ -123,9 +123,19 @@ export class Sequential {
 
   /** Mean cross-entropy and accuracy on (x, labels). */
   evaluate(x: MatrixInput, labels: LabelInput): Evaluation {
-    const m = toMatrix('X', x, this.inputSize);
+    const m = this.rows(x);
     const y = toLabels('labels', labels, m.rows, this.classes);
     return crossEntropy(this.forwardRows(m.data, m.rows), y, this.classes);
+  }
+
+  // X as rows of inputSize values; a shape error also names the input shape the columns come from.
+  private rows(x: MatrixInput): Matrix {
+    try {
+      return toMatrix('X', x, this.inputSize);
+    } catch (e) {
+      if (e instanceof RangeError) e.message += ` This model's inputShape is [${this.inputShape.join(', ')}]: each row holds its h·w·c = ${this.inputSize} values, channels-last.`;
+      throw e;
+    }
   }
 
   private forwardRows(data: Float32Array, rows: number): Float32Array {

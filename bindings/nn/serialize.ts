@@ -14,7 +14,8 @@
 // Versions: 1 stored every typed array of the training state as its own section; 2 stores a state
 // array that holds exactly θ's bits as {"$section": 0} (θ is usually also the optimizer's iterate,
 // the iterate average or the best parameters), and reads it back as a copy of θ; 3 adds sequential()
-// models (format "enkf-wasm/sequential", the architecture as JSON layer configs). This build reads all three.
+// models (format "enkf-wasm/sequential", the architecture as JSON layer configs; mlp() files stay
+// version 2). This build reads all three.
 import { FormatError, describe } from '../errors.js';
 import { MLP, type Activation, type InitScheme } from './mlp.js';
 import { Sequential, isSequential } from './sequential.js';
@@ -29,8 +30,11 @@ function dirname(path: string): string {
   return i < 0 ? '.' : i === 0 ? path[0] : path.slice(0, i);
 }
 
-/** The format version this build writes; it reads this one and every earlier one. */
+/** The newest format version this build writes (sequential() models); it reads this one and every earlier one. */
 export const FORMAT_VERSION = 3;
+/** mlp() models are still written as version 2 (nothing in their files changed), so earlier
+ *  releases keep reading them; sequential() models need version 3. */
+const MLP_FORMAT_VERSION = 2;
 const OLDEST_VERSION = 1;
 const MAGIC = 'ENKF-MLP';
 
@@ -155,9 +159,10 @@ export function encodeModel(model: Model): Uint8Array<ArrayBuffer> {
     at = align8(at + a.byteLength);
   }
   const seq = isSequential(model);
+  const version = seq ? FORMAT_VERSION : MLP_FORMAT_VERSION;
   const header: Header = {
     format: seq ? 'enkf-wasm/sequential' : 'enkf-wasm/mlp',
-    version: FORMAT_VERSION,
+    version,
     architecture: seq
       ? {
         ...model.architecture(), seed: model.seed, loss: 'softmax-cross-entropy',
@@ -177,7 +182,7 @@ export function encodeModel(model: Model): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(total);
   const dv = new DataView(bytes.buffer);
   for (let i = 0; i < 8; i++) bytes[i] = MAGIC.charCodeAt(i);
-  dv.setUint32(8, FORMAT_VERSION, true);
+  dv.setUint32(8, version, true);
   dv.setUint32(12, json.length, true);
   bytes.set(json, 16);
   arrays.forEach((a, i) => {
