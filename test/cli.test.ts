@@ -13,7 +13,7 @@ import { mlp } from '../bindings/nn/mlp.js';
 import { loadModel, saveModel } from '../bindings/nn/serialize.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const TINY = ['--iterations', '2', '--k', '4', '--batch', '64', '--workers', '0', '--eval-every', '1'];
+const TINY = ['--model', 'mlp', '--iterations', '2', '--k', '4', '--batch', '64', '--workers', '0', '--eval-every', '1'];
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
@@ -69,7 +69,24 @@ test('a tiny run trains, saves and resumes; the saved file holds the training st
   const resumed = await cli([...TINY, '--iterations', '3', '--out', out, '--resume', good, '--save', good]);
   assert.is(resumed.code, 0, resumed.stderr);
   assert.is(((await loadModel(good)).trainingState as { iteration: number }).iteration, 3);
-  oneLineFailure(await cli([...TINY, '--out', out, '--resume', good, '--hidden', '32']), 2, /^--resume: .* holds layers \[784, 64, 10\], but --hidden gives \[784, 32, 10\]/);
+  oneLineFailure(await cli([...TINY, '--out', out, '--resume', good, '--hidden', '32']), 2, /^--resume: .* holds the network MLP 784-64-10 tanh, but the options give MLP 784-32-10 tanh\. Pass the same --model/);
+});
+
+test('--model cnn (the default) trains the CNN, saves and resumes; flags of the other model are refused', async () => {
+  const out = join(dir, 'cnn');
+  const cnn = TINY.filter((a, i) => a !== '--model' && TINY[i - 1] !== '--model');
+  const first = await cli([...cnn, '--exact-last-layer', '2', '--out', out, '--save', join(out, 'c.enkf')]);
+  assert.is(first.code, 0, first.stderr);
+  assert.match(first.stdout, /Training CNN conv 5×5×8 relu, max-pool 2×2, conv 5×5×16 relu, max-pool 2×2, flatten, dense 10 \(5,994 parameters\)/);
+  assert.match(await readFile(join(out, 'report.html'), 'utf8'), /CNN conv 5×5×8 relu/);
+  const saved = await loadModel(join(out, 'c.enkf'));
+  assert.ok('architecture' in saved, 'a sequential model was saved');
+  const resumed = await cli([...cnn, '--exact-last-layer', '2', '--iterations', '3', '--out', out, '--resume', join(out, 'c.enkf')]);
+  assert.is(resumed.code, 0, resumed.stderr);
+  oneLineFailure(await cli([...cnn, '--out', out, '--resume', join(out, 'c.enkf'), '--filters', '4,8']), 2,
+    /^--resume: .* holds the network CNN conv 5×5×8 relu.*but the options give CNN conv 5×5×4 relu/);
+  oneLineFailure(await cli([...cnn, '--out', out, '--hidden', '32']), 2, /^--hidden sets up --model mlp; this run trains --model cnn\./);
+  oneLineFailure(await cli([...TINY, '--out', out, '--filters', '4,8']), 2, /^--filters sets up --model cnn; this run trains --model mlp\./);
 });
 
 test('bad --save and --out destinations fail in one line before training', async () => {
