@@ -11,7 +11,7 @@
 // depends on (θ, σ, seed, draw, i) only: a request split into calls gives the same bits.
 // Memory: bounded by a block of samples (like seqForward) plus O(streams · layer-0 factors).
 import {
-  ACT_IDENTITY, checkCoords, checkDisjoint, checkFinite, checkMemberRange, checkRegion, checkShapes, checkSize,
+  ACT_HARD_TANH, ACT_HEAVISIDE, ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_SIGN, ACT_TANH, checkCoords, checkDisjoint, checkFinite, checkMemberRange, checkRegion, checkShapes, checkSize,
   checkWorkBytes,
 } from "./checks";
 import { act4, actScalar } from "./activations";
@@ -324,13 +324,49 @@ function member(layers: i32, table: usize, samples: i32, terms: i32, rank: i32, 
 }
 
 // dst[q][b] = act(Z[q][b] + Σ_{c<terms} Y[q][c]·F[c][b] + bias[b]) for q < positions, b < N; Z, dst:
-// positions × N; Y rows yRow bytes apart; F: terms × N. SIMD, N ≥ 4: channels 4 at a time, the last
-// vector at N − 4 (overlapping lanes get the same values); each lane does the scalar loop's
-// operations in its order, so both builds give the same bits.
+// positions × N; Y rows yRow bytes apart; F: terms × N. One loop nest per activation (a constant
+// inside, so the epilogue is branch-free). SIMD, N ≥ 4: 4 channels at a time, the last vector at
+// N − 4 (overlapping lanes get the same values); each lane does the scalar loop's operations in its
+// order, so both builds give the same bits.
 function epilogue(positions: i32, N: i32, terms: i32, Z: usize, Y: usize, yRow: usize, F: usize, bias: usize, act: i32,
   dst: usize): void {
+  switch (act) {
+    case ACT_RELU: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_RELU, dst); break;
+    case ACT_TANH: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_TANH, dst); break;
+    case ACT_SIGMOID: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_SIGMOID, dst); break;
+    case ACT_SIGN: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_SIGN, dst); break;
+    case ACT_HEAVISIDE: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_HEAVISIDE, dst); break;
+    case ACT_HARD_TANH: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_HARD_TANH, dst); break;
+    default: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_IDENTITY, dst);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function epilogueOf(positions: i32, N: i32, terms: i32, Z: usize, Y: usize, yRow: usize, F: usize, bias: usize,
+  act: i32, dst: usize): void {
   const rowB = <usize>N << 2;
-  const fRow = rowB;
+  const end = <usize>positions * rowB;
+  if (ASC_FEATURE_SIMD && N >= 4 && terms <= 1) {
+    // rank 1 (and the centre): per channel vector, its factor and bias held over all positions
+    const last = rowB - 16;
+    for (let b: usize = 0; b < rowB; b += 16) {
+      const at = min(b, last);
+      const f = terms == 1 ? v128.load(F + at) : f32x4.splat(0.0);
+      const bv = v128.load(bias + at);
+      let y = Y;
+      if (terms == 1) {
+        for (let o: usize = at; o < end; o += rowB) {
+          const v = f32x4.add(v128.load(Z + o), f32x4.mul(v128.load32_splat(y), f));
+          v128.store(dst + o, act4(f32x4.add(v, bv), act));
+          y += yRow;
+        }
+      } else {
+        for (let o: usize = at; o < end; o += rowB) v128.store(dst + o, act4(f32x4.add(v128.load(Z + o), bv), act));
+      }
+    }
+    return;
+  }
   if (ASC_FEATURE_SIMD && N >= 4) {
     const last = rowB - 16;
     for (let q = 0; q < positions; q++) {
@@ -341,7 +377,7 @@ function epilogue(positions: i32, N: i32, terms: i32, Z: usize, Y: usize, yRow: 
         let f = F + at;
         for (let c = 0; c < terms; c++) {
           v = f32x4.add(v, f32x4.mul(v128.load32_splat(y + (<usize>c << 2)), v128.load(f)));
-          f += fRow;
+          f += rowB;
         }
         v128.store(o + at, act4(f32x4.add(v, v128.load(bias + at)), act));
       }
@@ -355,7 +391,7 @@ function epilogue(positions: i32, N: i32, terms: i32, Z: usize, Y: usize, yRow: 
       let f = F + b;
       for (let c = 0; c < terms; c++) {
         v = v + load<f32>(y + (<usize>c << 2)) * load<f32>(f);
-        f += fRow;
+        f += rowB;
       }
       store<f32>(o + b, actScalar(v + load<f32>(bias + b), act));
     }
