@@ -11,8 +11,8 @@
 // depends on (θ, σ, seed, draw, i) only: a request split into calls gives the same bits.
 // Memory: bounded by a block of samples (like seqForward) plus O(streams · layer-0 factors).
 import {
-  ACT_HARD_TANH, ACT_HEAVISIDE, ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_SIGN, ACT_TANH, checkCoords, checkDisjoint, checkFinite, checkMemberRange, checkRegion, checkShapes, checkSize,
-  checkWorkBytes,
+  ACT_HARD_TANH, ACT_HEAVISIDE, ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_SIGN, ACT_TANH, checkCoords, checkDisjoint,
+  checkFinite, checkMemberRange, checkRegion, checkShapes, checkSize, checkWorkBytes,
 } from "./checks";
 import { act4, actScalar } from "./activations";
 import { convBlock, Geom, paddedSize } from "./conv";
@@ -24,7 +24,7 @@ import { signOf, streamOf } from "./perturb";
 import { streamKey, TILE, XI } from "./rng-core";
 import { checkSeqNet, packMember, plan as seqPlan, planBlock, runBlock, SeqNet } from "./seq";
 import {
-  checkTable, fanIn, inSize, LAYER_WORDS, OP_CONV, OP_DENSE, outSize, parametric, W_ACT, W_IN, W_LEVELS, W_OFFSET, W_OP, W_OUT, word,
+  checkTable, fanIn, inSize, LAYER_WORDS, OP_CONV, OP_DENSE, outSize, parametric, W_ACT, W_IN, W_LEVELS, W_OP, W_OUT, word,
 } from "./seq-table";
 
 // Samples per shared block: its widest region (Z0, H0 or a Y group) holds at most ACT_FLOATS floats.
@@ -33,9 +33,8 @@ const BLOCK_MAX: i32 = 512;
 // Y columns computed together: one 8-wide panel of the conv / GEMM tiles.
 const GROUP_COLS: i32 = 8;
 
-// Geometry of layer 0 for Z0 (outC = N0) and for a Y group (outC = the group's width).
-const GZ = memory.data(48, 16);
-const GY = memory.data(48, 16);
+// Geometry of layer 0 with outC = the columns of the running product (N0 for Z0, GW for Y).
+const G0 = memory.data(48, 16);
 
 // Work layout (byte offsets, 16-aligned), set by plan() below.
 let oW0: u64 = 0;    // f32 K0 × packedWidth(N0): W_0 packed
@@ -70,8 +69,8 @@ function plan(layers: i32, table: usize, rows: i32, rank: i32, S: i32, lrm: u64)
   const groups = (S + perGroup - 1) / perGroup;
   let pad: u64 = 0;
   if (word(table, 0, W_OP) == OP_CONV) {
-    geometry(table, GZ, N0);
-    pad = <u64>paddedSize(changetype<Geom>(GZ));
+    geometry(table, G0, N0);
+    pad = <u64>paddedSize(changetype<Geom>(G0));
   }
   block = min(rows, min(BLOCK_MAX, max(1, ACT_FLOATS / max(o0, pos * GW))));
   const restBytes = layers > 1 ? seqPlan(layers - 1, rest(table), block) : up16(<u64>TILE_BYTES + <u64>COPY_BYTES);
@@ -269,8 +268,8 @@ function shared(table: usize, samples: i32, cols: i32, x: usize, packed: usize, 
   const tile = work + <usize>oREST;
   const zero = work + <usize>oZERO;
   if (word(table, 0, W_OP) == OP_CONV) {
-    geometry(table, GY, cols);
-    convBlock(changetype<Geom>(GY), samples, ACT_IDENTITY, x, packed, zero, dst, work + <usize>oPAD, tile);
+    geometry(table, G0, cols);
+    convBlock(changetype<Geom>(G0), samples, ACT_IDENTITY, x, packed, zero, dst, work + <usize>oPAD, tile);
     return;
   }
   const K = fanIn(table, 0);
