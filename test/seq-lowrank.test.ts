@@ -205,10 +205,7 @@ test('seqLowRankForward / seqLowRankWorkBytes: argument errors name the argument
     expectKernelError(() => run({ rank: 0 }), /^seqLowRankForward: rank must be ≥ 1; got 0$/);
     expectKernelError(() => run({ sigma: NaN }), /^seqLowRankForward: sigma must be finite; got NaN$/);
     expectKernelError(() => run({ member0: 0xFFFFFFFE }), /member0 \+ k must be ≤ 2\^32/);
-    // more members than the descriptor's P and out hold
-    expectKernelError(() => run({ count: 9 }), /^seqLowRankForward: P must lie inside memory|^seqLowRankForward: (P|out) /);
-    // a work sized for 4 members of rank 2 is short for rank 3
-    expectKernelError(() => run({ rank: 3 }), /^seqLowRankForward: work \(seqLowRankWorkBytes bytes, 16-aligned\) must|^seqLowRankForward: work and/);
+    // (a buffer shorter than its extent but inside memory cannot be detected: not tested)
     expectKernelError(() => run({ work: work.ptr + 4 }), /^seqLowRankForward: work \(seqLowRankWorkBytes bytes, 16-aligned\) must be 16-byte aligned/);
     expectKernelError(() => run({ theta: 0 }), /^seqLowRankForward: theta must be a buffer from alloc; got the null pointer 0$/);
     // blocks that are not the table's
