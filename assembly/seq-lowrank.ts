@@ -323,46 +323,22 @@ function member(layers: i32, table: usize, samples: i32, terms: i32, rank: i32, 
 }
 
 // dst[q][b] = act(Z[q][b] + Σ_{c<terms} Y[q][c]·F[c][b] + bias[b]) for q < positions, b < N; Z, dst:
-// positions × N; Y rows yRow bytes apart; F: terms × N. One loop nest per activation (a constant
-// inside, so the epilogue is branch-free). SIMD, N ≥ 4: 4 channels at a time, the last vector at
-// N − 4 (overlapping lanes get the same values); each lane does the scalar loop's operations in its
-// order, so both builds give the same bits.
+// positions × N; Y rows yRow bytes apart; F: terms × N. SIMD, N ≥ 4: 4 channels at a time, the last
+// vector at N − 4 (overlapping lanes get the same values); each lane does the scalar loop's
+// operations in its order, so both builds give the same bits.
 function epilogue(positions: i32, N: i32, terms: i32, Z: usize, Y: usize, yRow: usize, F: usize, bias: usize, act: i32,
   dst: usize): void {
-  switch (act) {
-    case ACT_RELU: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_RELU, dst); break;
-    case ACT_TANH: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_TANH, dst); break;
-    case ACT_SIGMOID: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_SIGMOID, dst); break;
-    case ACT_SIGN: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_SIGN, dst); break;
-    case ACT_HEAVISIDE: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_HEAVISIDE, dst); break;
-    case ACT_HARD_TANH: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_HARD_TANH, dst); break;
-    default: epilogueOf(positions, N, terms, Z, Y, yRow, F, bias, ACT_IDENTITY, dst);
-  }
-}
-
-// @ts-ignore: decorator
-@inline
-function epilogueOf(positions: i32, N: i32, terms: i32, Z: usize, Y: usize, yRow: usize, F: usize, bias: usize,
-  act: i32, dst: usize): void {
   const rowB = <usize>N << 2;
-  const end = <usize>positions * rowB;
   if (ASC_FEATURE_SIMD && N >= 4 && terms <= 1) {
-    // rank 1 (and the centre): per channel vector, its factor and bias held over all positions
-    const last = rowB - 16;
-    for (let b: usize = 0; b < rowB; b += 16) {
-      const at = min(b, last);
-      const f = terms == 1 ? v128.load(F + at) : f32x4.splat(0.0);
-      const bv = v128.load(bias + at);
-      let y = Y;
-      if (terms == 1) {
-        for (let o: usize = at; o < end; o += rowB) {
-          const v = f32x4.add(v128.load(Z + o), f32x4.mul(v128.load32_splat(y), f));
-          v128.store(dst + o, act4(f32x4.add(v, bv), act));
-          y += yRow;
-        }
-      } else {
-        for (let o: usize = at; o < end; o += rowB) v128.store(dst + o, act4(f32x4.add(v128.load(Z + o), bv), act));
-      }
+    // rank 1 and the centre (the fit's case): one loop nest per activation (a constant inside)
+    switch (act) {
+      case ACT_RELU: rank1(positions, rowB, terms, Z, Y, yRow, F, bias, ACT_RELU, dst); break;
+      case ACT_TANH: rank1(positions, rowB, terms, Z, Y, yRow, F, bias, ACT_TANH, dst); break;
+      case ACT_SIGMOID: rank1(positions, rowB, terms, Z, Y, yRow, F, bias, ACT_SIGMOID, dst); break;
+      case ACT_SIGN: rank1(positions, rowB, terms, Z, Y, yRow, F, bias, ACT_SIGN, dst); break;
+      case ACT_HEAVISIDE: rank1(positions, rowB, terms, Z, Y, yRow, F, bias, ACT_HEAVISIDE, dst); break;
+      case ACT_HARD_TANH: rank1(positions, rowB, terms, Z, Y, yRow, F, bias, ACT_HARD_TANH, dst); break;
+      default: rank1(positions, rowB, terms, Z, Y, yRow, F, bias, ACT_IDENTITY, dst);
     }
     return;
   }
@@ -393,6 +369,31 @@ function epilogueOf(positions: i32, N: i32, terms: i32, Z: usize, Y: usize, yRow
         f += rowB;
       }
       store<f32>(o + b, actScalar(v + load<f32>(bias + b), act));
+    }
+  }
+}
+
+// The epilogue for terms ≤ 1 (SIMD, rowB ≥ 16 bytes): per channel vector, its factor and bias held
+// over all positions.
+// @ts-ignore: decorator
+@inline
+function rank1(positions: i32, rowB: usize, terms: i32, Z: usize, Y: usize, yRow: usize, F: usize, bias: usize,
+  act: i32, dst: usize): void {
+  const end = <usize>positions * rowB;
+  const last = rowB - 16;
+  for (let b: usize = 0; b < rowB; b += 16) {
+    const at = min(b, last);
+    const bv = v128.load(bias + at);
+    if (terms == 1) {
+      const f = v128.load(F + at);
+      let y = Y;
+      for (let o: usize = at; o < end; o += rowB) {
+        const v = f32x4.add(v128.load(Z + o), f32x4.mul(v128.load32_splat(y), f));
+        v128.store(dst + o, act4(f32x4.add(v, bv), act));
+        y += yRow;
+      }
+    } else {
+      for (let o: usize = at; o < end; o += rowB) v128.store(dst + o, act4(f32x4.add(v128.load(Z + o), bv), act));
     }
   }
 }
