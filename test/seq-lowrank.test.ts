@@ -11,6 +11,10 @@ import { Workspace, type EnkfModule } from '../bindings/index.js';
 import { builds, expectKernelError, label } from './helpers.js';
 import { gaussArray, maxAbs, maxAbsDiff, mulberry32 } from './oracles.js';
 import { LAYER_WORDS, seqTable, type SeqLayerSpec } from './helpers/seq-reference.js';
+import { sequential } from '../bindings/nn/sequential.js';
+import { conv2d, dense, maxPool2d } from '../bindings/nn/layers.js';
+import { SeqEvaluator } from '../bindings/nn/seq-evaluator.js';
+import { createDirections } from '../bindings/optimizers/directions.js';
 
 const TOL = 2e-5;
 const mods = await builds();
@@ -229,6 +233,47 @@ test('seqLowRankForward / seqLowRankWorkBytes: argument errors name the argument
     }
   } finally {
     ws.dispose();
+  }
+});
+
+test('SeqEvaluator.evaluatePerturbed: rank-r members share layer 0 when it is dense or conv2d with real weights, else run as explicit rows', async () => {
+  const [module] = mods;
+  const B = 4;
+  const cases = [
+    { shared: true, layers: [conv2d({ filters: 4, kernelSize: 3, activation: 'relu' }), maxPool2d(), dense({ units: 3 })] },
+    { shared: true, layers: [dense({ units: 6, activation: 'tanh' }), dense({ units: 3 })] },
+    { shared: false, layers: [conv2d({ filters: 4, kernelSize: 3, activation: 'relu', quantize: { levels: 3 } }), maxPool2d(), dense({ units: 3 })] },
+  ];
+  for (const c of cases) {
+    const model = sequential(c.layers, { inputShape: [7, 6, 2], seed: 3 });
+    const n = model.parameterCount;
+    const m = B * model.classes;
+    const rand = mulberry32(5);
+    const x = Float32Array.from(gaussArray(rand, 10 * model.inputSize));
+    const ws = new Workspace(module);
+    const ev = new SeqEvaluator(module, { architecture: model.architecture(), batchSize: B, maxMembers: 7 });
+    try {
+      const dirs = createDirections(ws, n, { perturbation: { kind: 'low-rank', rank: 2 }, blocks: model.blocks });
+      ev.setBatch(x, [1, 8, 3, 5]);
+      const theta = ws.from('f64', model.params);
+      const count = 6;
+      const fast = ws.f64((count + 1) * m);
+      ev.evaluatePerturbed({ theta, sigma: 0.1, seed: 2, draw: 7, member0: 1, count, antithetic: true, center: true, perturbation: dirs.perturbation }, fast);
+      const rows = ws.f64((count + 1) * n);
+      rows.view().set(model.params);
+      dirs.members(count, 0.1, 2, 7, 1, true, theta.ptr, rows.byteOffset(n));
+      const slow = ws.f64((count + 1) * m);
+      ev.evaluate(rows, count + 1, slow);
+      const what = `${c.layers[0].type}${c.shared ? '' : ' quantized'}`;
+      const [a, b] = [Array.from(fast.view()), Array.from(slow.view())];
+      assert.ok(maxAbsDiff(a, b) <= TOL * Math.max(1, maxAbs(b)), `${what}: ${maxAbsDiff(a, b)}`);
+      // explicit rows give seqForward's bits; the shared layer 0 rounds the members differently
+      if (c.shared) assert.ok(a.some((v, i) => v !== b[i]), `${what}: the shared path ran`);
+      else assert.equal(a, b, what);
+    } finally {
+      ev.dispose();
+      ws.dispose();
+    }
   }
 });
 
