@@ -93,21 +93,29 @@ function padInput(g: Geom, samples: i32, inp: usize, dst: usize): Geom {
   return p;
 }
 
-// The output position the direct path is at (sample, row, column).
-let atS = 0, atY = 0, atX = 0;
+// Where the direct path is: output column and row, and the byte offsets of the current window,
+// of its output row's first window and of its sample.
+let atX = 0, atY = 0;
+let atPtr: usize = 0, atRow: usize = 0, atSample: usize = 0;
 
-// Byte offset of the window origin of the current output position; then moves to the next one.
+// Byte offset of the current window's origin; then moves to the next output position (stepX,
+// stepY, sampleB: bytes to the next window in a row, the next row of windows, the next sample).
 // @ts-ignore: decorator
 @inline
-function nextOrigin(g: Geom): usize {
-  const o = (<usize>atS * <usize>g.inH * <usize>g.inW + <usize>(atY * g.sh) * <usize>g.inW + <usize>(atX * g.sw)) *
-    <usize>g.inC << 2;
+function nextOrigin(g: Geom, stepX: usize, stepY: usize, sampleB: usize): usize {
+  const o = atPtr;
   if (++atX == g.outW) {
     atX = 0;
     if (++atY == g.outH) {
       atY = 0;
-      atS++;
+      atSample += sampleB;
+      atRow = atSample;
+    } else {
+      atRow += stepY;
     }
+    atPtr = atRow;
+  } else {
+    atPtr += stepX;
   }
   return o;
 }
@@ -120,14 +128,16 @@ function convDirect(g: Geom, samples: i32, act: i32, inp: usize, packed: usize, 
   const lineB = <usize>(g.inW * C) << 2;
   const total = samples * g.outH * g.outW;
   const ldcB = <usize>N << 2;
-  atS = atY = atX = 0;
+  const stepX = <usize>(g.sw * C) << 2, stepY = <usize>g.sh * lineB, sampleB = <usize>g.inH * lineB;
+  atX = atY = 0;
+  atPtr = atRow = atSample = 0;
   for (let p0 = 0; p0 < total; p0 += 4) {
     const rows = min(4, total - p0);
     // window origins of the tile's rows; rows past the end re-read the last one (never stored)
-    const a0 = inp + nextOrigin(g);
-    const a1 = rows > 1 ? inp + nextOrigin(g) : a0;
-    const a2 = rows > 2 ? inp + nextOrigin(g) : a1;
-    const a3 = rows > 3 ? inp + nextOrigin(g) : a2;
+    const a0 = inp + nextOrigin(g, stepX, stepY, sampleB);
+    const a1 = rows > 1 ? inp + nextOrigin(g, stepX, stepY, sampleB) : a0;
+    const a2 = rows > 2 ? inp + nextOrigin(g, stepX, stepY, sampleB) : a1;
+    const a3 = rows > 3 ? inp + nextOrigin(g, stepX, stepY, sampleB) : a2;
     const cRow = dst + <usize>p0 * ldcB;
     for (let j0 = 0; j0 < N; ) {
       const rem = N - j0;
