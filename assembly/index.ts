@@ -13,4 +13,5 @@ export * from "./cholesky";
 export * from "./lowrank";
 export { lowRankMembers, lowRankMembersWorkBytes } from "./lowrank-members";
 export { seqForward, seqNetwork, seqNetworkBytes, seqParamCount, seqWorkBytes } from "./seq";
+export { seqLowRankForward, seqLowRankWorkBytes } from "./seq-lowrank";
 export { selfCheck } from "./selfcheck";

@@ -29,7 +29,7 @@ const BLOCK_MAX: i32 = 512;
 
 // @ts-ignore: decorator
 @unmanaged
-class SeqNet {
+export class SeqNet {
   layers: i32;
   table: usize;
   rows: i32;
@@ -57,7 +57,7 @@ let oPAD: u64 = 0;   // f32 block × the largest paddedSize: a padded conv's zer
 let block: i32 = 1;  // samples per block
 
 // Sets the work layout for rows samples; returns its total bytes (offset 0: the engine's tile).
-function plan(layers: i32, table: usize, rows: i32): u64 {
+export function plan(layers: i32, table: usize, rows: i32): u64 {
   const g = changetype<Geom>(GEOM);
   let widest = 1, pack: u64 = 0, q: u64 = 0, taps: u64 = 0, pad: u64 = 0;
   for (let l = 0; l < layers; l++) {
@@ -117,7 +117,7 @@ export function seqNetwork(net: usize, layers: i32, table: usize, rows: i32, X: 
 }
 
 // Checks the descriptor, its table and its buffers for `members` parameter rows.
-function checkSeqNet(net: usize, members: i32, kernel: string): void {
+export function checkSeqNet(net: usize, members: i32, kernel: string): void {
   checkRegion(net, <u64>SEQ_NET_BYTES, 4, kernel, "net");
   const d = changetype<SeqNet>(net);
   const layers = d.layers, table = d.table, rows = d.rows, pStride = d.pStride;
@@ -145,7 +145,7 @@ function checkSeqNet(net: usize, members: i32, kernel: string): void {
 }
 
 // Packs (after quantizing, for levels ≥ 2) every parametric layer's W of parameter row p.
-function packMember(layers: i32, table: usize, p: usize, work: usize): void {
+export function packMember(layers: i32, table: usize, p: usize, work: usize): void {
   let dst = work + <usize>oPACK;
   for (let l = 0; l < layers; l++) {
     if (!parametric(table, l)) continue;
@@ -192,7 +192,7 @@ function denseBlock(samples: i32, K: i32, N: i32, act: i32, inp: usize, packed: 
 const GEOM = memory.data(48, 16);
 
 // One member's forward of `samples` rows starting at row s0 (its W already packed in work).
-function runBlock(layers: i32, table: usize, samples: i32, inp: usize, p: usize, dst: usize, work: usize): void {
+export function runBlock(layers: i32, table: usize, samples: i32, inp: usize, p: usize, dst: usize, work: usize): void {
   const g = changetype<Geom>(GEOM);
   const tile = work;
   let packed = work + <usize>oPACK;
@@ -237,4 +237,9 @@ export function seqForward(net: usize, members: i32): void {
       runBlock(layers, table, samples, X + <usize>s0 * inB, p, slice + <usize>s0 * outB, work);
     }
   }
+}
+
+// Samples per block of the last plan() (seq-lowrank.ts runs its members' layers ≥ 1 through runBlock).
+export function planBlock(): i32 {
+  return block;
 }

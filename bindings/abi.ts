@@ -185,4 +185,16 @@ export interface RawExports {
   seqNetwork(net: Ptr, layers: number, table: Ptr, rows: number, X: Ptr, P: Ptr, pStride: number, out: Ptr, work: Ptr): void;
   /** out[m] = the forward of P row m over the batch, m < members. */
   seqForward(net: Ptr, members: number): void;
+
+  // seq-lowrank.ts — rank-r NLB members of a sequential network whose layer 0 is dense or conv2d
+  // with real weights: layer 0 of θ and of every stream's U_0 shared by the members.
+  /** Bytes of scratch `work` (16-aligned) seqLowRankForward needs for `count` members of rank
+   *  `rank` over the table's network and `rows` rows; shapes: i32[2·blocks], its weight blocks. */
+  seqLowRankWorkBytes(layers: number, table: Ptr, rows: number, shapes: Ptr, rank: number, count: number, antithetic: number): number;
+  /** out slice j (the descriptor's out) = the forward of [θ if center ≠ 0], then θ + σ·s_i·D_{q_i}
+   *  for members i = member0 … member0 + count − 1 (lowRankMembers' rows, written into the
+   *  descriptor's P first); equal to seqForward on those rows up to f32 rounding of layer 0.
+   *  theta: f64 n; work: seqLowRankWorkBytes bytes. */
+  seqLowRankForward(net: Ptr, count: number, rank: number, shapes: Ptr, theta: Ptr, sigma: number, seed: number, draw: number,
+    member0: number, antithetic: number, center: number, work: Ptr): void;
 }

@@ -54,7 +54,7 @@
 /* import env.abort: (i32, i32, i32, i32) -> nil */
 typedef void enkf_abort_fn(int32_t msg, int32_t file, int32_t line, int32_t column);
 
-/* The 45 exported functions, in export order. */
+/* The 47 exported functions, in export order. */
 /* mlpNetwork: (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
 typedef void enkf_mlpNetwork_fn(int32_t net, int32_t layers, int32_t act, int32_t outAct, int32_t rows, int32_t dims, int32_t X, int32_t P, int32_t pStride, int32_t out, int32_t bufA, int32_t bufB, int32_t work);
 /* mlpNetworkBytes: () -> i32 */
@@ -75,6 +75,10 @@ typedef int32_t enkf_seqNetworkBytes_fn(void);
 typedef int32_t enkf_seqParamCount_fn(int32_t layers, int32_t table);
 /* seqWorkBytes: (i32, i32, i32) -> i32 */
 typedef int32_t enkf_seqWorkBytes_fn(int32_t layers, int32_t table, int32_t rows);
+/* seqLowRankForward: (i32, i32, i32, i32, i32, f64, i32, i32, i32, i32, i32, i32) -> nil */
+typedef void enkf_seqLowRankForward_fn(int32_t net, int32_t count, int32_t rank, int32_t shapes, int32_t theta, double sigma, int32_t seed, int32_t draw, int32_t member0, int32_t antithetic, int32_t center, int32_t work);
+/* seqLowRankWorkBytes: (i32, i32, i32, i32, i32, i32, i32) -> i32 */
+typedef int32_t enkf_seqLowRankWorkBytes_fn(int32_t layers, int32_t table, int32_t rows, int32_t shapes, int32_t rank, int32_t count, int32_t antithetic);
 /* selfCheck: () -> i32 */
 typedef int32_t enkf_selfCheck_fn(void);
 /* alloc: (i32) -> i32 */
@@ -158,6 +162,8 @@ typedef int32_t enkf_lowRankUpdateWorkBytes_fn(int32_t layers, int32_t shapes, i
   X(seqNetworkBytes, "() -> i32") \
   X(seqParamCount, "(i32, i32) -> i32") \
   X(seqWorkBytes, "(i32, i32, i32) -> i32") \
+  X(seqLowRankForward, "(i32, i32, i32, i32, i32, f64, i32, i32, i32, i32, i32, i32) -> nil") \
+  X(seqLowRankWorkBytes, "(i32, i32, i32, i32, i32, i32, i32) -> i32") \
   X(selfCheck, "() -> i32") \
   X(alloc, "(i32) -> i32") \
   X(free, "(i32) -> nil") \

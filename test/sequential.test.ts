@@ -230,7 +230,7 @@ test('a sequential stack of dense layers gives the logits of the equivalent mlp(
   }
 });
 
-test('SeqEvaluator.evaluatePerturbed gives evaluate() of the explicit member rows bit for bit (Gaussian and rank-r, center, pairs)', async () => {
+test('SeqEvaluator.evaluatePerturbed gives evaluate() of the explicit member rows (Gaussian: bit for bit; rank-r: up to f32 rounding of layer 0; center, pairs)', async () => {
   const [module] = await builds();
   const model = sequential([conv2d({ filters: 3, kernelSize: 3, activation: 'relu' }), maxPool2d(), dense({ units: 4, activation: 'tanh' }), dense({ units: 3 })],
     { inputShape: [8, 7, 2], seed: 2 });
@@ -257,8 +257,15 @@ test('SeqEvaluator.evaluatePerturbed gives evaluate() of the explicit member row
         const slow = ws.f64((count + 1) * m);
         ev.evaluate(rows, count + 1, slow);
         const what = `${perturbation ? 'rank-2' : 'gaussian'}${antithetic ? ' pairs' : ''}`;
-        // the same f32 rows either way: the same bits
-        assert.equal(Array.from(fast.view()), Array.from(slow.view()), what);
+        if (perturbation) {
+          // rank-r members share layer 0 (seqLowRankForward): θ's slice the same bits, the members'
+          // layer 0 rounded differently in f32 (test/seq-lowrank.test.ts)
+          assert.equal(Array.from(fast.view().subarray(0, m)), Array.from(slow.view().subarray(0, m)), what);
+          assertClose(fast.view(), slow.view(), 2e-6, what);
+        } else {
+          // the same f32 rows either way: the same bits
+          assert.equal(Array.from(fast.view()), Array.from(slow.view()), what);
+        }
         // the members differ from θ: the request did perturb
         assert.ok(fast.view().subarray(m, 2 * m).some((v, i) => v !== fast.view()[i]), what);
         // and the outputs are the model's own forward of θ for row 0

@@ -4,9 +4,12 @@
 // rows (evaluate: EKI members, NLB candidates, θ alone) are narrowed into the rows; NLB's members
 // (evaluatePerturbed) are generated straight into f32 rows by MemberRows — Gaussian ones by perturb32,
 // rank-r ones by lowRankMembers — exactly the members the optimizer's directions define, rounded
-// once, so a request split into calls or across worker threads gives the same bits. The row buffer grows only
+// once, so a request split into calls or across worker threads gives the same bits. Rank-r members
+// of a model whose layer 0 is dense or conv2d with real weights run through seqLowRankForward
+// instead: layer 0 of θ and of each stream's factor shared by all members (the same members up to
+// f32 rounding of layer 0, and again the same bits however the request is split). The row buffer grows only
 // when a call needs more rows. The f32 logits are widened to the f64 outputs.
-import type { Evaluator, PerturbedRequest } from '../optimizers/types.js';
+import type { Evaluator, LowRankPerturbation, PerturbedRequest } from '../optimizers/types.js';
 import { MemberRows } from '../optimizers/lowrank-members.js';
 import type { EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
@@ -45,6 +48,11 @@ export class SeqEvaluator implements Evaluator {
   private readonly net: Buf<'i32'>;
   // the member rows of perturbed requests (its scratch lives in this workspace)
   private readonly members: MemberRows;
+  // whether layer 0 is dense or conv2d with real weights (rank-r members then share it: seqLowRankForward)
+  private readonly sharedFirst: boolean;
+  private lrShapes: Buf<'i32'> | null = null;
+  private lrWork: Buf<'f32'> | null = null;
+  private lowRankKey = '';
   private describedRows = 0;
   private rowsInBatch = 0;
   private disposed = false;
@@ -58,6 +66,8 @@ export class SeqEvaluator implements Evaluator {
     this.inputSize = this.placement.inputSize;
     this.classes = this.placement.classes;
     this.m = this.batchSize * this.classes;
+    const l0 = this.placement.layers[0];
+    this.sharedFirst = l0.weights >= 0 && l0.range === 0;
     // Members' rows start 16-byte aligned for the SIMD loads.
     this.pStride = (this.n + 3) & ~3;
     const t = layerTable(this.placement);
@@ -152,11 +162,37 @@ export class SeqEvaluator implements Evaluator {
     if (theta.length < this.n) throw new RangeError(`θ holds ${theta.length} values; the network has ${this.n} parameters.`);
     const raw = this.ws.raw;
     const P = this.rowsFor(count + first);
-    if (request.perturbation) this.checkBlocks(request.perturbation.shapes);
-    // docs/method.md §2.2–2.3: θ first with center, then θ + σ·s_i·e_i rounded to f32, all run in one call
-    this.members.write(request, P.ptr, this.pStride);
-    raw.seqForward(this.net.ptr, count + first);
+    const p = request.perturbation;
+    if (p) this.checkBlocks(p.shapes);
+    if (p && this.sharedFirst) {
+      // rank-r members: layer 0 of θ and of each stream's U_0 run once, shared by the members
+      const anti = request.antithetic ? 1 : 0;
+      const { shapes, work } = this.lowRankScratch(p, anti);
+      raw.seqLowRankForward(this.net.ptr, count, p.rank, shapes, theta.ptr, request.sigma, request.seed, request.draw,
+        request.member0, anti, first, work);
+    } else {
+      // docs/method.md §2.2–2.3: θ first with center, then θ + σ·s_i·e_i rounded to f32, all run in one call
+      this.members.write(request, P.ptr, this.pStride);
+      raw.seqForward(this.net.ptr, count + first);
+    }
     raw.widen((count + first) * this.m, this.logits.ptr, out.ptr);
+  }
+
+  // The shapes and work of seqLowRankForward for `p` (re-made when the rank, blocks or pairing change;
+  // sized for maxMembers members, so any call fits).
+  private lowRankScratch(p: LowRankPerturbation, anti: number): { shapes: number; work: number } {
+    const key = `${p.rank}|${anti}|${p.shapes.join(';')}`;
+    if (key !== this.lowRankKey || !this.lrShapes || !this.lrWork) {
+      for (const b of [this.lrShapes, this.lrWork]) if (b) this.ws.free(b);
+      this.lrShapes = this.lrWork = null;
+      const ws = this.ws;
+      this.lrShapes = ws.from('i32', p.shapes.flat());
+      const bytes = ws.raw.seqLowRankWorkBytes(this.layerCount, this.table.ptr, this.batchSize, this.lrShapes.ptr, p.rank,
+        this.maxMembers, anti);
+      this.lrWork = ws.f32(Math.max(4, Math.ceil(bytes / 4)));
+      this.lowRankKey = key;
+    }
+    return { shapes: this.lrShapes.ptr, work: this.lrWork.ptr };
   }
 
   // Rank-r members must be drawn over this model's weight blocks (a mismatch would still cover n).
