@@ -1,8 +1,8 @@
-// Activations of the dense family's GEMM epilogue (gemm-tile.ts), f32: identity, relu, tanh and
-// sigmoid, each as a scalar function and a lane-wise f32x4 one doing the same operations in the
+// Activations of the dense family's GEMM epilogue (gemm-tile.ts), f32: identity, relu, tanh,
+// sigmoid, sign (v ≥ 0 ? 1 : −1), heaviside (v > 0 ? 1 : 0) and hardTanh (clamp to [−1, 1]), each as a scalar function and a lane-wise f32x4 one doing the same operations in the
 // same order, so the SIMD and scalar builds compute the same math (test/dense.test.ts bounds the
 // error against f64 Math.tanh / the logistic).
-import { ACT_RELU, ACT_SIGMOID, ACT_TANH } from "./checks";
+import { ACT_HARD_TANH, ACT_HEAVISIDE, ACT_RELU, ACT_SIGMOID, ACT_SIGN, ACT_TANH } from "./checks";
 
 // exp(y) = 2^n·e^r, n = nearest(y·log2 e), r = y − n·ln2 (Cody–Waite split: n·LN2_HI is exact).
 const LOG2E: f32 = 1.44269504;
@@ -31,7 +31,7 @@ const T13: f32 = 0.00359212803;
 // The same constants in memory, so the SIMD epilogue loads splats instead of rebuilding them.
 const KF = memory.data<f32>([
   LOG2E, LN2_HI, LN2_LO, 1.0, E2, E3, E4, E5, E6, E7, EXP_LO, EXP_HI,
-  TANH_SMALL, T3, T5, T7, T9, T11, T13, 2.0,
+  TANH_SMALL, T3, T5, T7, T9, T11, T13, 2.0, -1.0,
 ], 16);
 const KI = memory.data<i32>([127, 0x80000000, 0, 0], 16);
 const O_LOG2E: usize = 0;
@@ -54,6 +54,7 @@ const O_T9: usize = 64;
 const O_T11: usize = 68;
 const O_T13: usize = 72;
 const O_TWO: usize = 76;
+const O_MINUS_ONE: usize = 80;
 const O_BIAS127: usize = 0;
 const O_SIGN: usize = 4;
 
@@ -104,6 +105,10 @@ export function actScalar(v: f32, act: i32): f32 {
   if (act == ACT_RELU) return max<f32>(v, 0.0);
   if (act == ACT_TANH) return tanhf(v);
   if (act == ACT_SIGMOID) return sigmoidf(v);
+  // NaN compares false: sign gives −1 and heaviside 0 for it, in both builds
+  if (act == ACT_SIGN) return v >= 0 ? <f32>1.0 : <f32>-1.0;
+  if (act == ACT_HEAVISIDE) return v > 0 ? <f32>1.0 : <f32>0.0;
+  if (act == ACT_HARD_TANH) return min<f32>(max<f32>(v, -1.0), 1.0);
   return v;
 }
 
@@ -165,5 +170,8 @@ export function act4(v: v128, act: i32): v128 {
   if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0.0));
   if (act == ACT_TANH) return tanh4(v);
   if (act == ACT_SIGMOID) return sigmoid4(v);
+  if (act == ACT_SIGN) return v128.bitselect(kf(O_ONE), kf(O_MINUS_ONE), f32x4.ge(v, f32x4.splat(0.0)));
+  if (act == ACT_HEAVISIDE) return v128.and(f32x4.gt(v, f32x4.splat(0.0)), kf(O_ONE));
+  if (act == ACT_HARD_TANH) return f32x4.min(f32x4.max(v, kf(O_MINUS_ONE)), kf(O_ONE));
   return v;
 }

@@ -67,13 +67,17 @@ export const ACT_IDENTITY: i32 = 0;
 export const ACT_RELU: i32 = 1;
 export const ACT_TANH: i32 = 2;
 export const ACT_SIGMOID: i32 = 3;
+export const ACT_SIGN: i32 = 4;
+export const ACT_HEAVISIDE: i32 = 5;
+export const ACT_HARD_TANH: i32 = 6;
 
 // Aborts unless act is an activation code.
 // @ts-ignore: decorator
 @inline
 export function checkAct(act: i32, kernel: string, arg: string): void {
-  if (act < ACT_IDENTITY || act > ACT_SIGMOID) {
-    abort(kernel + ": " + arg + " must be 0 (identity), 1 (relu), 2 (tanh) or 3 (sigmoid); got " + act.toString());
+  if (act < ACT_IDENTITY || act > ACT_HARD_TANH) {
+    abort(kernel + ": " + arg + " must be 0 (identity), 1 (relu), 2 (tanh), 3 (sigmoid), 4 (sign), 5 (heaviside) or 6 (hardTanh); got " +
+      act.toString());
   }
 }
 

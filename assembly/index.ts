@@ -11,4 +11,5 @@ export * from "./convert";
 export * from "./finite";
 export * from "./cholesky";
 export * from "./lowrank";
+export { seqForward, seqNetwork, seqNetworkBytes, seqParamCount, seqWorkBytes } from "./seq";
 export { selfCheck } from "./selfcheck";

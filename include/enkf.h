@@ -54,13 +54,23 @@
 /* import env.abort: (i32, i32, i32, i32) -> nil */
 typedef void enkf_abort_fn(int32_t msg, int32_t file, int32_t line, int32_t column);
 
-/* The 38 exported functions, in export order. */
+/* The 43 exported functions, in export order. */
 /* mlpNetwork: (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
 typedef void enkf_mlpNetwork_fn(int32_t net, int32_t layers, int32_t act, int32_t outAct, int32_t rows, int32_t dims, int32_t X, int32_t P, int32_t pStride, int32_t out, int32_t bufA, int32_t bufB, int32_t work);
 /* mlpNetworkBytes: () -> i32 */
 typedef int32_t enkf_mlpNetworkBytes_fn(void);
 /* mlpWorkBytes: (i32, i32, i32) -> i32 */
 typedef int32_t enkf_mlpWorkBytes_fn(int32_t rows, int32_t layers, int32_t dims);
+/* seqForward: (i32, i32) -> nil */
+typedef void enkf_seqForward_fn(int32_t net, int32_t members);
+/* seqNetwork: (i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
+typedef void enkf_seqNetwork_fn(int32_t net, int32_t layers, int32_t table, int32_t rows, int32_t X, int32_t P, int32_t pStride, int32_t out, int32_t work);
+/* seqNetworkBytes: () -> i32 */
+typedef int32_t enkf_seqNetworkBytes_fn(void);
+/* seqParamCount: (i32, i32) -> i32 */
+typedef int32_t enkf_seqParamCount_fn(int32_t layers, int32_t table);
+/* seqWorkBytes: (i32, i32, i32) -> i32 */
+typedef int32_t enkf_seqWorkBytes_fn(int32_t layers, int32_t table, int32_t rows);
 /* selfCheck: () -> i32 */
 typedef int32_t enkf_selfCheck_fn(void);
 /* alloc: (i32) -> i32 */
@@ -137,6 +147,11 @@ typedef int32_t enkf_lowRankUpdateWorkBytes_fn(int32_t layers, int32_t dims, int
   X(mlpNetwork, "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil") \
   X(mlpNetworkBytes, "() -> i32") \
   X(mlpWorkBytes, "(i32, i32, i32) -> i32") \
+  X(seqForward, "(i32, i32) -> nil") \
+  X(seqNetwork, "(i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil") \
+  X(seqNetworkBytes, "() -> i32") \
+  X(seqParamCount, "(i32, i32) -> i32") \
+  X(seqWorkBytes, "(i32, i32, i32) -> i32") \
   X(selfCheck, "() -> i32") \
   X(alloc, "(i32) -> i32") \
   X(free, "(i32) -> nil") \

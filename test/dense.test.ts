@@ -282,7 +282,7 @@ test('bad arguments raise a KernelError naming the problem', () => {
     };
     expectKernelError(() => d(0, 4, 4, 3, 0, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /members must be ≥ 1; got 0/);
     expectKernelError(() => d(2, 4, -1, 3, 0, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /inDim must be ≥ 1; got -1/);
-    expectKernelError(() => d(2, 4, 4, 3, 4, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /act must be 0 .*got 4/);
+    expectKernelError(() => d(2, 4, 4, 3, 7, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /act must be 0 .*got 7/);
     expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 5, P.ptr, P.byteOffset(12), 15, Y.ptr, 12, work.ptr), /xStride must be 0 .* ≥ rows·inDim = 16; got 5/);
     expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.byteOffset(12), 15, Y.ptr, 11, work.ptr), /yStride must be ≥ rows·outDim = 12/);
     expectKernelError(() => d(2, 4, 4, 3, 1, X.ptr, 0, P.ptr, P.byteOffset(12), -1, Y.ptr, 12, work.ptr), /pStride must be ≥ 0/);
