@@ -11,7 +11,7 @@
 // the flipped filter (inputGrad). On the cpu backend tfjs's own conv2d gradient runs.
 import * as tf from '@tensorflow/tfjs-core';
 import type { MnistSplit } from '../../bindings/data/mnist.js';
-import { gaussianTheta, trainAdam, variablesFromTheta, type TfBackend, type TfNetwork, type TfRun, type TfTrainOptions } from './tf-train.js';
+import { gaussianTheta, trainAdam, useTf, variablesFromTheta, type TfBackend, type TfNetwork, type TfRun, type TfTrainOptions } from './tf-train.js';
 
 const SIDE = 28;
 const CLASSES = 10;
@@ -100,4 +100,30 @@ export function tfCnnReference(
 ): TfCnnRun[] {
   trainTfCnn(split, { ...o, batchSize: 64, learningRate: 1e-3, seconds: o.warmUpSeconds, checkpoints: [] });
   return o.configs.map((c) => trainTfCnn(split, { ...o, ...c }));
+}
+
+/** Largest |wasm − cpu| gradient entry per variable at θ on the first `rows` training images, relative
+ *  to the variable's largest cpu entry: our wasm conv gradients against tfjs's own (cpu backend).
+ *  Leaves the wasm backend selected. */
+export async function checkWasmGradients(split: MnistSplit, theta: Float64Array, rows = 16): Promise<number[]> {
+  const grads: Float32Array[][] = [];
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await useTf(backend);
+    const net = tfCnn(theta, backend);
+    grads.push(tf.tidy(() => {
+      const x = tf.tensor2d(split.train.images.subarray(0, rows * SIDE * SIDE), [rows, SIDE * SIDE]);
+      const y = tf.oneHot(tf.tensor1d(Int32Array.from(split.train.labels.subarray(0, rows)), 'int32'), CLASSES);
+      const { grads: g } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, net.logits(x)) as tf.Scalar, net.vars);
+      return net.vars.map((v) => g[v.name].dataSync() as Float32Array);
+    }));
+    net.vars.forEach((v) => v.dispose());
+  }
+  return grads[0].map((cpu, i) => {
+    let d = 0, s = 0;
+    cpu.forEach((v, j) => {
+      d = Math.max(d, Math.abs(v - grads[1][i][j]));
+      s = Math.max(s, Math.abs(v));
+    });
+    return d / s;
+  });
 }
