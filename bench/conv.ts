@@ -238,7 +238,7 @@ const out = {
     rows: ROWS, members: MEMBERS, repeats: REPEATS, timing: 'median of the repeats after one warm-up call; parameters and batch in place beforehand on both sides',
     tfjsOps: 'tf.fused.conv2d (bias + relu fused), tf.maxPool, tf.fused.matMul; output read with dataSync per member',
     batched: 'conv1 only: one tf.fused.conv2d with the members\' filters concatenated along the output channels',
-    members: 'each member its own f32 parameter row: the seeded CNN θ₀ plus uniform noise of width 0.01',
+    memberParameters: 'each member its own f32 parameter row: the seeded CNN θ₀ plus uniform noise of width 0.01',
   },
   results,
 };

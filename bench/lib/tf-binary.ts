@@ -24,7 +24,8 @@ export function binaryBlocks(hidden: number): { w: number[]; b: number; std: num
 
 // sign with our convention (0 ↦ +1); tfjs differentiates it to 0 (GreaterEqual's gradient).
 const signPlain = (v: tf.Tensor) => tf.sub(tf.mul(tf.cast(tf.greaterEqual(v, 0), 'float32'), 2), 1);
-const signSte = tf.customGrad((v: tf.Tensor, save: tf.GradSaveFunc) => {
+const signSte = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [v, save] = args as [tf.Tensor, tf.GradSaveFunc];
   save([v]);
   return {
     value: signPlain(v),
@@ -38,7 +39,8 @@ const quantize = (w: tf.Tensor, R: number, levels: number) => {
   return tf.add(tf.mul(tf.floor(tf.add(tf.div(tf.add(tf.clipByValue(w, -R, R), R), d), 0.5)), d), -R);
 };
 function quantizeSte(R: number, levels: number) {
-  return tf.customGrad((w: tf.Tensor, save: tf.GradSaveFunc) => {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [w, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([w]);
     return {
       value: quantize(w, R, levels),

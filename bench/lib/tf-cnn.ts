@@ -49,7 +49,8 @@ function inputGrad(dy: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
 // conv2d (stride 1, valid) whose gradients need no Conv2DBackpropFilter kernel; `first`: the input
 // is the data, whose gradient nobody reads (tfjs's own conv gradient skips it the same way).
 function convWasm(first: boolean) {
-  return tf.customGrad((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([x, w]);
     return {
       value: tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'),
