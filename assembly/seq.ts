@@ -3,8 +3,8 @@
 // The network is a layer table (i32, LAYER_WORDS words per layer, seq-table.ts); seqNetwork writes a
 // descriptor with the buffers once, seqForward runs `members` parameter rows over the batch.
 // Per member every parametric layer's W is (quantized, quantize.ts, and) packed once for the GEMM
-// engine; the batch then runs through all layers a block of samples at a time (conv.ts: im2col +
-// GEMM with bias and activation in its epilogue; pooling; dense = the engine on the flattened
+// engine; the batch then runs through all layers a block of samples at a time (conv.ts: conv as a
+// GEMM with bias and activation in its epilogue, pooling; dense = the engine on the flattened
 // activation), so the scratch is bounded by the block, never by members or rows.
 //
 // Descriptor (SEQ_NET_BYTES = 32, 4-aligned; in the argument order of seqNetwork):
@@ -12,7 +12,7 @@
 //  16 P: parameter rows f32, pStride floats apart   20 pStride
 //  24 out: members × rows × outH·outW·outC (last layer) f32   28 work: seqWorkBytes bytes, 16-aligned
 import { ACT_IDENTITY, checkDisjoint, checkRegion, checkSize, checkStride, checkWorkBytes } from "./checks";
-import { convBlock, convChunk, convPackDot, Geom, poolBlock } from "./conv";
+import { convBlock, Geom, paddedSize, poolBlock } from "./conv";
 import { COPY_BYTES, dotTail, kBlock, packB, packedWidth, TILE_BYTES } from "./gemm-pack";
 import { gemmBlock } from "./gemm-tile";
 import { up16 } from "./lowrank-core";
@@ -26,8 +26,6 @@ import {
 // L2-sized), at least one sample and at most BLOCK_MAX.
 const ACT_FLOATS: i32 = 65536;
 const BLOCK_MAX: i32 = 512;
-// im2col chunk: at most COL_FLOATS floats (128 KiB), at least 4 patch rows.
-const COL_FLOATS: i32 = 32768;
 
 // @ts-ignore: decorator
 @unmanaged
@@ -54,22 +52,27 @@ let oPACK: u64 = 0;  // f32 Σ_l K_l·packedWidth(N_l): one member's packed W of
 let oQ: u64 = 0;     // f32 max over quantized layers of fanIn·fanOut: Q(W) before packing
 let oPING: u64 = 0;  // f32 block × widest activation
 let oPONG: u64 = 0;  // f32 block × widest activation
-let oCOL: u64 = 0;   // f32 COL_FLOATS (or less): im2col rows, a direct conv's or a pool's tap offsets
+let oTAPS: u64 = 0;  // i32 max kh·kw of the pools: a pool's tap offsets
+let oPAD: u64 = 0;   // f32 block × the largest paddedSize: a padded conv's zero-padded input
 let block: i32 = 1;  // samples per block
 
 // Sets the work layout for rows samples; returns its total bytes (offset 0: the engine's tile).
 function plan(layers: i32, table: usize, rows: i32): u64 {
-  let widest = 1, pack: u64 = 0, q: u64 = 0, col: u64 = 0;
+  const g = changetype<Geom>(GEOM);
+  let widest = 1, pack: u64 = 0, q: u64 = 0, taps: u64 = 0, pad: u64 = 0;
   for (let l = 0; l < layers; l++) {
     if (l < layers - 1) widest = max(widest, outSize(table, l));
-    if (!parametric(table, l)) {
-      col = max(col, <u64>word(table, l, W_KH) * <u64>word(table, l, W_KH + 1));
+    const op = word(table, l, W_OP);
+    if (op == OP_MAX_POOL || op == OP_AVG_POOL) {
+      taps = max(taps, <u64>word(table, l, W_KH) * <u64>word(table, l, W_KH + 1));
       continue;
     }
     const K = fanIn(table, l), N = word(table, l, W_OUT + 2);
     pack += <u64>K * <u64>packedWidth(N);
     if (word(table, l, W_LEVELS) != 0) q = max(q, <u64>K * <u64>N);
-    if (word(table, l, W_OP) == OP_CONV) col = max(col, <u64>convChunk(K, 0x7FFFFFFF, COL_FLOATS) * <u64>K);
+    if (op != OP_CONV) continue;
+    geometry(table, l, g);
+    pad = max(pad, <u64>paddedSize(g));
   }
   block = min(rows, min(BLOCK_MAX, max(1, ACT_FLOATS / widest)));
   const act = <u64>block * <u64>(layers > 1 ? widest : 0);
@@ -78,7 +81,8 @@ function plan(layers: i32, table: usize, rows: i32): u64 {
   oQ = at; at = up16(at + (q << 2));
   oPING = at; at = up16(at + (act << 2));
   oPONG = at; at = up16(at + (act << 2));
-  oCOL = at; at = up16(at + (col << 2));
+  oTAPS = at; at = up16(at + (taps << 2));
+  oPAD = at; at = up16(at + (<u64>block * pad << 2));
   return at;
 }
 
@@ -153,14 +157,11 @@ function packMember(layers: i32, table: usize, p: usize, work: usize): void {
       quantizeInto(K * N, levels, reinterpret<f32>(word(table, l, W_RANGE)), W, Q);
       W = Q;
     }
-    const kc = kBlock(K);
+    // dense: gemmBlock's K blocks and dot tail; conv: one K block, no dot tail (conv-tile.ts)
+    const dense = word(table, l, W_OP) == OP_DENSE;
+    const kc = dense ? kBlock(K) : K;
     const pw = <usize>packedWidth(N);
-    let dot = dotTail(N, 4);
-    if (word(table, l, W_OP) == OP_CONV) {
-      const g = changetype<Geom>(GEOM);
-      geometry(table, l, g);
-      dot = convPackDot(g);
-    }
+    const dot = dense && dotTail(N, 4);
     for (let k0 = 0; k0 < K; k0 += kc) {
       const kb = min(kc, K - k0);
       packB(false, k0, kb, N, W, N, dst + <usize>k0 * pw * 4, dot);
@@ -200,14 +201,14 @@ function runBlock(layers: i32, table: usize, samples: i32, inp: usize, p: usize,
     const y = l == layers - 1 ? dst : (l & 1) == 0 ? work + <usize>oPING : work + <usize>oPONG;
     if (op == OP_MAX_POOL || op == OP_AVG_POOL) {
       geometry(table, l, g);
-      poolBlock(g, samples, op == OP_MAX_POOL, inp, y, work + <usize>oCOL);
+      poolBlock(g, samples, op == OP_MAX_POOL, inp, y, work + <usize>oTAPS);
     } else {
       const K = fanIn(table, l), N = word(table, l, W_OUT + 2), act = word(table, l, W_ACT);
       const bias = p + (<usize>word(table, l, W_OFFSET) << 2) + (<usize>K * <usize>N << 2);
       if (op == OP_DENSE) denseBlock(samples, K, N, act, inp, packed, bias, y, tile);
       else {
         geometry(table, l, g);
-        convBlock(g, samples, act, inp, packed, bias, y, work + <usize>oCOL, COL_FLOATS, tile);
+        convBlock(g, samples, act, inp, packed, bias, y, work + <usize>oPAD, tile);
       }
       packed += <usize>K * <usize>packedWidth(N) << 2;
     }

@@ -107,6 +107,14 @@ const FLOAT_CASES: Case[] = [
       { type: 'dense', units: 5, act: 'hardTanh' },
     ],
   },
+  {
+    name: 'a pool as the last layer (conv same 2×3 s(1,2) → maxPool (2,3)/(2,2))',
+    input: [6, 11, 2], rows: 5, members: 3,
+    specs: [
+      { type: 'conv2d', filters: 4, kernel: [2, 3], strides: [1, 2], padding: 'same', act: 'hardTanh' },
+      { type: 'maxPool2d', size: [2, 3], strides: [2, 2] },
+    ],
+  },
 ];
 
 /** Seeded members: P rows (pStride floats apart, padding NaN: never read) with gaussian θ·scale. */
