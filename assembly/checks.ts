@@ -223,3 +223,17 @@ export function checkStride(stride: i32, min: u64, kernel: string, arg: string, 
     abort(kernel + ": " + arg + " must be ≥ " + what + " = " + min.toString() + "; got " + stride.toString());
   }
 }
+
+// Aborts unless layers ≥ 1 and shapes (i32[2·layers]: fanIn_l, fanOut_l pairs of weight blocks)
+// lies in memory and holds sizes ≥ 1.
+export function checkShapes(layers: i32, shapes: usize, kernel: string): void {
+  checkSize(layers, kernel, "layers");
+  checkArray(shapes, <u64>layers << 1, 4, kernel, "shapes");
+  for (let j = 0; j < layers << 1; j++) {
+    const d = load<i32>(shapes + (<usize>j << 2));
+    if (d < 1) {
+      abort(kernel + ": shapes[" + j.toString() + "] (the " + ((j & 1) == 0 ? "fanIn" : "fanOut") + " of block " +
+        ((j >> 1) + 1).toString() + ") must be ≥ 1; got " + d.toString());
+    }
+  }
+}

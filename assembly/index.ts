@@ -11,5 +11,6 @@ export * from "./convert";
 export * from "./finite";
 export * from "./cholesky";
 export * from "./lowrank";
+export { lowRankMembers, lowRankMembersWorkBytes } from "./lowrank-members";
 export { seqForward, seqNetwork, seqNetworkBytes, seqParamCount, seqWorkBytes } from "./seq";
 export { selfCheck } from "./selfcheck";

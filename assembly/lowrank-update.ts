@@ -7,11 +7,11 @@
 // the same bits in the SIMD and scalar builds (lane-wise f64 or (even + odd) sums, see dot()).
 import { fillNormals, streamKey, TILE, XI } from "./rng-core";
 import {
-  checkCoords, checkDisjoint, checkFinite, checkLayers, checkMemberRange, checkRegion, checkSize, checkWholePairs,
+  checkCoords, checkDisjoint, checkFinite, checkMemberRange, checkRegion, checkShapes, checkSize, checkWholePairs,
   checkWorkBytes,
 } from "./checks";
 import { streamOf } from "./perturb";
-import { coordCount, dimAt, fillRange, paramCount, up16, widest } from "./lowrank-core";
+import { blockCoordCount, blockParamCount, fanInAt, fanOutAt, fillRange, up16, widestIn, widestOut } from "./lowrank-core";
 
 // Streams per pass of lowRankUpdate (its work holds their factors of one layer).
 const CHUNK: i32 = 16;
@@ -24,21 +24,21 @@ function streamCoef(coef: f64, z: usize, u: i32, anti: bool): f64 {
   return coef * (load<f64>(z + (<usize>u << 4)) - load<f64>(z + (<usize>u << 4), 8));
 }
 
-// Bytes of `work` lowRankUpdate needs: CHUNK streams' U_l (max d_{l−1} × CHUNK·r) and scaled V_l
-// (CHUNK·r × max d_l), f64.
-export function lowRankUpdateWorkBytes(layers: i32, dims: usize, rank: i32): i32 {
+// Bytes of `work` lowRankUpdate needs: CHUNK streams' U_l (max fanIn_l × CHUNK·r) and scaled V_l
+// (CHUNK·r × max fanOut_l), f64.
+export function lowRankUpdateWorkBytes(layers: i32, shapes: usize, rank: i32): i32 {
   const K = "lowRankUpdateWorkBytes";
   checkSize(rank, K, "rank");
-  checkLayers(layers, dims, K);
-  checkCoords(coordCount(layers, dims, rank), K);
-  const bytes = updateBytes(layers, dims, rank);
+  checkShapes(layers, shapes, K);
+  checkCoords(blockCoordCount(layers, shapes, rank), K);
+  const bytes = updateBytes(layers, shapes, rank);
   checkWorkBytes(bytes, K, "use a smaller rank or narrower layers");
   return <i32>bytes;
 }
 
-function updateBytes(layers: i32, dims: usize, rank: i32): u64 {
+function updateBytes(layers: i32, shapes: usize, rank: i32): u64 {
   const cols = <u64>CHUNK * <u64>rank;
-  return up16(<u64>widest(layers - 1, dims, 0) * cols << 3) + (cols * <u64>widest(layers, dims, 1) << 3);
+  return up16(<u64>widestIn(layers, shapes) * cols << 3) + (cols * <u64>widestOut(layers, shapes) << 3);
 }
 
 // θ += coef·Σ_i z_i·e_i over members i = member0 … member0 + k − 1 (e_i = s_i·D_{q_i}, E never
@@ -47,22 +47,22 @@ function updateBytes(layers: i32, dims: usize, rank: i32): u64 {
 //   W_l[a][b] ← W_l[a][b] + U_l[a][c]·(w_u·V_l[b][c])   for u ascending, then c ascending
 //   b_l[b]    ← b_l[b] + c_u·β_l[b]                      for u ascending
 // every term added to θ one at a time, so consecutive calls over a split member range (at even
-// members with pairs) give the same bits. z: f64 k; theta: f64 n;
-// work: lowRankUpdateWorkBytes(layers, dims, rank) bytes, 16-aligned.
-export function lowRankUpdate(k: i32, layers: i32, dims: usize, rank: i32, coef: f64, seed: u32, iter: u32,
+// members with pairs) give the same bits. shapes: i32[2·layers] (lowrank-core.ts); z: f64 k; theta: f64 n;
+// work: lowRankUpdateWorkBytes(layers, shapes, rank) bytes, 16-aligned.
+export function lowRankUpdate(k: i32, layers: i32, shapes: usize, rank: i32, coef: f64, seed: u32, iter: u32,
   member0: u32, antithetic: i32, z: usize, theta: usize, work: usize): void {
   const K = "lowRankUpdate";
   checkSize(k, K, "k");
   checkSize(rank, K, "rank");
   checkMemberRange(k, member0, K);
   checkFinite(coef, K, "coef");
-  checkLayers(layers, dims, K);
-  checkCoords(coordCount(layers, dims, rank), K);
+  checkShapes(layers, shapes, K);
+  checkCoords(blockCoordCount(layers, shapes, rank), K);
   const anti = antithetic != 0;
   checkWholePairs(k, member0, anti, K);
   const zBytes = <u64>k << 3;
-  const tBytes = paramCount(layers, dims) << 3;
-  const wBytes = updateBytes(layers, dims, rank);
+  const tBytes = blockParamCount(layers, shapes) << 3;
+  const wBytes = updateBytes(layers, shapes, rank);
   checkRegion(z, zBytes, 8, K, "z");
   checkRegion(theta, tBytes, 8, K, "theta");
   checkRegion(work, wBytes, 16, K, "work (lowRankUpdateWorkBytes bytes, 16-aligned)");
@@ -71,8 +71,8 @@ export function lowRankUpdate(k: i32, layers: i32, dims: usize, rank: i32, coef:
   checkDisjoint(work, wBytes, z, zBytes, K, "work", "z");
   const S = anti ? k >> 1 : k;
   const first = streamOf(member0, anti);
-  const UB = work; // f64 d_{l−1} × cs·r: U_l of the chunk's streams, stream g in columns g·r …
-  const VC = work + <usize>up16(<u64>widest(layers - 1, dims, 0) * <u64>(CHUNK * rank) << 3); // f64 cs·r × d_l
+  const UB = work; // f64 fanIn_l × cs·r: U_l of the chunk's streams, stream g in columns g·r …
+  const VC = work + <usize>up16(<u64>widestIn(layers, shapes) * <u64>(CHUNK * rank) << 3); // f64 cs·r × fanOut_l
   const invSqrtR = 1.0 / Math.sqrt(<f64>rank);
   for (let u0 = 0; u0 < S; u0 += CHUNK) {
     const cs = min(CHUNK, S - u0);
@@ -80,8 +80,8 @@ export function lowRankUpdate(k: i32, layers: i32, dims: usize, rank: i32, coef:
     let o: u64 = 0; // o_l
     let tw = theta; // θ's W_l
     for (let l = 1; l <= layers; l++) {
-      const din = dimAt(dims, l - 1);
-      const dout = dimAt(dims, l);
+      const din = fanInAt(shapes, l);
+      const dout = fanOutAt(shapes, l);
       for (let g = 0; g < cs; g++) {
         const key = streamKey(seed, iter, first + <u32>(u0 + g));
         const w = streamCoef(coef, z, u0 + g, anti) * invSqrtR;
@@ -95,7 +95,7 @@ export function lowRankUpdate(k: i32, layers: i32, dims: usize, rank: i32, coef:
             if (++c == rank) { c = 0; a++; }
           }
         }
-        // w·V_l → VC rows g·r + c (each d_l long)
+        // w·V_l → VC rows g·r + c (each fanOut_l long)
         const vo = o + <u64>din * <u64>rank;
         for (let j0 = 0; j0 < dout * rank; j0 += TILE) {
           const len = min(TILE, dout * rank - j0);
@@ -172,12 +172,12 @@ function dot(len: i32, x: usize, y: usize): f64 {
 }
 
 // Bytes of `work` lowRankGram needs: every stream's m coordinates, f64 (S = k, or k/2 with pairs).
-export function lowRankGramWorkBytes(k: i32, layers: i32, dims: usize, rank: i32, antithetic: i32): i32 {
+export function lowRankGramWorkBytes(k: i32, layers: i32, shapes: usize, rank: i32, antithetic: i32): i32 {
   const K = "lowRankGramWorkBytes";
   checkSize(k, K, "k");
   checkSize(rank, K, "rank");
-  checkLayers(layers, dims, K);
-  const m = coordCount(layers, dims, rank);
+  checkShapes(layers, shapes, K);
+  const m = blockCoordCount(layers, shapes, rank);
   checkCoords(m, K);
   const S = antithetic != 0 ? (k + 1) >> 1 : k;
   const bytes = <u64>S * m << 3;
@@ -192,19 +192,19 @@ export function lowRankGramWorkBytes(k: i32, layers: i32, dims: usize, rank: i32
 // and t_a accumulates (Σ_c U_a[:,c]ᵀ W_l V_a[:,c]) / √r, then β_a·b_l (W_l, b_l from θ); every dot
 // product as in dot(). G_ab = s_a·s_b·Q_{q_a q_b} (exactly symmetric), p_a = s_a·t_{q_a}.
 // theta: f64 n; G: f64 k×k; p: f64 k; work: lowRankGramWorkBytes bytes, 16-aligned (no overlaps).
-export function lowRankGram(k: i32, layers: i32, dims: usize, rank: i32, seed: u32, iter: u32, member0: u32,
+export function lowRankGram(k: i32, layers: i32, shapes: usize, rank: i32, seed: u32, iter: u32, member0: u32,
   antithetic: i32, theta: usize, G: usize, p: usize, work: usize): void {
   const K = "lowRankGram";
   checkSize(k, K, "k");
   checkSize(rank, K, "rank");
   checkMemberRange(k, member0, K);
-  checkLayers(layers, dims, K);
-  const m = coordCount(layers, dims, rank);
+  checkShapes(layers, shapes, K);
+  const m = blockCoordCount(layers, shapes, rank);
   checkCoords(m, K);
   const anti = antithetic != 0;
   checkWholePairs(k, member0, anti, K);
   const S = anti ? k >> 1 : k;
-  const tBytes = paramCount(layers, dims) << 3;
+  const tBytes = blockParamCount(layers, shapes) << 3;
   const gBytes = <u64>k * <u64>k << 3;
   const pBytes = <u64>k << 3;
   const wBytes = <u64>S * m << 3;
@@ -226,8 +226,8 @@ export function lowRankGram(k: i32, layers: i32, dims: usize, rank: i32, seed: u
     const row = work + <usize>u * rowB;
     let o: u64 = 0;
     for (let l = 1; l <= layers; l++) {
-      const din = dimAt(dims, l - 1);
-      const dout = dimAt(dims, l);
+      const din = fanInAt(shapes, l);
+      const dout = fanOutAt(shapes, l);
       transposed(key, o, din, rank, row + (<usize>o << 3));
       transposed(key, o + <u64>din * <u64>rank, dout, rank, row + (<usize>(o + <u64>din * <u64>rank) << 3));
       const bo = o + <u64>(din + dout) * <u64>rank;
@@ -245,8 +245,8 @@ export function lowRankGram(k: i32, layers: i32, dims: usize, rank: i32, seed: u
       let q: f64 = 0;
       let o: usize = 0;
       for (let l = 1; l <= layers; l++) {
-        const din = dimAt(dims, l - 1);
-        const dout = dimAt(dims, l);
+        const din = fanInAt(shapes, l);
+        const dout = fanOutAt(shapes, l);
         const vo = o + (<usize>din * <usize>rank << 3);
         let w: f64 = 0;
         for (let c = 0; c < rank; c++) {
@@ -268,8 +268,8 @@ export function lowRankGram(k: i32, layers: i32, dims: usize, rank: i32, seed: u
     let o: usize = 0;
     let tw = theta;
     for (let l = 1; l <= layers; l++) {
-      const din = dimAt(dims, l - 1);
-      const dout = dimAt(dims, l);
+      const din = fanInAt(shapes, l);
+      const dout = fanOutAt(shapes, l);
       const vo = o + (<usize>din * <usize>rank << 3);
       let s: f64 = 0;
       for (let c = 0; c < rank; c++) {

@@ -148,16 +148,41 @@ export interface RawExports {
     antithetic: number, center: number, sparse: number, out: Ptr, work: Ptr): void;
   /** Bytes of scratch `work` lowRankForward needs. */
   lowRankForwardWorkBytes(members: number, rows: number, layers: number, dims: Ptr, rank: number, antithetic: number): number;
+  // lowrank-update.ts, lowrank-members.ts — the same directions for weight blocks of any shapes:
+  // shapes: i32[2·layers] = [fanIn_1, fanOut_1, fanIn_2, fanOut_2, …] (an MLP: [d_0, d_1, d_1, d_2, …],
+  // same bits as its dims); theta: f64 n, per block W (fanIn×fanOut) then b (fanOut).
   /** θ += coef·Σ_i z_i e_i (the contract of nlbUpdate; split calls give the same bits; whole pairs).
    *  z: f64 k; work: lowRankUpdateWorkBytes bytes. */
-  lowRankUpdate(k: number, layers: number, dims: Ptr, rank: number, coef: number, seed: number, iter: number,
+  lowRankUpdate(k: number, layers: number, shapes: Ptr, rank: number, coef: number, seed: number, iter: number,
     member0: number, antithetic: number, z: Ptr, theta: Ptr, work: Ptr): void;
   /** Bytes of scratch `work` lowRankUpdate needs. */
-  lowRankUpdateWorkBytes(layers: number, dims: Ptr, rank: number): number;
+  lowRankUpdateWorkBytes(layers: number, shapes: Ptr, rank: number): number;
   /** G(k×k) = [e_a·e_b], p(k) = [e_a·θ] in closed form from the factors (the contract of drawGram).
    *  work: lowRankGramWorkBytes bytes. */
-  lowRankGram(k: number, layers: number, dims: Ptr, rank: number, seed: number, iter: number, member0: number,
+  lowRankGram(k: number, layers: number, shapes: Ptr, rank: number, seed: number, iter: number, member0: number,
     antithetic: number, theta: Ptr, G: Ptr, p: Ptr, work: Ptr): void;
   /** Bytes of scratch `work` lowRankGram needs (every stream's coordinates, f64). */
-  lowRankGramWorkBytes(k: number, layers: number, dims: Ptr, rank: number, antithetic: number): number;
+  lowRankGramWorkBytes(k: number, layers: number, shapes: Ptr, rank: number, antithetic: number): number;
+  /** f32 parameter rows dstStride floats apart: [θ if center ≠ 0], then θ + σ·s_i·D_{q_i} for members
+   *  i = member0 … member0 + count − 1, each entry the f64 value of lowRankUpdate's single member
+   *  rounded once. work: lowRankMembersWorkBytes bytes. */
+  lowRankMembers(count: number, layers: number, shapes: Ptr, rank: number, sigma: number, seed: number, draw: number,
+    member0: number, antithetic: number, center: number, theta: Ptr, dst: Ptr, dstStride: number, work: Ptr): void;
+  /** Bytes of scratch `work` lowRankMembers needs (one stream's coordinates and a block's w·Vᵀ). */
+  lowRankMembersWorkBytes(layers: number, shapes: Ptr, rank: number): number;
+
+  // seq.ts — sequential networks (dense, conv2d, maxPool2d, avgPool2d) from a layer table of
+  // L × 20 i32 words (op, act, inH, inW, inC, outH, outW, outC, kh, kw, strideH, strideW, padTop,
+  // padLeft, wOffset, levels, range bits, 3 reserved; bindings/nn/layers.ts); images channels-last.
+  /** Parameter count n of the table (checked: shapes chain, window sizes, contiguous offsets). */
+  seqParamCount(layers: number, table: Ptr): number;
+  /** Bytes of scratch `work` (16-aligned) seqForward needs for `rows` rows. */
+  seqWorkBytes(layers: number, table: Ptr, rows: number): number;
+  /** Bytes of a sequential network descriptor. */
+  seqNetworkBytes(): number;
+  /** Writes and checks the descriptor: X (rows × input size f32), P (f32 parameter rows pStride
+   *  apart, pStride ≥ n, a multiple of 4), out (members × rows × last layer's size f32). */
+  seqNetwork(net: Ptr, layers: number, table: Ptr, rows: number, X: Ptr, P: Ptr, pStride: number, out: Ptr, work: Ptr): void;
+  /** out[m] = the forward of P row m over the batch, m < members. */
+  seqForward(net: Ptr, members: number): void;
 }

@@ -16,6 +16,14 @@ export type { IterationDiagnostics, StopReason, LossKind, NlbOptions, EkiOptions
 // Networks.
 export { mlp, argmaxRows } from './nn/mlp.js';
 export type { MLP, Activation, InitScheme, MlpOptions, Evaluation } from './nn/mlp.js';
+export { sequential, Sequential } from './nn/sequential.js';
+export type { SequentialOptions } from './nn/sequential.js';
+export { dense, conv2d, maxPool2d, avgPool2d, flatten } from './nn/layers.js';
+export type {
+  Layer, LayerActivation, DenseLayer, Conv2dLayer, Pool2dLayer, FlattenLayer, DenseOptions, Conv2dOptions, Pool2dOptions, QuantizeOptions,
+  InputShape, SeqArchitecture,
+} from './nn/layers.js';
+export type { Model } from './nn/model.js';
 export type { MatrixInput, LabelInput } from './nn/matrix.js';
 export { fit, FitError, FIT_NLB_DEFAULTS, FIT_EKI_DEFAULTS } from './nn/fit.js';
 export type {

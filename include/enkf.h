@@ -54,13 +54,17 @@
 /* import env.abort: (i32, i32, i32, i32) -> nil */
 typedef void enkf_abort_fn(int32_t msg, int32_t file, int32_t line, int32_t column);
 
-/* The 43 exported functions, in export order. */
+/* The 45 exported functions, in export order. */
 /* mlpNetwork: (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
 typedef void enkf_mlpNetwork_fn(int32_t net, int32_t layers, int32_t act, int32_t outAct, int32_t rows, int32_t dims, int32_t X, int32_t P, int32_t pStride, int32_t out, int32_t bufA, int32_t bufB, int32_t work);
 /* mlpNetworkBytes: () -> i32 */
 typedef int32_t enkf_mlpNetworkBytes_fn(void);
 /* mlpWorkBytes: (i32, i32, i32) -> i32 */
 typedef int32_t enkf_mlpWorkBytes_fn(int32_t rows, int32_t layers, int32_t dims);
+/* lowRankMembers: (i32, i32, i32, i32, f64, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
+typedef void enkf_lowRankMembers_fn(int32_t count, int32_t layers, int32_t shapes, int32_t rank, double sigma, int32_t seed, int32_t draw, int32_t member0, int32_t antithetic, int32_t center, int32_t theta, int32_t dst, int32_t dstStride, int32_t work);
+/* lowRankMembersWorkBytes: (i32, i32, i32) -> i32 */
+typedef int32_t enkf_lowRankMembersWorkBytes_fn(int32_t layers, int32_t shapes, int32_t rank);
 /* seqForward: (i32, i32) -> nil */
 typedef void enkf_seqForward_fn(int32_t net, int32_t members);
 /* seqNetwork: (i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
@@ -134,19 +138,21 @@ typedef int32_t enkf_lowRankForwardWorkBytes_fn(int32_t members, int32_t rows, i
 /* lowRankForward: (i32, i32, i32, i32, i32, i32, i32, i32, i32, f64, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
 typedef void enkf_lowRankForward_fn(int32_t members, int32_t rows, int32_t layers, int32_t act, int32_t outAct, int32_t dims, int32_t rank, int32_t X, int32_t theta, double sigma, int32_t seed, int32_t iter, int32_t member0, int32_t antithetic, int32_t center, int32_t sparse, int32_t out, int32_t work);
 /* lowRankUpdate: (i32, i32, i32, i32, f64, i32, i32, i32, i32, i32, i32, i32) -> nil */
-typedef void enkf_lowRankUpdate_fn(int32_t k, int32_t layers, int32_t dims, int32_t rank, double coef, int32_t seed, int32_t iter, int32_t member0, int32_t antithetic, int32_t z, int32_t theta, int32_t work);
+typedef void enkf_lowRankUpdate_fn(int32_t k, int32_t layers, int32_t shapes, int32_t rank, double coef, int32_t seed, int32_t iter, int32_t member0, int32_t antithetic, int32_t z, int32_t theta, int32_t work);
 /* lowRankGram: (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil */
-typedef void enkf_lowRankGram_fn(int32_t k, int32_t layers, int32_t dims, int32_t rank, int32_t seed, int32_t iter, int32_t member0, int32_t antithetic, int32_t theta, int32_t G, int32_t p, int32_t work);
+typedef void enkf_lowRankGram_fn(int32_t k, int32_t layers, int32_t shapes, int32_t rank, int32_t seed, int32_t iter, int32_t member0, int32_t antithetic, int32_t theta, int32_t G, int32_t p, int32_t work);
 /* lowRankGramWorkBytes: (i32, i32, i32, i32, i32) -> i32 */
-typedef int32_t enkf_lowRankGramWorkBytes_fn(int32_t k, int32_t layers, int32_t dims, int32_t rank, int32_t antithetic);
+typedef int32_t enkf_lowRankGramWorkBytes_fn(int32_t k, int32_t layers, int32_t shapes, int32_t rank, int32_t antithetic);
 /* lowRankUpdateWorkBytes: (i32, i32, i32) -> i32 */
-typedef int32_t enkf_lowRankUpdateWorkBytes_fn(int32_t layers, int32_t dims, int32_t rank);
+typedef int32_t enkf_lowRankUpdateWorkBytes_fn(int32_t layers, int32_t shapes, int32_t rank);
 
 /* X-macro over every export: X(name, "WebAssembly signature"). */
 #define ENKF_EXPORTS(X) \
   X(mlpNetwork, "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil") \
   X(mlpNetworkBytes, "() -> i32") \
   X(mlpWorkBytes, "(i32, i32, i32) -> i32") \
+  X(lowRankMembers, "(i32, i32, i32, i32, f64, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil") \
+  X(lowRankMembersWorkBytes, "(i32, i32, i32) -> i32") \
   X(seqForward, "(i32, i32) -> nil") \
   X(seqNetwork, "(i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil") \
   X(seqNetworkBytes, "() -> i32") \

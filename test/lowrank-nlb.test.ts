@@ -85,7 +85,7 @@ for (const antithetic of [false, true]) {
     });
     const d = nlb.step(recording, obj);
     assert.ok(seen && F, 'the fast path was used');
-    assert.equal((seen as PerturbedRequest).perturbation, { kind: 'low-rank', rank, dims });
+    assert.equal((seen as PerturbedRequest).perturbation, { kind: 'low-rank', rank, shapes: [[5, 7], [7, 3]], dims });
     assert.ok(d.accepted && d.tries === 1, 'the first candidate is accepted');
     const Fr = F as Float64Array;
     const m = ev.m;
@@ -248,10 +248,12 @@ test('bad perturbations and blocks give typed errors that say what was expected'
   const theta = new Float64Array(n);
   const lr = { kind: 'low-rank' as const, rank: 1 };
   const bad: [Record<string, unknown>, new (...a: never[]) => Error, RegExp][] = [
-    [{ perturbation: lr }, TypeError, /needs blocks: the parameter shapes of an MLP/],
+    [{ perturbation: lr }, TypeError, /needs blocks: θ's parameter shapes in order, each weight shape with ≥ 2 dims/],
     [{ perturbation: lr, blocks: [[4, 3], [3], [3, 2]] }, TypeError, /needs blocks/],
     [{ perturbation: lr, blocks: [[4, 3], [2], [3, 2], [2]] }, TypeError, /blocks\[1\] must be the bias shape \[3\]/],
-    [{ perturbation: lr, blocks: [[4, 3], [3], [2, 2], [2]] }, RangeError, /blocks\[2\] takes 2 inputs but the layer before has 3 outputs/],
+    [{ perturbation: lr, blocks: [[12], [3], [3, 2], [2]] }, TypeError, /blocks\[0\] must be a weight shape of ≥ 2 positive integers/],
+    [{ perturbation: lr, blocks: [[2, 2, 3], [4], [3, 2], [2]] }, TypeError, /blocks\[1\] must be the bias shape \[3\]/],
+    [{ perturbation: lr, blocks: [[4, 3], [3], [2, 2], [2]] }, RangeError, /blocks hold 21 parameters but θ has n = 23/],
     [{ perturbation: lr, blocks: [[4, 3], [3], [3, 3], [3]] }, RangeError, /blocks hold 27 parameters but θ has n = 23/],
     [{ perturbation: lr, blocks: [[4, 0], [0], [0, 2], [2]] }, TypeError, /blocks\[0\] must be a weight shape/],
     [{ perturbation: { kind: 'low-rank', rank: 0 }, blocks: blocksOf([4, 3, 2]) }, RangeError, /rank must be an integer in \[1, 64\]; got 0/],
@@ -274,7 +276,7 @@ test('bad perturbations and blocks give typed errors that say what was expected'
   const out = ws.f64(4 * ev.m);
   assert.throws(() => ev.evaluatePerturbed({
     theta: th, sigma: 0.1, seed: 1, draw: 0, member0: 0, count: 2, antithetic: false, center: false,
-    perturbation: { kind: 'low-rank', rank: 1, dims: [4, 3, 1, 2] },
+    perturbation: { kind: 'low-rank', rank: 1, shapes: [[4, 3], [3, 1], [1, 2]], dims: [4, 3, 1, 2] },
   }, out), (e: Error) => e instanceof RangeError && /drawn for layers \[4, 3, 1, 2\] but this network has \[4, 3, 2\]/.test(e.message));
   ev.dispose();
   ws.dispose();

@@ -16,6 +16,8 @@ const mods = await builds();
 const ACT = { relu: 1, tanh: 2, sigmoid: 3 } as const;
 
 const paramCount = (dims: readonly number[]) => dims.slice(1).reduce((s, d, l) => s + dims[l] * d + d, 0);
+// The update and Gram kernels take block shapes: an MLP's are [d_0, d_1, d_1, d_2, …].
+const shapesOf = (dims: readonly number[]) => dims.slice(1).flatMap((d, l) => [dims[l], d]);
 const uniform = (rand: () => number, n: number, s = 1) => Float64Array.from({ length: n }, () => (rand() * 2 - 1) * s);
 
 // Stream q's coordinates, from the module's randn (the generator itself is checked against its
@@ -131,7 +133,7 @@ function runUpdate(mod: EnkfModule, dims: number[], rank: number, coef: number, 
   member0: number, anti: boolean, z: Float64Array, theta: Float64Array): Float64Array {
   const ws = new Workspace(mod);
   try {
-    const d = ws.from('i32', dims);
+    const d = ws.from('i32', shapesOf(dims));
     const work = ws.alloc('f64', mod.exports.lowRankUpdateWorkBytes(dims.length - 1, d.ptr, rank) / 8);
     const t = ws.from('f64', theta);
     mod.exports.lowRankUpdate(z.length, dims.length - 1, d.ptr, rank, coef, seed, iter, member0, anti ? 1 : 0,
@@ -196,7 +198,7 @@ test('lowRankGram: G = EᵀE and p = Eᵀθ with E materialized; exactly symmetr
     const results = mods.map((mod) => {
       const ws = new Workspace(mod);
       try {
-        const d = ws.from('i32', c.dims);
+        const d = ws.from('i32', shapesOf(c.dims));
         const L = c.dims.length - 1;
         const work = ws.alloc('f64', mod.exports.lowRankGramWorkBytes(c.k, L, d.ptr, c.rank, c.anti ? 1 : 0) / 8);
         const G = ws.f64(c.k * c.k), p = ws.f64(c.k);
@@ -231,7 +233,7 @@ test('rank-r directions have identity covariance: mean of e eᵀ over 20 000 mem
     const ws = new Workspace(mod);
     try {
       // e_i from the update kernel itself: θ = 0, k = 1, z = 1 gives θ = e_i exactly.
-      const d = ws.from('i32', dims);
+      const d = ws.from('i32', shapesOf(dims));
       const work = ws.alloc('f64', mod.exports.lowRankUpdateWorkBytes(dims.length - 1, d.ptr, rank) / 8);
       const z = ws.from('f64', [1]);
       const t = ws.f64(n);
@@ -262,6 +264,7 @@ test('lowrank kernels reject bad arguments with "<kernel>: <argument> must be �
   try {
     const d = ws.from('i32', [4, 3, 2]);
     const bad = ws.from('i32', [4, 0, 2]);
+    const sh = ws.from('i32', [4, 3, 3, 2]); // the same network as block shapes (update, Gram)
     const work = ws.alloc('f32', mod.exports.lowRankForwardWorkBytes(2, 3, 2, d.ptr, 1, 0) / 4);
     const X = ws.f32(12), th = ws.f64(23), out = ws.f32(2 * 3 * 2), z = ws.f64(2), G = ws.f64(4), p = ws.f64(2);
     const fwd = (rank: number, act: number, dims = d.ptr, sigma = 0.1) =>
@@ -276,26 +279,29 @@ test('lowrank kernels reject bad arguments with "<kernel>: <argument> must be �
       /^lowRankForward: member0 \+ k must be ≤ 2\^32 \(member is u32\); got member0 = 4294967295, k = 2$/);
     expectKernelError(() => mod.exports.lowRankForward(2, 3, 2, 2, 0, d.ptr, 1, X.ptr, th.ptr, 0.1, 1, 0, 0, 0, 0, -1, out.ptr, X.ptr),
       /^lowRankForward: (out and work|work and X) must not overlap \(pass separate buffers\); got \[\d+, \d+\) and \[\d+, \d+\)$/);
-    expectKernelError(() => mod.exports.lowRankUpdate(2, 2, d.ptr, 1, 1, 1, 0, 1, 1, z.ptr, th.ptr, work.ptr),
+    expectKernelError(() => mod.exports.lowRankUpdate(2, 2, sh.ptr, 1, 1, 1, 0, 1, 1, z.ptr, th.ptr, work.ptr),
       /^lowRankUpdate: with antithetic pairs member0 and k must be even.*got member0 = 1, k = 2/);
-    expectKernelError(() => mod.exports.lowRankUpdate(2, 2, d.ptr, 1, Infinity, 1, 0, 0, 0, z.ptr, th.ptr, work.ptr),
+    expectKernelError(() => mod.exports.lowRankUpdate(2, 2, sh.ptr, 1, Infinity, 1, 0, 0, 0, z.ptr, th.ptr, work.ptr),
       /^lowRankUpdate: coef must be finite; got Infinity$/);
     // z (2 f64) ending 8 bytes past the end of memory
     const end = mod.exports.memoryBytes();
-    expectKernelError(() => mod.exports.lowRankUpdate(2, 2, d.ptr, 1, 1, 1, 0, 0, 0, end - 8, th.ptr, work.ptr),
+    expectKernelError(() => mod.exports.lowRankUpdate(2, 2, sh.ptr, 1, 1, 1, 0, 0, 0, end - 8, th.ptr, work.ptr),
       new RegExp(`^lowRankUpdate: z must lie inside memory; got pointer ${end - 8} \\+ extent 16 bytes > memory size ${end} bytes$`));
-    expectKernelError(() => mod.exports.lowRankGram(2, 2, d.ptr, 1, 1, 0, 0, 0, th.ptr, G.ptr, G.ptr, work.ptr),
+    expectKernelError(() => mod.exports.lowRankGram(2, 2, sh.ptr, 1, 1, 0, 0, 0, th.ptr, G.ptr, G.ptr, work.ptr),
       /^lowRankGram: G and p must not overlap \(pass separate buffers\); got \[\d+, \d+\) and \[\d+, \d+\)$/);
-    expectKernelError(() => mod.exports.lowRankGram(2, 2, d.ptr, 1, 1, 0, 0, 0, th.ptr, G.ptr, p.ptr, 0),
+    expectKernelError(() => mod.exports.lowRankGram(2, 2, sh.ptr, 1, 1, 0, 0, 0, th.ptr, G.ptr, p.ptr, 0),
       /^lowRankGram: work \(lowRankGramWorkBytes bytes, 16-aligned\) must be a buffer from alloc; got the null pointer 0$/);
     // m = (2²⁹ + 2²⁹)·4 + 2²⁹ = 4831838208 coordinates: past the u32 stream positions
     const wide = ws.from('i32', [1 << 29, 1 << 29]);
     expectKernelError(() => mod.exports.lowRankForwardWorkBytes(1, 1, 1, wide.ptr, 4, 0),
       /^lowRankForwardWorkBytes: the direction coordinates per member .* must be ≤ 4294967295 \(.*\); got 4831838208$/);
     // k = 2³⁰ members × m = 17 coordinates × 8 bytes
-    expectKernelError(() => mod.exports.lowRankGramWorkBytes(1 << 30, 2, d.ptr, 1, 0),
+    expectKernelError(() => mod.exports.lowRankGramWorkBytes(1 << 30, 2, sh.ptr, 1, 0),
       /^lowRankGramWorkBytes: the scratch must be < 2 GiB \(split the members\); got 146028888064 bytes$/);
-    expectKernelError(() => mod.exports.lowRankUpdateWorkBytes(0, d.ptr, 1), /^lowRankUpdateWorkBytes: layers must be ≥ 1; got 0$/);
+    expectKernelError(() => mod.exports.lowRankUpdateWorkBytes(0, sh.ptr, 1), /^lowRankUpdateWorkBytes: layers must be ≥ 1; got 0$/);
+    const badShapes = ws.from('i32', [4, 3, 0, 2]);
+    expectKernelError(() => mod.exports.lowRankUpdate(2, 2, badShapes.ptr, 1, 1, 1, 0, 0, 0, z.ptr, th.ptr, work.ptr),
+      /^lowRankUpdate: shapes\[2\] \(the fanIn of block 2\) must be ≥ 1; got 0$/);
   } finally {
     ws.dispose();
   }

@@ -38,9 +38,9 @@ test('enkf-wasm and enkf-wasm/inline load and fit a small least-squares problem 
 // The public entry is what the README documents; everything else is in enkf-wasm/internal.
 const PUBLIC = [
   'Buf', 'FIT_EKI_DEFAULTS', 'FIT_NLB_DEFAULTS', 'FitError', 'FormatError', 'KernelError', 'MAX_WORKERS',
-  'MinimizeError', 'ModelFileError', 'NotPositiveDefiniteError', 'OptimizationError', 'WorkerError', 'Workspace',
-  'argmaxRows', 'createAskTell', 'fit', 'loadModel', 'loadModule', 'minimize', 'mlp', 'modelToBlob',
-  'saveModel', 'setDefaultModule',
+  'MinimizeError', 'ModelFileError', 'NotPositiveDefiniteError', 'OptimizationError', 'Sequential', 'WorkerError', 'Workspace',
+  'argmaxRows', 'avgPool2d', 'conv2d', 'createAskTell', 'dense', 'fit', 'flatten', 'loadModel', 'loadModule', 'maxPool2d', 'minimize',
+  'mlp', 'modelToBlob', 'saveModel', 'sequential', 'setDefaultModule',
 ];
 const MNIST = ['MNIST_CLASSES', 'MNIST_FEATURES', 'MNIST_SIDE', 'loadMnist', 'mnistSplit', 'stratifiedSplit', 'takeDigits'];
 

@@ -10,7 +10,9 @@ import { PROCESS_KINDS, processOf } from '../optimizers/registry.js';
 import { resolveStopCriteria, type ResolvedStopCriteria, type StopCriteria } from '../optimizers/run.js';
 import { resolveWorkers } from './parallel.js';
 import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
-import { parameterCount, type MLP } from './mlp.js';
+import { parameterCount } from './mlp.js';
+import type { Model } from './model.js';
+import { isSequential } from './sequential.js';
 import type { EarlyStoppingOptions, FitCallbacks, FitOptions, OptimizerKind } from './fit-types.js';
 
 // fit's rules besides its budget are off unless the process options give them.
@@ -100,7 +102,7 @@ export type Monitor = 'val_loss' | 'val_accuracy' | 'loss';
 
 /** Everything fit() resolved from its arguments before training starts. */
 export interface Plan {
-  model: MLP;
+  model: Model;
   data: Float32Array;
   labels: Int32Array;
   rows: number;
@@ -127,17 +129,19 @@ export interface Plan {
   module: EnkfModule | undefined;
 }
 
-/** Throws a TypeError unless `model` is a network from mlp() or loadModel(), and a RangeError
- *  naming the first non-finite parameter (fit would otherwise fail later for a reason it hides). */
-export function checkModel(model: unknown): MLP {
-  const m = model as MLP | null;
+/** Throws a TypeError unless `model` is a network from mlp(), sequential() or loadModel(), and a
+ *  RangeError naming the first non-finite parameter (fit would otherwise fail later for a reason it hides). */
+export function checkModel(model: unknown): Model {
+  const m = model as Model | null;
+  const seq = isSequential(m);
   if (!m || typeof m !== 'object' || !Array.isArray(m.layers) || !(m.params instanceof Float64Array) ||
-    typeof m.activation !== 'string' || typeof m.setParameters !== 'function') {
-    throw new TypeError(`fit(model, x, labels, options): model must be a network from mlp([...]) or loadModel(); got ${describe(model)}` +
+    (!seq && typeof (m as { activation?: unknown }).activation !== 'string') || typeof m.setParameters !== 'function') {
+    throw new TypeError(`fit(model, x, labels, options): model must be a network from mlp([...]), sequential([...]) or loadModel(); got ${describe(model)}` +
       `${m && typeof m === 'object' ? ' without layers, params and activation' : ''}.`);
   }
-  if (m.params.length !== parameterCount(m.layers)) {
-    throw new RangeError(`model.params has ${m.params.length} values; layers [${m.layers.join(', ')}] need ${parameterCount(m.layers)}. ` +
+  const n = seq ? m.placement.n : parameterCount(m.layers);
+  if (m.params.length !== n) {
+    throw new RangeError(`model.params has ${m.params.length} values; ${seq ? 'its layers' : `layers [${m.layers.join(', ')}]`} need ${n}. ` +
       'Replace parameters with model.setParameters(θ) (length checked).');
   }
   for (let i = 0; i < m.params.length; i++) {
@@ -150,11 +154,11 @@ export function checkModel(model: unknown): MLP {
 }
 
 /** The module fit() runs on: options.module, else the model's (both checked), else undefined (load one). */
-function fitModule(model: MLP, options: FitOptions): EnkfModule | undefined {
+function fitModule(model: Model, options: FitOptions): EnkfModule | undefined {
   return checkModuleOption('fit option module', options.module) ?? checkModuleOption('model.module', model.module);
 }
 
-export function plan(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions): Plan {
+export function plan(model: Model, x: MatrixInput, labels: LabelInput, options: FitOptions): Plan {
   checkModel(model);
   if (options === null || typeof options !== 'object') throw new TypeError(`fit options must be an object; got ${describe(options)}.`);
   rejectUnknownOptions('fit()', options, FIT_KEYS);

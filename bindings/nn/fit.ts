@@ -1,4 +1,4 @@
-// fit(): mini-batch training of an MLP classifier with forward passes only (docs/method.md §2 NLB, the
+// fit(): mini-batch training of a classifier (mlp() or sequential()) with forward passes only (docs/method.md §2 NLB, the
 // default; §3 EKI; any process of bindings/optimizers/registry.ts), in the spirit of tfjs
 // model.fit. This file assembles one training run: the plan (fit-plan.ts: every option and the
 // data checked first), the module's optimizer, evaluator and objective, and the run core with
@@ -9,12 +9,12 @@ import { Workspace } from '../workspace.js';
 import type { Optimizer } from '../optimizers/types.js';
 import { CrossEntropy } from '../optimizers/objectives.js';
 import { createOptimizer } from '../optimizers/registry.js';
-import { MlpEvaluator } from './evaluator.js';
 import { ParallelMlpEvaluator, WorkerAbortError } from './parallel.js';
 import { membersPerCall, withNetworkBlocks } from './lowrank-evaluator.js';
 import { LastLayerSolver } from './lastlayer.js';
 import type { LabelInput, MatrixInput } from './matrix.js';
-import type { MLP } from './mlp.js';
+import { createEvaluator, evaluatorSpec, modelBlocks, type Model, type ModelEvaluator } from './model.js';
+import { isSequential } from './sequential.js';
 import { plan, type Plan } from './fit-plan.js';
 import { train } from './fit-train.js';
 import type { FitOptions, History } from './fit-types.js';
@@ -34,7 +34,7 @@ export { FIT_EKI_DEFAULTS } from '../optimizers/eki.js';
  * The model (and its parameters' finiteness), data shapes, label range and finiteness are checked
  * before anything runs; a model another fit() call is still training is refused.
  */
-export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, options: FitOptions = {}): Promise<History> {
+export async function fit(model: Model, x: MatrixInput, labels: LabelInput, options: FitOptions = {}): Promise<History> {
   const p = plan(model, x, labels, options);
   if (training.has(model)) {
     throw new Error('fit: this model is already being trained by another fit() call, which would overwrite its parameters. ' +
@@ -49,7 +49,7 @@ export async function fit(model: MLP, x: MatrixInput, labels: LabelInput, option
 }
 
 // The models a fit() call is training (a second call on one of them is refused).
-const training = new WeakSet<MLP>();
+const training = new WeakSet<Model>();
 
 async function fitPlanned(p: Plan): Promise<History> {
   const model = p.model;
@@ -58,24 +58,29 @@ async function fitPlanned(p: Plan): Promise<History> {
   const ws = new Workspace(module);
   let opt: Optimizer | undefined;
   let lastLayer: LastLayerSolver | undefined;
-  let evaluator: MlpEvaluator | ParallelMlpEvaluator | undefined;
+  let evaluator: ModelEvaluator | ParallelMlpEvaluator | undefined;
   let objective: CrossEntropy | undefined;
   try {
     // A resumed run continues from the optimizer's saved state (NLB's θ_t, EKI's ensemble), not from
     // the model's θ, which may hold the restored best or the iterate average instead.
-    opt = createOptimizer(p.process, ws, model.params, withNetworkBlocks(p.optimizerOptions, model.layers), p.saved?.optimizerState);
+    opt = createOptimizer(p.process, ws, model.params, withNetworkBlocks(p.optimizerOptions, modelBlocks(model)), p.saved?.optimizerState);
     const maxMembers = membersPerCall(p.optimizerOptions);
-    const evaluatorOptions = { layers: model.layers, activation: model.activation, batchSize: p.batchSize, maxMembers };
+    const evaluatorOptions = evaluatorSpec(model, p.batchSize, maxMembers);
     // An abort while the workers start ends their start-up; the run then stops before any
     // evaluation, so the main-thread evaluator stands in.
     evaluator = p.workers > 0
       ? await ParallelMlpEvaluator.create(module, evaluatorOptions, p.data, p.workers, { signal: p.signal }).catch((e) => {
-        if (e instanceof WorkerAbortError) return new MlpEvaluator(module, evaluatorOptions);
+        if (e instanceof WorkerAbortError) return createEvaluator(module, evaluatorOptions);
         throw e;
       })
-      : new MlpEvaluator(module, evaluatorOptions);
+      : createEvaluator(module, evaluatorOptions);
     objective = new CrossEntropy(ws, model.classes, new Int32Array(p.batchSize));
-    if (p.exactLastLayer) lastLayer = new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);
+    if (p.exactLastLayer) {
+      // a sequential model's activations are in its placement (the activation argument is an MLP's)
+      lastLayer = isSequential(model)
+        ? new LastLayerSolver(module, model.placement, 'tanh', p.data, p.labels)
+        : new LastLayerSolver(module, model.layers, model.activation, p.data, p.labels);
+    }
     return await train(p, opt, lastLayer, evaluator, objective);
   } finally {
     // Worker threads are terminated (and awaited) whether training ended, threw or was aborted —

@@ -2,7 +2,8 @@
 // checksum is intact can still have been edited or written by another program: every field is
 // checked here, and a bad one is a FormatError naming the field, what was expected and what came.
 import { FormatError } from '../errors.js';
-import { checkLayers, parameterCount } from './mlp.js';
+import { ACTIVATIONS, checkLayers, parameterCount } from './mlp.js';
+import { checkArchitecture, placeLayers, type SeqArchitecture } from './layers.js';
 
 /** Deepest nesting of arrays/objects a header may hold (fit's own state is 4 levels deep). */
 export const MAX_HEADER_DEPTH = 32;
@@ -79,35 +80,63 @@ export function checkDepth(v: unknown, path = 'header', depth = 0): void {
 const DTYPE_NAMES = ['f64', 'f32', 'i32', 'u32', 'u16', 'i16', 'u8', 'i8'] as const;
 const HEADER_KEYS = ['format', 'version', 'architecture', 'params', 'training', 'sections'];
 const ARCH_KEYS = ['layers', 'activation', 'init', 'seed', 'loss', 'layout'];
+const SEQ_ARCH_KEYS = ['type', 'inputShape', 'layers', 'init', 'seed', 'loss', 'layout'];
 
-/** Checks the raw (still JSON) header of a file of format `version`; returns the layer sizes. */
-export function checkHeader(h: unknown, version: number): number[] {
-  const o = object(h, 'header', HEADER_KEYS, true);
-  oneOf(o.format, 'header.format', ['enkf-wasm/mlp']);
-  oneOf(o.version, 'header.version', [version]);
-  const a = object(o.architecture, 'header.architecture', ARCH_KEYS, true);
-  let layers: number[];
+/** What a checked header describes: an mlp() model's layer sizes or a sequential model's architecture. */
+export type HeaderModel = { kind: 'mlp'; layers: number[] } | { kind: 'sequential'; architecture: SeqArchitecture };
+
+// The sequential architecture of a header (format version ≥ 3), checked as sequential() checks it.
+function sequentialArchitecture(a: Record<string, unknown>): SeqArchitecture {
   try {
-    layers = checkLayers(a.layers);
-  } catch {
-    throw headerError('header.architecture.layers', 'an array of ≥ 2 integer sizes in [1, 2^20] ending in ≥ 2 classes', a.layers);
+    return checkArchitecture({ type: a.type, inputShape: a.inputShape, layers: a.layers, ...(a.init !== undefined && { init: a.init }) });
+  } catch (e) {
+    throw new FormatError(`The model file's header.architecture is not a valid sequential model: ${(e as Error).message} ` +
+      'The file was edited or not written by saveModel; use an intact file written by enkf-wasm.');
   }
-  oneOf(a.activation, 'header.architecture.activation', ['tanh', 'relu', 'sigmoid']);
-  oneOf(a.init, 'header.architecture.init', ['he', 'glorot', 'lecun']);
-  int(a.seed, 'header.architecture.seed', 0, 0xffffffff);
-  oneOf(a.loss, 'header.architecture.loss', ['softmax-cross-entropy']);
-  if (typeof a.layout !== 'string') throw headerError('header.architecture.layout', 'a string', a.layout);
-  int(o.params, 'header.params', parameterCount(layers), parameterCount(layers));
+}
+
+/** Checks the raw (still JSON) header of a file of format `version`; returns the model it describes. */
+export function checkHeader(h: unknown, version: number): HeaderModel {
+  const o = object(h, 'header', HEADER_KEYS, true);
+  const format = oneOf(o.format, 'header.format', version >= 3 ? ['enkf-wasm/mlp', 'enkf-wasm/sequential'] : ['enkf-wasm/mlp']);
+  oneOf(o.version, 'header.version', [version]);
+  let model: HeaderModel;
+  let n: number;
+  if (format === 'enkf-wasm/sequential') {
+    const a = object(o.architecture, 'header.architecture', SEQ_ARCH_KEYS, true);
+    const architecture = sequentialArchitecture(a);
+    n = placeLayers(architecture.layers, architecture.inputShape, architecture.init).n;
+    int(a.seed, 'header.architecture.seed', 0, 0xffffffff);
+    oneOf(a.loss, 'header.architecture.loss', ['softmax-cross-entropy']);
+    if (typeof a.layout !== 'string') throw headerError('header.architecture.layout', 'a string', a.layout);
+    model = { kind: 'sequential', architecture };
+  } else {
+    const a = object(o.architecture, 'header.architecture', ARCH_KEYS, true);
+    let layers: number[];
+    try {
+      layers = checkLayers(a.layers);
+    } catch {
+      throw headerError('header.architecture.layers', 'an array of ≥ 2 integer sizes in [1, 2^20] ending in ≥ 2 classes', a.layers);
+    }
+    oneOf(a.activation, 'header.architecture.activation', ACTIVATIONS);
+    oneOf(a.init, 'header.architecture.init', ['he', 'glorot', 'lecun']);
+    int(a.seed, 'header.architecture.seed', 0, 0xffffffff);
+    oneOf(a.loss, 'header.architecture.loss', ['softmax-cross-entropy']);
+    if (typeof a.layout !== 'string') throw headerError('header.architecture.layout', 'a string', a.layout);
+    n = parameterCount(layers);
+    model = { kind: 'mlp', layers };
+  }
+  int(o.params, 'header.params', n, n);
   if (!Array.isArray(o.sections) || o.sections.length < 1) throw headerError('header.sections', 'a non-empty array of sections', o.sections);
   o.sections.forEach((s, i) => {
     const p = `header.sections[${i}]`;
     const so = object(s, p, ['dtype', 'length', 'offset'], true);
     oneOf(so.dtype, `${p}.dtype`, i === 0 ? ['f64'] : DTYPE_NAMES);
-    int(so.length, `${p}.length`, i === 0 ? parameterCount(layers) : 0, i === 0 ? parameterCount(layers) : 2 ** 31);
+    int(so.length, `${p}.length`, i === 0 ? n : 0, i === 0 ? n : 2 ** 31);
     int(so.offset, `${p}.offset`, 0, 2 ** 40);
     if ((so.offset as number) % 8 !== 0) throw headerError(`${p}.offset`, 'a multiple of 8', so.offset);
   });
-  return layers;
+  return model;
 }
 
 /** Checks a decoded training state written by fit() (kind 'enkf-wasm/fit', state versions 1 and 2)

@@ -10,6 +10,7 @@ import { checkInt, describe } from '../errors.js';
 import { hasNodeBuiltins, nodeBuiltin } from '../platform.js';
 import { WORKER_SOURCE } from './worker-source.js';
 import type { Activation } from './mlp.js';
+import type { SeqArchitecture } from './layers.js';
 
 /** Most worker threads fit() accepts. */
 export const MAX_WORKERS = 64;
@@ -20,8 +21,10 @@ export interface WorkerInit {
   compiled?: WebAssembly.Module;
   /** The build to load when the module is not given (a module object made by hand; Node from source only). */
   simd: boolean;
-  layers: number[];
-  activation: Activation;
+  /** An MLP's layer sizes and activation, or a sequential model's architecture (bindings/nn/model.ts). */
+  layers?: number[];
+  activation?: Activation;
+  architecture?: SeqArchitecture;
   batchSize: number;
   maxMembers: number;
   /** The training rows (f32 rows × d_0, row-major): shared by every worker (SharedArrayBuffer) where

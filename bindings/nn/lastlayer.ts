@@ -6,9 +6,14 @@
 //
 //   minimize over W (d × C), b (C):  −(1/N) Σ_r log softmax(H_r·W + b)[y_r] + (l2/2)‖W‖²
 //   gradient:  ∇_W = Hᵀ·G + l2·W,  ∇_b = Σ_r G_r,  G_r = (softmax(H_r·W + b) − e_{y_r})/N
+//
+// A sequential() model qualifies too: its last layer is dense with identity logits and no layer
+// before it reads its parameters, so H is the output of the layers before it (run by seqForward in
+// chunks of rows, SeqFeatures below) and the same convex problem follows.
 import type { EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
 import { ACTIVATION_CODE, parameterLayout, type Activation } from './mlp.js';
+import { layerTable, LAYER_WORDS, type Placement } from './layers.js';
 
 export interface LastLayerOptions {
   /** L-BFGS iterations per solve (default 30). */
@@ -49,9 +54,20 @@ export class LastLayerSolver {
   private readonly net: Buf<'i32'> | null;
   private readonly hiddenParams: number;
 
-  constructor(module: EnkfModule, layers: readonly number[], activation: Activation, data: Float32Array, labels: Int32Array) {
+  // the hidden features of a sequential model (null for an MLP)
+  private readonly seq: SeqFeatures | null = null;
+
+  /** For an MLP of layer sizes `layers`, or for a sequential model's placement (activation unused). */
+  constructor(module: EnkfModule, layers: readonly number[] | Placement, activation: Activation, data: Float32Array, labels: Int32Array) {
     this.ws = new Workspace(module);
-    this.layers = layers.slice();
+    if (!Array.isArray(layers)) {
+      // a sequential model: the solver sees the MLP [features, classes] on H
+      const p = layers as Placement;
+      const last = p.layers[p.layers.length - 1];
+      this.seq = new SeqFeatures(this.ws, p, data, labels.length);
+      layers = [last.fanIn, last.fanOut];
+    }
+    this.layers = (layers as readonly number[]).slice();
     this.act = ACTIVATION_CODE[activation];
     const L = layers.length - 1;
     this.d = layers[L - 1];
@@ -59,7 +75,7 @@ export class LastLayerSolver {
     this.rows = labels.length;
     const ws = this.ws;
     const raw = ws.raw;
-    this.X = ws.from('f32', data.subarray(0, this.rows * layers[0]));
+    this.X = this.seq ? this.seq.H : ws.from('f32', data.subarray(0, this.rows * this.layers[0]));
     this.H = L > 1 ? ws.f32(this.rows * this.d) : this.X;
     this.Z = ws.f32(this.rows * this.C);
     this.Z64 = ws.f64(this.rows * this.C);
@@ -68,8 +84,8 @@ export class LastLayerSolver {
     this.lossOut = ws.f64(1);
     this.W = ws.f32(this.d * this.C);
     this.gW = ws.f32(this.d * this.C);
-    const last = parameterLayout(layers)[L - 1];
-    this.hiddenParams = last.weights;
+    const last = parameterLayout(this.layers)[L - 1];
+    this.hiddenParams = this.seq ? this.seq.hiddenParams : last.weights;
     if (L > 1) {
       this.P = ws.f32(this.hiddenParams);
       this.dims = ws.from('i32', layers.slice(0, L));
@@ -97,7 +113,8 @@ export class LastLayerSolver {
     const l2 = options.l2 ?? 1e-4;
     const L = this.layers.length - 1;
     const raw = this.ws.raw;
-    if (L > 1) {
+    if (this.seq) this.seq.run(theta);
+    else if (L > 1) {
       // H = hidden activations of every training row: one mlpForward over the hidden stack.
       this.P!.set(Float32Array.from(theta.subarray(0, this.hiddenParams)));
       raw.mlpForward(this.net!.ptr, 1);
@@ -208,4 +225,55 @@ function dot(a: Float64Array, b: Float64Array): number {
 
 function axpy(a: number, x: Float64Array, y: Float64Array): void {
   for (let i = 0; i < x.length; i++) y[i] += a * x[i];
+}
+
+/** Rows per seqForward call of the features (bounds the activations' scratch). */
+const FEATURE_CHUNK = 256;
+
+/** H (rows × fanIn of the last layer) = the output of a sequential model's layers before the last. */
+class SeqFeatures {
+  readonly H: Buf<'f32'>;
+  readonly hiddenParams: number;
+  private readonly ops: number;
+  // X: rows × inputSize (training rows); table: i32 ops × LAYER_WORDS of the layers before the last;
+  // P: f32 their parameters; work, net: seqForward scratch and descriptor (chunk rows)
+  private readonly X: Buf<'f32'> | null = null;
+  private readonly table: Buf<'i32'> | null = null;
+  private readonly P: Buf<'f32'> | null = null;
+  private readonly work: Buf<'f32'> | null = null;
+  private readonly net: Buf<'i32'> | null = null;
+
+  constructor(private readonly ws: Workspace, p: Placement, data: Float32Array, private readonly rows: number) {
+    const last = p.layers[p.layers.length - 1];
+    this.hiddenParams = last.weights;
+    const before: Placement = { ...p, layers: p.layers.slice(0, -1) };
+    const t = layerTable(before);
+    this.ops = t.length / LAYER_WORDS;
+    // without a layer that moves data the features are the rows themselves
+    this.H = ws.from('f32', data.subarray(0, rows * p.inputSize));
+    if (this.ops === 0) return;
+    this.X = this.H;
+    this.H = ws.f32(rows * last.fanIn);
+    this.table = ws.from('i32', t);
+    this.P = ws.f32(Math.max(4, (this.hiddenParams + 3) & ~3));
+    const chunk = Math.min(rows, FEATURE_CHUNK);
+    this.work = ws.f32(Math.max(4, Math.ceil(ws.raw.seqWorkBytes(this.ops, this.table.ptr, chunk) / 4)));
+    this.net = ws.i32(ws.raw.seqNetworkBytes() / 4);
+  }
+
+  /** H of θ's layers before the last. */
+  run(theta: Float64Array): void {
+    if (this.ops === 0) return;
+    const raw = this.ws.raw;
+    this.P!.view().set(Float32Array.from(theta.subarray(0, this.hiddenParams)));
+    const d0 = this.X!.length / this.rows;
+    const d = this.H.length / this.rows;
+    const pStride = this.P!.length;
+    for (let r0 = 0; r0 < this.rows; r0 += FEATURE_CHUNK) {
+      const n = Math.min(FEATURE_CHUNK, this.rows - r0);
+      raw.seqNetwork(this.net!.ptr, this.ops, this.table!.ptr, n, this.X!.byteOffset(r0 * d0), this.P!.ptr, pStride,
+        this.H.byteOffset(r0 * d), this.work!.ptr);
+      raw.seqForward(this.net!.ptr, 1);
+    }
+  }
 }

@@ -30,8 +30,10 @@ export class LowRankForward {
   /** logits = F of θ (with request.center) and of the request's rank-r members. */
   run(request: PerturbedRequest, p: LowRankPerturbation): void {
     const { ws, layers, dims, X, logits, act, batchSize } = this.t;
-    if (p.dims.length !== layers.length || p.dims.some((d, l) => d !== layers[l])) {
-      throw new RangeError(`The low-rank members are drawn for layers [${p.dims.join(', ')}] but this network has [${layers.join(', ')}]; ` +
+    const drawn = p.dims;
+    if (!drawn || drawn.length !== layers.length || drawn.some((d, l) => d !== layers[l])) {
+      const what = drawn ? `layers [${drawn.join(', ')}]` : `blocks ${p.shapes.map(([i, o]) => `${i}×${o}`).join(', ')} (not an MLP chain)`;
+      throw new RangeError(`The low-rank members are drawn for ${what} but this network has [${layers.join(', ')}]; ` +
         'declare blocks that match the network (fit does this from the model).');
     }
     const raw = ws.raw;
@@ -53,9 +55,11 @@ const isLowRank = (o: Record<string, unknown>): boolean =>
   o.perturbation !== null && typeof o.perturbation === 'object' && (o.perturbation as { kind?: unknown }).kind === 'low-rank';
 
 /** fit's process options with the network's blocks filled in for a low-rank perturbation (a copy;
- *  the saved options stay the user's). */
-export function withNetworkBlocks(options: Record<string, unknown>, layers: readonly number[]): Record<string, unknown> {
-  return isLowRank(options) && options.blocks === undefined ? { ...options, blocks: mlpBlocks(layers) } : options;
+ *  the saved options stay the user's): an MLP's layer sizes, or a model's blocks (bindings/nn/model.ts). */
+export function withNetworkBlocks(options: Record<string, unknown>, layers: readonly number[] | readonly (readonly number[])[]): Record<string, unknown> {
+  if (!isLowRank(options) || options.blocks !== undefined) return options;
+  const blocks = layers.every((d) => typeof d === 'number') ? mlpBlocks(layers as readonly number[]) : layers;
+  return { ...options, blocks };
 }
 
 /** Members per forward call in fit: the whole ensemble (and θ̄ for EKI), up to 64 dense members (bounds

@@ -12,13 +12,16 @@ import { checkInt, describe } from '../errors.js';
 import { SeededRandom, hash32 } from './random.js';
 import { toLabels, toMatrix, type LabelInput, type MatrixInput } from './matrix.js';
 
-export type Activation = 'tanh' | 'relu' | 'sigmoid';
+export type Activation = 'tanh' | 'relu' | 'sigmoid' | 'sign' | 'heaviside' | 'hardTanh';
 /** Weight initialization (biases start at 0), normal with standard deviation:
  *  'he' √(2/fan-in), 'glorot' √(2/(fan-in + fan-out)), 'lecun' √(1/fan-in). */
 export type InitScheme = 'he' | 'glorot' | 'lecun';
 
-/** Activation codes of the dense kernels (bindings/wasm.ts: 0 identity, 1 relu, 2 tanh, 3 sigmoid). */
-export const ACTIVATION_CODE: Readonly<Record<Activation | 'identity', number>> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
+/** Activation codes of the kernels (assembly/checks.ts ACT_*): 0 identity, 1 relu, 2 tanh, 3 sigmoid,
+ *  4 sign (v ≥ 0 ? 1 : −1), 5 heaviside (v > 0 ? 1 : 0), 6 hardTanh (clamp(v, −1, 1)). */
+export const ACTIVATION_CODE: Readonly<Record<Activation | 'identity', number>> = {
+  identity: 0, relu: 1, tanh: 2, sigmoid: 3, sign: 4, heaviside: 5, hardTanh: 6,
+};
 
 export interface MlpOptions {
   /** Hidden-layer activation (default 'tanh'). */
@@ -59,7 +62,7 @@ export function parameterCount(layers: readonly number[]): number {
   return n;
 }
 
-const ACTIVATIONS: readonly Activation[] = ['tanh', 'relu', 'sigmoid'];
+export const ACTIVATIONS: readonly Activation[] = ['tanh', 'relu', 'sigmoid', 'sign', 'heaviside', 'hardTanh'];
 const INITS: readonly InitScheme[] = ['he', 'glorot', 'lecun'];
 
 /** Checks layer sizes: at least [inputs, outputs], positive integers, ≥ 2 outputs (classes). */
@@ -123,7 +126,7 @@ function checkOptions(options: unknown): void {
 }
 
 /** The module unless it is set and not one loadModule() returned. */
-function checkModule(module: unknown, name = 'module'): EnkfModule | undefined {
+export function checkModule(module: unknown, name = 'module'): EnkfModule | undefined {
   if (module === undefined) return undefined;
   const m = module as Partial<EnkfModule> | null;
   if (!m || typeof m !== 'object' || !(m.memory instanceof WebAssembly.Memory) || typeof m.exports?.mlpForward !== 'function') {
@@ -222,16 +225,7 @@ export class MLP {
 
   /** Class probabilities softmax(logits), rows × classes, row-major. */
   predict(x: MatrixInput): Float32Array {
-    const z = this.logits(x);
-    const C = this.classes;
-    for (let r = 0; r < z.length; r += C) {
-      let max = -Infinity;
-      for (let c = 0; c < C; c++) max = Math.max(max, z[r + c]);
-      let sum = 0;
-      for (let c = 0; c < C; c++) sum += (z[r + c] = Math.exp(z[r + c] - max));
-      for (let c = 0; c < C; c++) z[r + c] /= sum;
-    }
-    return z;
+    return softmaxRows(this.logits(x), this.classes);
   }
 
   /** The arg-max class of each row. */
@@ -288,6 +282,18 @@ export class MLP {
 /** mlp([784, 64, 10], { activation: 'tanh', seed: 1 }): a seeded, initialized classifier. */
 export function mlp(layers: readonly number[], options: MlpOptions = {}): MLP {
   return new MLP(layers, options);
+}
+
+/** softmax of each row of the rows × C logits z, in place; returns z. */
+export function softmaxRows(z: Float32Array, C: number): Float32Array {
+  for (let r = 0; r < z.length; r += C) {
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, z[r + c]);
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += (z[r + c] = Math.exp(z[r + c] - max));
+    for (let c = 0; c < C; c++) z[r + c] /= sum;
+  }
+  return z;
 }
 
 /** Arg-max of each row of a rows × C matrix (first index on ties). */

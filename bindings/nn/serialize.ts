@@ -13,9 +13,13 @@
 // non-finite numbers as {"$number": "Infinity" | "-Infinity" | "NaN"}, so the header stays JSON.
 // Versions: 1 stored every typed array of the training state as its own section; 2 stores a state
 // array that holds exactly θ's bits as {"$section": 0} (θ is usually also the optimizer's iterate,
-// the iterate average or the best parameters), and reads it back as a copy of θ. This build reads both.
+// the iterate average or the best parameters), and reads it back as a copy of θ; 3 adds sequential()
+// models (format "enkf-wasm/sequential", the architecture as JSON layer configs; mlp() files stay
+// version 2). This build reads all three.
 import { FormatError, describe } from '../errors.js';
 import { MLP, type Activation, type InitScheme } from './mlp.js';
+import { Sequential, isSequential } from './sequential.js';
+import type { Model } from './model.js';
 import { checkDepth, checkHeader, checkTrainingState, headerError, MAX_HEADER_DEPTH } from './header-schema.js';
 import { defaultModule, type EnkfModule } from '../wasm.js';
 import { nodeBuiltin } from '../platform.js';
@@ -26,8 +30,11 @@ function dirname(path: string): string {
   return i < 0 ? '.' : i === 0 ? path[0] : path.slice(0, i);
 }
 
-/** The format version this build writes; it reads this one and every earlier one. */
-export const FORMAT_VERSION = 2;
+/** The newest format version this build writes (sequential() models); it reads this one and every earlier one. */
+export const FORMAT_VERSION = 3;
+/** mlp() models are still written as version 2 (nothing in their files changed), so earlier
+ *  releases keep reading them; sequential() models need version 3. */
+const MLP_FORMAT_VERSION = 2;
 const OLDEST_VERSION = 1;
 const MAGIC = 'ENKF-MLP';
 
@@ -45,9 +52,9 @@ interface SectionInfo {
 }
 
 interface Header {
-  format: 'enkf-wasm/mlp';
+  format: 'enkf-wasm/mlp' | 'enkf-wasm/sequential';
   version: number;
-  architecture: { layers: number[]; activation: string; init: string; seed: number; loss: 'softmax-cross-entropy'; layout: string };
+  architecture: Record<string, unknown> & { seed: number; loss: 'softmax-cross-entropy'; layout: string };
   params: number;
   training: unknown;
   sections: SectionInfo[];
@@ -139,9 +146,9 @@ function decodeValue(v: unknown, arrays: TypedArray[], version: number, path: st
 const align8 = (n: number) => (n + 7) & ~7;
 
 /** The saved form of `model` (θ, architecture and training state) as bytes. */
-export function encodeModel(model: MLP): Uint8Array<ArrayBuffer> {
+export function encodeModel(model: Model): Uint8Array<ArrayBuffer> {
   if (model === null || typeof model !== 'object' || !(model.params instanceof Float64Array) || !Array.isArray(model.layers)) {
-    throw new TypeError(`Saving needs a model from mlp() or loadModel() (with Float64Array params and layers); got ${describe(model)}.`);
+    throw new TypeError(`Saving needs a model from mlp(), sequential() or loadModel() (with Float64Array params and layers); got ${describe(model)}.`);
   }
   const arrays: TypedArray[] = [model.params];
   const training = encodeValue(model.trainingState ?? null, arrays, 'trainingState');
@@ -151,13 +158,20 @@ export function encodeModel(model: MLP): Uint8Array<ArrayBuffer> {
     sections.push({ dtype: dtypeOf(a), length: a.length, offset: at });
     at = align8(at + a.byteLength);
   }
+  const seq = isSequential(model);
+  const version = seq ? FORMAT_VERSION : MLP_FORMAT_VERSION;
   const header: Header = {
-    format: 'enkf-wasm/mlp',
-    version: FORMAT_VERSION,
-    architecture: {
-      layers: [...model.layers], activation: model.activation, init: model.init, seed: model.seed,
-      loss: 'softmax-cross-entropy', layout: 'per layer: W (fan-in × fan-out, row-major) then b',
-    },
+    format: seq ? 'enkf-wasm/sequential' : 'enkf-wasm/mlp',
+    version,
+    architecture: seq
+      ? {
+        ...model.architecture(), seed: model.seed, loss: 'softmax-cross-entropy',
+        layout: 'per dense/conv2d layer: W (fan-in × fan-out, row-major; conv2d [kh, kw, c_in, c_out]) then b; images channels-last',
+      }
+      : {
+        layers: [...model.layers], activation: model.activation, init: model.init, seed: model.seed,
+        loss: 'softmax-cross-entropy', layout: 'per layer: W (fan-in × fan-out, row-major) then b',
+      },
     params: model.params.length,
     training,
     sections,
@@ -168,7 +182,7 @@ export function encodeModel(model: MLP): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(total);
   const dv = new DataView(bytes.buffer);
   for (let i = 0; i < 8; i++) bytes[i] = MAGIC.charCodeAt(i);
-  dv.setUint32(8, FORMAT_VERSION, true);
+  dv.setUint32(8, version, true);
   dv.setUint32(12, json.length, true);
   bytes.set(json, 16);
   arrays.forEach((a, i) => {
@@ -203,7 +217,7 @@ function declaredLength(bytes: Uint8Array, dv: DataView): number | undefined {
 
 /** A model from its saved bytes. Throws FormatError for anything that is not a complete, intact
  *  file of a known version. The checksum is verified before any other field is believed. */
-export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { module?: EnkfModule } = {}): MLP {
+export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { module?: EnkfModule } = {}): Model {
   const bytes = toBytes(data);
   const magic = String.fromCharCode(...bytes.subarray(0, 8));
   if (bytes.length < 8 || magic !== MAGIC) {
@@ -235,7 +249,7 @@ export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { modu
     throw new FormatError('The model file header is not valid JSON; the file is corrupted.');
   }
   checkDepth(raw);
-  const layers = checkHeader(raw, version);
+  const described = checkHeader(raw, version);
   const header = raw as Header;
   const dataStart = align8(16 + hlen);
   const arrays = header.sections.map((s, i) => {
@@ -247,9 +261,14 @@ export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { modu
     return new ctor(bytes.slice(start, end).buffer) as TypedArray;
   });
   const arch = header.architecture;
-  let model: MLP;
+  let model: Model;
   try {
-    model = new MLP(layers, { activation: arch.activation as Activation, init: arch.init as InitScheme, seed: arch.seed, params: arrays[0] as Float64Array, module: options.module });
+    const params = arrays[0] as Float64Array;
+    model = described.kind === 'sequential'
+      ? new Sequential(described.architecture.layers, {
+        inputShape: described.architecture.inputShape, init: described.architecture.init, seed: arch.seed, params, module: options.module,
+      })
+      : new MLP(described.layers, { activation: arch.activation as Activation, init: arch.init as InitScheme, seed: arch.seed, params, module: options.module });
   } catch (e) {
     throw new FormatError(`The model file holds invalid parameters: ${(e as Error).message}`);
   }
@@ -260,7 +279,7 @@ export function decodeModel(data: ArrayBuffer | ArrayBufferView, options: { modu
 }
 
 /** The saved model as a Blob (browsers: download it, store it in IndexedDB, …). */
-export function modelToBlob(model: MLP): Blob {
+export function modelToBlob(model: Model): Blob {
   return new Blob([encodeModel(model)], { type: 'application/octet-stream' });
 }
 
@@ -302,7 +321,7 @@ let saveCounter = 0;
 /** Writes the model to `path` (Node). The bytes go to a temporary file in the same directory that
  *  is flushed and then renamed over `path`, so a failed save never replaces a good file with a
  *  half-written one. File-system failures are ModelFileErrors naming `path`. */
-export async function saveModel(model: MLP, path: string): Promise<void> {
+export async function saveModel(model: Model, path: string): Promise<void> {
   if (typeof path !== 'string' || path.length === 0) {
     throw new TypeError(`saveModel needs a file path; got ${describe(path)}. In browsers use modelToBlob(model) or encodeModel(model).`);
   }
@@ -331,7 +350,7 @@ export async function saveModel(model: MLP, path: string): Promise<void> {
 /** Reads a model from a file path (Node), a Blob, an ArrayBuffer or bytes, ready to predict and
  *  evaluate: it runs on `options.module`, else on the default module (setDefaultModule, else a new
  *  instance of loadModule()). */
-export async function loadModel(source: string | Blob | ArrayBuffer | ArrayBufferView, options: { module?: EnkfModule } = {}): Promise<MLP> {
+export async function loadModel(source: string | Blob | ArrayBuffer | ArrayBufferView, options: { module?: EnkfModule } = {}): Promise<Model> {
   let bytes: ArrayBuffer | ArrayBufferView;
   if (typeof source === 'string') {
     const { readFile } = nodeBuiltin('fs/promises', 'loadModel(path)');

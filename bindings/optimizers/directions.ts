@@ -2,9 +2,9 @@
 // the optimizer calls for the θ update (θ += coef·Σ z_i e_i), the Tikhonov Gram (ΞᵀΞ, Ξᵀθ) and
 // explicit member rows θ + σ·e_i (evaluators without a fast path, ask/tell).
 //   'gaussian': e_i = s_i·ξ_{q_i}, ξ ~ N(0, I_n) (perturb64, nlbUpdate, drawGram; docs/method.md §2.2);
-//   'low-rank': e_i = s_i·D_{q_i} with rank-r weight blocks U Vᵀ/√r and Gaussian biases, defined for an
-//   MLP's parameter layout (assembly/lowrank-core.ts); E[vec(D) vec(D)ᵀ] = I as for ξ, so the
-//   method is unchanged and only the cost of a member differs.
+//   'low-rank': e_i = s_i·D_{q_i} with rank-r weight blocks U Vᵀ/√r and Gaussian biases, defined for
+//   weight blocks of any shapes (an MLP's layers, conv filter banks; assembly/lowrank-core.ts);
+//   E[vec(D) vec(D)ᵀ] = I as for ξ, so the method is unchanged and only the cost of a member differs.
 import type { Buf, Workspace } from '../workspace.js';
 import { describe } from '../errors.js';
 import type { LowRankPerturbation, NlbOptions } from './types.js';
@@ -14,8 +14,9 @@ export const MAX_RANK = 64;
 
 /**
  * The request descriptor of NlbOptions.perturbation with its blocks, or undefined for 'gaussian'.
- * blocks: [W_1, b_1, W_2, b_2, …] shapes, W_l = [d_{l−1}, d_l] and b_l = [d_l] (the MLP layout of
- * bindings/nn/mlp.ts), summing to n parameters.
+ * blocks: [W_1, b_1, W_2, b_2, …] shapes in θ's order, W_l with ≥ 2 dims (fanIn = product of all but
+ * the last, fanOut = the last; a dense [d_in, d_out], a conv filter bank [kh, kw, c_in, c_out]) and
+ * b_l = [fanOut], summing to n parameters. dims is set when the blocks chain as an MLP's do.
  */
 export function resolvePerturbation(options: Pick<NlbOptions, 'perturbation' | 'blocks'>, n: number): LowRankPerturbation | undefined {
   const p = options.perturbation;
@@ -36,39 +37,55 @@ export function resolvePerturbation(options: Pick<NlbOptions, 'perturbation' | '
   if (!Number.isInteger(rank) || rank < 1 || rank > MAX_RANK) {
     throw new RangeError(`perturbation.rank must be an integer in [1, ${MAX_RANK}]; got ${describe(rank)}.`);
   }
-  return { kind: 'low-rank', rank, dims: dimsOfBlocks(options.blocks, n) };
+  const shapes = shapesOfBlocks(options.blocks, n);
+  const dims = chainOf(options.blocks as number[][], shapes);
+  return { kind: 'low-rank', rank, shapes, ...(dims && { dims }) };
 }
 
-// Layer sizes d_0 … d_L of blocks [[d_0, d_1], [d_1], [d_1, d_2], [d_2], …] that hold n parameters.
-function dimsOfBlocks(blocks: unknown, n: number): number[] {
-  const expected = "blocks: the parameter shapes of an MLP, [[d_0, d_1], [d_1], [d_1, d_2], [d_2], …] (each layer's weight matrix " +
-    'd_{l−1} × d_l, row-major, then its bias d_l)';
+const EXPECTED_BLOCKS = "blocks: θ's parameter shapes in order, each weight shape with ≥ 2 dims ([d_in, d_out] for a dense layer, " +
+  '[kh, kw, c_in, c_out] for a conv filter bank: a fanIn × fanOut block, fanIn the product of all but the last dim, row-major) ' +
+  'followed by its bias [fanOut], e.g. [[d_0, d_1], [d_1], [d_1, d_2], [d_2]]';
+const I32_MAX = 2 ** 31 - 1;
+
+// [fanIn, fanOut] of each weight block of blocks [W_1, [fanOut_1], W_2, [fanOut_2], …] that hold n parameters.
+function shapesOfBlocks(blocks: unknown, n: number): [number, number][] {
   if (!Array.isArray(blocks) || blocks.length < 2 || blocks.length % 2 !== 0) {
-    throw new TypeError(`A low-rank perturbation needs ${expected}; got ${describe(blocks)}. fit() fills it in from the model's layers.`);
+    throw new TypeError(`A low-rank perturbation needs ${EXPECTED_BLOCKS}; got ${describe(blocks)}. fit() fills it in from the model's layers.`);
   }
   const isSize = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= 1;
-  const dims: number[] = [];
+  const shapes: [number, number][] = [];
+  let total = 0;
   for (let l = 0; l < blocks.length; l += 2) {
     const W = blocks[l] as unknown;
     const b = blocks[l + 1] as unknown;
-    if (!Array.isArray(W) || W.length !== 2 || !isSize(W[0]) || !isSize(W[1])) {
-      throw new TypeError(`blocks[${l}] must be a weight shape [d_in, d_out] of positive integers; got ${describe(W)}. Expected ${expected}.`);
+    if (!Array.isArray(W) || W.length < 2 || !W.every(isSize)) {
+      throw new TypeError(`blocks[${l}] must be a weight shape of ≥ 2 positive integers ([d_in, d_out] or [kh, kw, c_in, c_out]); ` +
+        `got ${describe(W)}. Expected ${EXPECTED_BLOCKS}.`);
     }
-    if (!Array.isArray(b) || b.length !== 1 || b[0] !== W[1]) {
-      throw new TypeError(`blocks[${l + 1}] must be the bias shape [${W[1]}] of the weights before it; got ${describe(b)}. Expected ${expected}.`);
+    const fanOut = W[W.length - 1] as number;
+    const fanIn = (W as number[]).slice(0, -1).reduce((s, d) => s * d, 1);
+    if (!Array.isArray(b) || b.length !== 1 || b[0] !== fanOut) {
+      throw new TypeError(`blocks[${l + 1}] must be the bias shape [${fanOut}] of the weights before it; got ${describe(b)}. Expected ${EXPECTED_BLOCKS}.`);
     }
-    if (l === 0) dims.push(W[0]);
-    else if (W[0] !== dims[dims.length - 1]) {
-      throw new RangeError(`blocks[${l}] takes ${W[0]} inputs but the layer before has ${dims[dims.length - 1]} outputs; expected ${expected}.`);
+    if (fanIn > I32_MAX || fanOut > I32_MAX) {
+      throw new RangeError(`blocks[${l}] is a ${fanIn} × ${fanOut} block; each side must be ≤ ${I32_MAX} (split the layer).`);
     }
-    dims.push(W[1]);
+    shapes.push([fanIn, fanOut]);
+    total += fanIn * fanOut + fanOut;
   }
-  let total = 0;
-  for (let l = 1; l < dims.length; l++) total += dims[l - 1] * dims[l] + dims[l];
   if (total !== n) {
     throw new RangeError(`blocks hold ${total} parameters but θ has n = ${n}; the shapes must cover θ exactly, in order.`);
   }
-  return dims;
+  return shapes;
+}
+
+// The MLP layer sizes d_0 … d_L when every weight shape is 2-D and each block takes the previous
+// block's outputs (shapes [[d_0, d_1], [d_1, d_2], …]); else undefined.
+function chainOf(blocks: readonly number[][], shapes: readonly (readonly [number, number])[]): number[] | undefined {
+  for (let l = 0; l < shapes.length; l++) {
+    if (blocks[2 * l].length !== 2 || (l > 0 && shapes[l][0] !== shapes[l - 1][1])) return undefined;
+  }
+  return [shapes[0][0], ...shapes.map((s) => s[1])];
 }
 
 /** The blocks of an MLP with layer sizes d_0 … d_L (for fit). */
@@ -110,24 +127,24 @@ class GaussianDirections implements Directions {
 /** The rank-r family (assembly/lowrank-update.ts); its scratch lives in the optimizer's workspace. */
 class LowRankDirections implements Directions {
   private readonly layers: number;
-  // dims: i32 L + 1; updateWork: lowRankUpdateWorkBytes; gramWork: lowRankGramWorkBytes (by k, on
+  // shapes: i32 2L (fanIn, fanOut per block); updateWork: lowRankUpdateWorkBytes; gramWork: lowRankGramWorkBytes (by k, on
   // first use); one: f64 1 = [1] (the z of a single materialized member)
-  private readonly dims: Buf<'i32'>;
+  private readonly shapes: Buf<'i32'>;
   private readonly updateWork: Buf<'f64'>;
   private gramWork: Buf<'f64'> | null = null;
   private gramK = 0;
   private readonly one: Buf<'f64'>;
 
   constructor(private readonly ws: Workspace, private readonly n: number, readonly perturbation: LowRankPerturbation) {
-    const { dims, rank } = perturbation;
-    this.layers = dims.length - 1;
-    this.dims = ws.from('i32', dims);
-    this.updateWork = ws.f64(Math.max(1, Math.ceil(ws.raw.lowRankUpdateWorkBytes(this.layers, this.dims.ptr, rank) / 8)));
+    const { shapes, rank } = perturbation;
+    this.layers = shapes.length;
+    this.shapes = ws.from('i32', shapes.flat());
+    this.updateWork = ws.f64(Math.max(1, Math.ceil(ws.raw.lowRankUpdateWorkBytes(this.layers, this.shapes.ptr, rank) / 8)));
     this.one = ws.from('f64', [1]);
   }
 
   update(k: number, coef: number, seed: number, draw: number, member0: number, antithetic: boolean, z: number, theta: number): void {
-    this.ws.raw.lowRankUpdate(k, this.layers, this.dims.ptr, this.perturbation.rank, coef, seed, draw, member0, antithetic ? 1 : 0,
+    this.ws.raw.lowRankUpdate(k, this.layers, this.shapes.ptr, this.perturbation.rank, coef, seed, draw, member0, antithetic ? 1 : 0,
       z, theta, this.updateWork.ptr);
   }
 
@@ -135,10 +152,10 @@ class LowRankDirections implements Directions {
     const { ws, perturbation: { rank } } = this;
     if (!this.gramWork || this.gramK < k) {
       if (this.gramWork) ws.free(this.gramWork);
-      this.gramWork = ws.f64(Math.max(1, Math.ceil(ws.raw.lowRankGramWorkBytes(k, this.layers, this.dims.ptr, rank, antithetic ? 1 : 0) / 8)));
+      this.gramWork = ws.f64(Math.max(1, Math.ceil(ws.raw.lowRankGramWorkBytes(k, this.layers, this.shapes.ptr, rank, antithetic ? 1 : 0) / 8)));
       this.gramK = k;
     }
-    ws.raw.lowRankGram(k, this.layers, this.dims.ptr, rank, seed, draw, member0, antithetic ? 1 : 0, theta, G, p, this.gramWork.ptr);
+    ws.raw.lowRankGram(k, this.layers, this.shapes.ptr, rank, seed, draw, member0, antithetic ? 1 : 0, theta, G, p, this.gramWork.ptr);
   }
 
   // Row i = θ + σ·s_i·D_{q_i}: θ copied, then the update kernel with one unit coefficient on stream
@@ -152,13 +169,13 @@ class LowRankDirections implements Directions {
       mem.copyWithin(row / 8, theta / 8, theta / 8 + n);
       const q = antithetic ? Math.floor(i / 2) : i;
       const s = antithetic && i % 2 === 1 ? -1 : 1;
-      ws.raw.lowRankUpdate(1, this.layers, this.dims.ptr, this.perturbation.rank, s * sigma, seed, draw, q, 0, this.one.ptr, row,
+      ws.raw.lowRankUpdate(1, this.layers, this.shapes.ptr, this.perturbation.rank, s * sigma, seed, draw, q, 0, this.one.ptr, row,
         this.updateWork.ptr);
     }
   }
 
   dispose(): void {
-    for (const b of [this.dims, this.updateWork, this.gramWork, this.one]) if (b) this.ws.free(b);
+    for (const b of [this.shapes, this.updateWork, this.gramWork, this.one]) if (b) this.ws.free(b);
     this.gramWork = null;
   }
 }

@@ -35,8 +35,17 @@ export interface PerturbedRequest<T = Buf<'f64'>> {
   perturbation?: LowRankPerturbation;
 }
 
-/** Rank-r NLB directions of an MLP with layer sizes dims = [d_0, …, d_L] (assembly/lowrank-core.ts). */
-export interface LowRankPerturbation { kind: 'low-rank'; rank: number; dims: readonly number[] }
+/**
+ * Rank-r NLB directions over θ's weight blocks (assembly/lowrank-core.ts): shapes[l] = [fanIn, fanOut]
+ * of block l, θ holding per block W (fanIn × fanOut, row-major) then b (fanOut). dims = [d_0, …, d_L]
+ * only when the blocks chain as an MLP's do (shapes = [[d_0, d_1], [d_1, d_2], …]).
+ */
+export interface LowRankPerturbation {
+  kind: 'low-rank';
+  rank: number;
+  shapes: readonly (readonly [number, number])[];
+  dims?: readonly number[];
+}
 
 /**
  * A forward map F: R^n → R^m evaluated for many parameter vectors at once (docs/method.md §1).
@@ -295,9 +304,10 @@ export interface NlbOptions {
   maxMembers?: number;
   /** Redraws with σ/2 when fewer than 2 members survive, before the step fails with an error. */
   maxRedraws?: number;
-  /** 'gaussian' (default) or rank-r weight directions U Vᵀ/√r of an MLP (bindings/optimizers/directions.ts). */
+  /** 'gaussian' (default) or rank-r weight directions U Vᵀ/√r per weight block (bindings/optimizers/directions.ts). */
   perturbation?: 'gaussian' | { kind: 'low-rank'; rank?: number };
-  /** Low-rank only: θ's shapes [[d_0, d_1], [d_1], [d_1, d_2], [d_2], …] (fit fills them in from the layers). */
+  /** Low-rank only: θ's shapes in order, each weight shape (≥ 2 dims, e.g. [d_in, d_out] or a conv's
+   *  [kh, kw, c_in, c_out]) followed by its bias [d_out] (fit fills them in from the model). */
   blocks?: readonly (readonly number[])[];
 }
 
