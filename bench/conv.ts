@@ -20,8 +20,12 @@ import { CNN_BLOCKS, CNN_PARAMETERS, tfCnnInit } from './lib/tf-cnn.js';
 import { useTf } from './lib/tf-train.js';
 import { SMOKE, writeResult } from './lib/smoke.js';
 
+// The whole CNN on fit's batch of 512 rows with 1, 33 and 129 members; a conv layer alone writes
+// its whole feature map per member (4 608 floats a row for conv1), so 128 rows and ≤ 33 members.
 const ROWS = SMOKE ? 16 : 512;
+const LAYER_ROWS = SMOKE ? 16 : 128;
 const MEMBERS = SMOKE ? [1, 3] : [1, 33, 129];
+const LAYER_MEMBERS = SMOKE ? [1, 3] : [1, 33];
 const REPEATS = SMOKE ? 1 : 5;
 const SEED = 1;
 
@@ -51,13 +55,15 @@ interface Network {
   input: [number, number, number];
   /** Which CNN blocks (indices into CNN_BLOCKS) the network's parameters are. */
   blocks: number[];
+  rows: number;
+  members: number[];
   multiplyAddsPerRow: number;
 }
 const NETWORKS: Network[] = [
-  { name: 'conv1 (28×28×1 → 24×24×8, 5×5, relu)', table: [conv(28, 1, 8, 0)], input: [28, 28, 1], blocks: [0], multiplyAddsPerRow: 24 * 24 * 8 * 25 },
-  { name: 'conv2 (12×12×8 → 8×8×16, 5×5, relu)', table: [conv(12, 8, 16, 0)], input: [12, 12, 8], blocks: [1], multiplyAddsPerRow: 8 * 8 * 16 * 200 },
+  { name: 'conv1 (28×28×1 → 24×24×8, 5×5, relu)', table: [conv(28, 1, 8, 0)], input: [28, 28, 1], blocks: [0], rows: LAYER_ROWS, members: LAYER_MEMBERS, multiplyAddsPerRow: 24 * 24 * 8 * 25 },
+  { name: 'conv2 (12×12×8 → 8×8×16, 5×5, relu)', table: [conv(12, 8, 16, 0)], input: [12, 12, 8], blocks: [1], rows: LAYER_ROWS, members: LAYER_MEMBERS, multiplyAddsPerRow: 8 * 8 * 16 * 200 },
   {
-    name: 'cnn (8c5-pool-16c5-pool-dense10)', input: [28, 28, 1], blocks: [0, 1, 2],
+    name: 'cnn (8c5-pool-16c5-pool-dense10)', input: [28, 28, 1], blocks: [0, 1, 2], rows: ROWS, members: MEMBERS,
     table: [conv(28, 1, 8, 0), pool(24, 8), conv(12, 8, 16, OFFSETS[1]), pool(8, 16), dense(4, 16, 10, OFFSETS[2])],
     multiplyAddsPerRow: 24 * 24 * 8 * 25 + 8 * 8 * 16 * 200 + 256 * 10,
   },
@@ -95,12 +101,12 @@ function memberRows(net: Network, members: number): { P: Float32Array; n: number
   return { P, n, stride };
 }
 
-// Input rows: the first ROWS test digits (conv1, cnn) or seeded values in [0, 1) (conv2's 12×12×8).
+// Input rows: the first net.rows test digits (conv1, cnn) or seeded values in [0, 1) (conv2's 12×12×8).
 function inputRows(net: Network, images: Float32Array): Float32Array {
   const size = net.input[0] * net.input[1] * net.input[2];
-  if (net.input[2] === 1) return images.slice(0, ROWS * size);
+  if (net.input[2] === 1) return images.slice(0, net.rows * size);
   let s = 777;
-  return Float32Array.from({ length: ROWS * size }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32));
+  return Float32Array.from({ length: net.rows * size }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32));
 }
 
 function ours(mod: EnkfModule, net: Network, X: Float32Array, rows: { P: Float32Array; n: number; stride: number }, members: number) {
@@ -113,10 +119,10 @@ function ours(mod: EnkfModule, net: Network, X: Float32Array, rows: { P: Float32
     if (n !== rows.n) throw new Error(`bench/conv: seqParamCount says ${n} parameters for ${net.name}; the CNN blocks have ${rows.n}.`);
     const last = net.table[L - 1];
     const outSize = last[5] * last[6] * last[7];
-    const out = ws.f32(members * ROWS * outSize);
-    const work = ws.alloc('f32', r.seqWorkBytes(L, T.ptr, ROWS) / 4);
+    const out = ws.f32(members * net.rows * outSize);
+    const work = ws.alloc('f32', r.seqWorkBytes(L, T.ptr, net.rows) / 4);
     const d = ws.i32(r.seqNetworkBytes() / 4);
-    r.seqNetwork(d.ptr, L, T.ptr, ROWS, ws.from('f32', X).ptr, ws.from('f32', rows.P).ptr, rows.stride, out.ptr, work.ptr);
+    r.seqNetwork(d.ptr, L, T.ptr, net.rows, ws.from('f32', X).ptr, ws.from('f32', rows.P).ptr, rows.stride, out.ptr, work.ptr);
     const ms = timeMs(() => r.seqForward(d.ptr, members));
     return { ms, out: out.copy(), outSize, workBytes: work.length * 4 };
   } finally {
@@ -146,7 +152,7 @@ function tfForward(net: Network, x: tf.Tensor4D, p: tf.Tensor[]): tf.Tensor {
 }
 
 function tfjsPerMember(net: Network, X: Float32Array, rows: { P: Float32Array; stride: number }, members: number) {
-  const x = tf.tensor4d(X, [ROWS, ...net.input]);
+  const x = tf.tensor4d(X, [net.rows, ...net.input]);
   const params = Array.from({ length: members }, (_, m) => memberTensors(net, rows, m));
   const outs: Float32Array[] = [];
   const ms = timeMs(() => {
@@ -164,7 +170,7 @@ function tfjsPerMember(net: Network, X: Float32Array, rows: { P: Float32Array; s
 
 // conv1 of all members as one conv2d: filters [5, 5, 1, 8·members], member m's in channels 8m … 8m + 7.
 function tfjsBatchedConv1(net: Network, X: Float32Array, rows: { P: Float32Array; stride: number }, members: number) {
-  const x = tf.tensor4d(X, [ROWS, ...net.input]);
+  const x = tf.tensor4d(X, [net.rows, ...net.input]);
   const per = memberTensors(net, rows, 0).map((t) => t.shape);
   const [w, b] = tf.tidy(() => {
     const ps = Array.from({ length: members }, (_, m) => memberTensors(net, rows, m));
@@ -181,10 +187,11 @@ function tfjsBatchedConv1(net: Network, X: Float32Array, rows: { P: Float32Array
 }
 
 // Largest |ours − tfjs| over members 0 and last, relative to the largest |tfjs| output.
-function agreement(ourOut: Float32Array, outSize: number, tfOuts: Float32Array[]): number {
+function agreement(ourOut: Float32Array, tfOuts: Float32Array[]): number {
   let diff = 0, scale = 0;
+  const size = tfOuts[0].length;
   for (const m of [0, tfOuts.length - 1]) {
-    const o = ourOut.subarray(m * ROWS * outSize, (m + 1) * ROWS * outSize);
+    const o = ourOut.subarray(m * size, (m + 1) * size);
     tfOuts[m].forEach((v, i) => {
       diff = Math.max(diff, Math.abs(v - o[i]));
       scale = Math.max(scale, Math.abs(v));
@@ -202,16 +209,16 @@ const loadAtStart = os.loadavg().map((v) => round(v, 2));
 const results = [];
 for (const net of NETWORKS) {
   const X = inputRows(net, test.images);
-  for (const members of MEMBERS) {
+  for (const members of net.members) {
     const rows = memberRows(net, members);
     const o = ours(mod, net, X, rows, members);
     const t = tfjsPerMember(net, X, rows, members);
-    const madds = members * ROWS * net.multiplyAddsPerRow;
+    const madds = members * net.rows * net.multiplyAddsPerRow;
     const entry: Record<string, unknown> = {
-      network: net.name, members, rows: ROWS, multiplyAdds: madds,
+      network: net.name, members, rows: net.rows, multiplyAdds: madds,
       oursMs: round(o.ms), tfjsPerMemberMs: round(t.ms), ratioTfjsPerMemberOverOurs: round(t.ms / o.ms),
       oursGflops: round((2 * madds) / o.ms / 1e6, 2), tfjsPerMemberGflops: round((2 * madds) / t.ms / 1e6, 2),
-      oursWorkBytes: o.workBytes, maxRelativeDifference: agreement(o.out, o.outSize, t.outs),
+      oursWorkBytes: o.workBytes, maxRelativeDifference: agreement(o.out, t.outs),
     };
     if (net.blocks.length === 1 && net.blocks[0] === 0 && members > 1) {
       const b = tfjsBatchedConv1(net, X, rows, members);
@@ -235,7 +242,7 @@ const out = {
     loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)), simd: mod.simd, tfjs: tfEnv,
   },
   settings: {
-    rows: ROWS, members: MEMBERS, repeats: REPEATS, timing: 'median of the repeats after one warm-up call; parameters and batch in place beforehand on both sides',
+    rows: { cnn: ROWS, layers: LAYER_ROWS }, members: { cnn: MEMBERS, layers: LAYER_MEMBERS }, repeats: REPEATS, timing: 'median of the repeats after one warm-up call; parameters and batch in place beforehand on both sides',
     tfjsOps: 'tf.fused.conv2d (bias + relu fused), tf.maxPool, tf.fused.matMul; output read with dataSync per member',
     batched: 'conv1 only: one tf.fused.conv2d with the members\' filters concatenated along the output channels',
     memberParameters: 'each member its own f32 parameter row: the seeded CNN θ₀ plus uniform noise of width 0.01',
