@@ -1,11 +1,11 @@
 // `npm run bench`: every suite, one after another in its own process (so one suite's JIT state and
 // heap do not colour the next); each writes its JSON under bench/results/.
-// Usage: npm run bench [-- [--smoke] suite ...]   (suites: gemm iteration scaling lowrank rank defaults mnist backprop workers)
+// Usage: npm run bench [-- [--smoke] suite ...]   (suites: gemm iteration scaling lowrank rank defaults mnist backprop workers conv cnn)
 // --smoke: each suite's tiny configuration, seconds each, results in a temporary directory (bench/lib/smoke.ts).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['gemm', 'iteration', 'scaling', 'lowrank', 'rank', 'defaults', 'mnist', 'backprop', 'workers'];
+const ALL = ['gemm', 'iteration', 'scaling', 'lowrank', 'rank', 'defaults', 'mnist', 'backprop', 'workers', 'conv', 'cnn'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const unknown = asked.filter((s) => !ALL.includes(s));
 if (unknown.length) {

@@ -23,6 +23,8 @@ const SUITES: Record<string, string[]> = {
   mnist: ['settings', 'results', 'smoke'],
   backprop: ['settings', 'accuracy', 'memory', 'smoke'],
   workers: ['environment', 'results', 'smoke'],
+  conv: ['settings', 'results', 'smoke'],
+  cnn: ['settings', 'tfjs', 'ours', 'smoke'],
 };
 
 function run(suite: string, out: string): Promise<{ code: number | null; output: string }> {
