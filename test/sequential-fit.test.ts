@@ -3,7 +3,7 @@
 // evaluator's low-rank blocks follow the model.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { builds } from './helpers.js';
+import { builds, expectRejection } from './helpers.js';
 import { conv2d, dense, flatten, maxPool2d } from '../bindings/nn/layers.js';
 import { sequential, Sequential } from '../bindings/nn/sequential.js';
 import { fit } from '../bindings/nn/fit.js';
@@ -140,6 +140,12 @@ test('exactLastLayer on a sequential model: the solve lowers the loss and keeps 
   const h = await fit(fitted, x, y, { batchSize: 50, iterations: 6, exactLastLayer: { every: 3 } });
   assert.is(h.iteration, 6);
   assert.ok(fitted.evaluate(x, y).loss < 0.8 * start);
+  // a quantized last layer would round the real-valued solution: refused before training, θ untouched
+  const ternary = sequential([flatten(), dense({ units: 2, quantize: { levels: 3 } })], { inputShape: [8, 8, 1], seed: 3, module });
+  const theta = ternary.params.slice();
+  await expectRejection(() => fit(ternary, x, y, { batchSize: 50, iterations: 2, exactLastLayer: { every: 1 } }), RangeError,
+    /exactLastLayer solves the last layer in real numbers, but this model's last layer quantizes its weights to 3 levels/);
+  assert.equal(Array.from(ternary.params), Array.from(theta));
 });
 
 test('fit options on a sequential model: validation, early stopping, averaging, callbacks, abort, EKI', async () => {

@@ -248,6 +248,12 @@ export function plan(model: Model, x: MatrixInput, labels: LabelInput, options: 
     if (!process.thetaIsIterate) {
       throw new RangeError(`exactLastLayer needs a process whose θ is the whole iterate (such as 'nlb'); '${kind}' is not one.`);
     }
+    // The solve gives real-valued weights; a quantized forward would round them, so it would not be exact.
+    const head = isSequential(model) ? model.layers[model.layers.length - 1] as { quantize?: { levels: number } } : undefined;
+    if (head?.quantize) {
+      throw new RangeError(`exactLastLayer solves the last layer in real numbers, but this model's last layer quantizes its weights to ${head.quantize.levels} levels, ` +
+        'which would round the solution away. Drop exactLastLayer, or leave the last layer unquantized (quantize the layers before it).');
+    }
     exactLastLayer = {
       every: checkInt('exactLastLayer.every', e.every ?? 100, 1),
       iterations: checkInt('exactLastLayer.iterations', e.iterations ?? 30, 1),
