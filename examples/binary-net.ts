@@ -29,13 +29,17 @@ const o = new Command()
   .option('--ternary', 'ternary weights {−R, 0, R} in both layers', false)
   .option('--seconds <s>', 'training-time budget of each trainer', number('--seconds', 0.1, false), 60)
   .option('--hidden <n>', 'hidden sign units', number('--hidden', 1, true), 100)
-  .option('--k <n>', 'NLB ensemble size (fit default when omitted)', number('--k', 2, true))
-  .option('--batch <n>', 'NLB batch size', number('--batch', 1, true), 512)
+  .option('--k <n>', 'NLB ensemble size (default: fit\'s, 128; 32 with --ternary)', number('--k', 2, true))
+  .option('--batch <n>', 'NLB batch size (default 512; 256 with --ternary)', number('--batch', 1, true))
   .option('--tf-batch <n>', 'tfjs batch size', number('--tf-batch', 1, true), 64)
   .option('--workers <n>', 'NLB worker threads', number('--workers', 0, true), os.availableParallelism() >= 2 ? 1 : 0)
   .option('--seed <n>', 'seed of θ₀ and the batch order', number('--seed', 0, true), 1)
   .parse()
-  .opts<{ ternary: boolean; seconds: number; hidden: number; k?: number; batch: number; tfBatch: number; workers: number; seed: number }>();
+  .opts<{ ternary: boolean; seconds: number; hidden: number; k?: number; batch?: number; tfBatch: number; workers: number; seed: number }>();
+// A quantized first layer runs every member's full product (no shared X·W): fewer, smaller members
+// per iteration measured higher at 60 s (74.85 % at k 32, batch 256 against 62.75 % at 128, 512).
+if (o.ternary) o.k ??= 32;
+o.batch ??= o.ternary ? 256 : 512;
 
 const module = await loadModule();
 const split = await mnistSplit(0);
