@@ -14,6 +14,25 @@ import { checkInt } from '../errors.js';
 import { ACTIVATION_CODE, type Activation } from './mlp.js';
 import { LowRankForward } from './lowrank-evaluator.js';
 
+/** Copies rows `index` of the row-major matrix `data` (`width` columns) into x, one after another
+ *  (the mini-batch of an evaluator; both evaluators load their batch this way). */
+export function gatherRows(x: Float32Array, data: Float32Array, index: ArrayLike<number>, width: number): void {
+  for (let i = 0; i < index.length; i++) {
+    const r = index[i];
+    x.set(data.subarray(r * width, (r + 1) * width), i * width);
+  }
+}
+
+/** The checks every evaluator call makes: a batch was loaded, 1 ≤ count ≤ maxMembers, and `out`
+ *  holds count × m values. `name` is the evaluator's class in the message. */
+export function checkEvaluatorCall(name: string, loaded: boolean, count: number, maxMembers: number, m: number, out: Buf<'f64'>): void {
+  if (!loaded) throw new Error(`${name}: call setBatch before evaluating.`);
+  checkInt('count', count, 1, maxMembers);
+  if (out.length < count * m) {
+    throw new RangeError(`Output buffer holds ${out.length} values; ${count} members × m = ${m} need ${count * m}.`);
+  }
+}
+
 export interface MlpEvaluatorOptions {
   /** Layer sizes [d_0, …, d_L]. */
   layers: readonly number[];
@@ -106,21 +125,12 @@ export class MlpEvaluator implements Evaluator {
     if (index.length !== this.batchSize) {
       throw new RangeError(`A mini-batch of ${index.length} rows was given to an evaluator built for ${this.batchSize}.`);
     }
-    const d0 = this.layers[0];
-    const x = this.X.view();
-    for (let i = 0; i < index.length; i++) {
-      const r = index[i];
-      x.set(data.subarray(r * d0, (r + 1) * d0), i * d0);
-    }
+    gatherRows(this.X.view(), data, index, this.layers[0]);
     this.rowsInBatch = index.length;
   }
 
   private checkCall(count: number, out: Buf<'f64'>): void {
-    if (this.rowsInBatch !== this.batchSize) throw new Error('MlpEvaluator: call setBatch before evaluating.');
-    checkInt('count', count, 1, this.maxMembers);
-    if (out.length < count * this.m) {
-      throw new RangeError(`Output buffer holds ${out.length} values; ${count} members × m = ${this.m} need ${count * this.m}.`);
-    }
+    checkEvaluatorCall('MlpEvaluator', this.rowsInBatch === this.batchSize, count, this.maxMembers, this.m, out);
   }
 
   // P with room for `count` rows, replaced by a larger buffer when it has fewer.

@@ -14,6 +14,7 @@ import { MemberRows } from '../optimizers/lowrank-members.js';
 import type { EnkfModule } from '../wasm.js';
 import { Workspace, type Buf } from '../workspace.js';
 import { checkInt } from '../errors.js';
+import { checkEvaluatorCall, gatherRows } from './evaluator.js';
 import { layerTable, LAYER_WORDS, placeLayers, type Placement, type SeqArchitecture } from './layers.js';
 
 export interface SeqEvaluatorOptions {
@@ -114,21 +115,12 @@ export class SeqEvaluator implements Evaluator {
       throw new RangeError(`A mini-batch of ${index.length} rows was given to an evaluator built for ${this.batchSize}.`);
     }
     if (this.describedRows !== this.batchSize) this.describe(this.batchSize);
-    const d = this.inputSize;
-    const x = this.X.view();
-    for (let i = 0; i < index.length; i++) {
-      const r = index[i];
-      x.set(data.subarray(r * d, (r + 1) * d), i * d);
-    }
+    gatherRows(this.X.view(), data, index, this.inputSize);
     this.rowsInBatch = index.length;
   }
 
   private checkCall(count: number, out: Buf<'f64'>): void {
-    if (this.rowsInBatch !== this.batchSize) throw new Error('SeqEvaluator: call setBatch before evaluating.');
-    checkInt('count', count, 1, this.maxMembers);
-    if (out.length < count * this.m) {
-      throw new RangeError(`Output buffer holds ${out.length} values; ${count} members × m = ${this.m} need ${count * this.m}.`);
-    }
+    checkEvaluatorCall('SeqEvaluator', this.rowsInBatch === this.batchSize, count, this.maxMembers, this.m, out);
   }
 
   // P with room for `count` rows, replaced by a larger buffer when it has fewer.
